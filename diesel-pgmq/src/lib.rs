@@ -1,0 +1,12 @@
+//! PGMQ for Diesel: every pgmq function as a typed, composable Diesel query, for sync
+//! Diesel (`PgConnection`, r2d2) and diesel-async (`AsyncPgConnection`, bb8).
+//!
+//! The full API arrives with its own issue; today the crate re-exports the shared core.
+//!
+//! ```
+//! let q = diesel_pgmq::QueueName::new("orders")?;
+//! assert_eq!(q.table_name(), "q_orders");
+//! # Ok::<(), diesel_pgmq::QueueNameError>(())
+//! ```
+
+pub use pgmq_orm_core::*;

@@ -1,0 +1,2 @@
+//! Runnable examples for `diesel-pgmq` and `sea-orm-pgmq`; see `src/bin/`. Each starts a
+//! throwaway PostgreSQL with pgmq when `DATABASE_URL` is not set.

@@ -1,0 +1,12 @@
+//! PGMQ for SeaORM 2: every pgmq function as a sea-query expression, run on any
+//! `ConnectionTrait` (a `DatabaseConnection` or your `DatabaseTransaction`).
+//!
+//! The full API arrives with its own issue; today the crate re-exports the shared core.
+//!
+//! ```
+//! let q = sea_orm_pgmq::QueueName::new("orders")?;
+//! assert_eq!(q.archive_table_name(), "a_orders");
+//! # Ok::<(), sea_orm_pgmq::QueueNameError>(())
+//! ```
+
+pub use pgmq_orm_core::*;

@@ -1,0 +1,287 @@
+//! The one error type of diesel-pgmq and sea-orm-pgmq.
+
+use std::fmt;
+
+use serde_json::Value;
+
+use crate::queue_name::QueueNameError;
+use crate::version::PgmqVersion;
+
+/// A boxed error from the driver or pool underneath (Diesel, diesel-async, SeaORM, bb8, ...).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong talking to pgmq, whichever ORM is underneath.
+///
+/// Branch on [`Error::kind`] (or match the variants) instead of matching strings:
+///
+/// ```
+/// use pgmq_orm_core::{Error, ErrorKind, QueueName};
+///
+/// let err: Error = QueueName::new("Orders").unwrap_err().into();
+/// assert_eq!(err.kind(), ErrorKind::InvalidQueueName);
+/// assert!(err.to_string().contains("use `orders`"));
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The queue name was rejected before any SQL was built.
+    #[error(transparent)]
+    InvalidQueueName(#[from] QueueNameError),
+    /// pgmq reported that the queue's table does not exist.
+    #[error("queue `{queue}` does not exist")]
+    QueueMissing {
+        /// The queue, as named in the database's error.
+        queue: String,
+        /// The database error.
+        #[source]
+        source: BoxError,
+    },
+    /// The pgmq schema or function is absent from this database.
+    #[error("pgmq is not installed in this database (or lacks a function this crate calls)")]
+    PgmqMissing {
+        /// The database error that revealed it, if any.
+        #[source]
+        source: Option<BoxError>,
+    },
+    /// pgmq is installed but older than this crate needs.
+    #[error("pgmq {found} is installed; this crate needs pgmq {required} or newer")]
+    PgmqTooOld {
+        /// The installed version.
+        found: PgmqVersion,
+        /// The minimum version, [`crate::MIN_PGMQ_VERSION`].
+        required: PgmqVersion,
+    },
+    /// A message's payload or headers did not decode into the requested type. The error
+    /// keeps the raw JSON; the message stays in its queue.
+    #[error(transparent)]
+    Decode(Box<DecodeError>),
+    /// A payload or headers value could not be serialized to JSON.
+    #[error("could not serialize the {part} to JSON: {source}")]
+    Encode {
+        /// What was being serialized.
+        part: DecodedPart,
+        /// serde_json's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An argument is outside what pgmq accepts (for example an empty batch, or headers
+    /// that are not a JSON object).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Any other database error.
+    #[error("database error{}: {source}", code.as_deref().map(|c| format!(" (SQLSTATE {c})")).unwrap_or_default())]
+    Database {
+        /// The SQLSTATE code, when the driver exposes it.
+        code: Option<String>,
+        /// The driver's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The connection pool could not hand out a connection (timeout, broken server, ...).
+    #[error("connection pool error: {0}")]
+    Pool(#[source] BoxError),
+}
+
+/// The category of an [`Error`], for callers that branch on what went wrong.
+///
+/// ```
+/// # use pgmq_orm_core::{Error, ErrorKind};
+/// let e = Error::InvalidArgument("empty batch".into());
+/// assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// See [`Error::InvalidQueueName`].
+    InvalidQueueName,
+    /// See [`Error::QueueMissing`].
+    QueueMissing,
+    /// See [`Error::PgmqMissing`].
+    PgmqMissing,
+    /// See [`Error::PgmqTooOld`].
+    PgmqTooOld,
+    /// See [`Error::Decode`].
+    Decode,
+    /// See [`Error::Encode`].
+    Encode,
+    /// See [`Error::InvalidArgument`].
+    InvalidArgument,
+    /// See [`Error::Database`].
+    Database,
+    /// See [`Error::Pool`].
+    Pool,
+}
+
+/// Which part of a message a decode or encode error is about.
+///
+/// ```
+/// # use pgmq_orm_core::DecodedPart;
+/// assert_eq!(DecodedPart::Headers.to_string(), "headers");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DecodedPart {
+    /// The payload (`message` column).
+    Message,
+    /// The headers (`headers` column).
+    Headers,
+}
+
+impl fmt::Display for DecodedPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Message => "message",
+            Self::Headers => "headers",
+        })
+    }
+}
+
+/// A message that was read but did not decode. Everything pgmq returned is kept.
+///
+/// ```
+/// # use pgmq_orm_core::{Error, RawMessage};
+/// # use chrono::Utc;
+/// # let raw = RawMessage { msg_id: 3, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None,
+/// #     vt: Utc::now(), message: serde_json::json!("text"), headers: None };
+/// if let Err(Error::Decode(e)) = raw.decode::<i32, serde_json::Value>() {
+///     // Park it somewhere, or log it: the raw JSON is all here.
+///     assert_eq!((e.msg_id, e.message.as_str()), (3, Some("text")));
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[error("message {msg_id}: the {part} does not decode into the requested type: {source}")]
+pub struct DecodeError {
+    /// The message's id; the message is still in its queue.
+    pub msg_id: i64,
+    /// The message's read count at the failed read.
+    pub read_ct: i32,
+    /// Whether the payload or the headers failed.
+    pub part: DecodedPart,
+    /// The raw payload.
+    pub message: Value,
+    /// The raw headers.
+    pub headers: Option<Value>,
+    /// serde's error.
+    #[source]
+    pub source: serde_json::Error,
+}
+
+/// SQLSTATE `42P01`, `undefined_table`.
+const UNDEFINED_TABLE: &str = "42P01";
+/// SQLSTATE `42883`, `undefined_function`.
+const UNDEFINED_FUNCTION: &str = "42883";
+/// SQLSTATE `3F000`, `invalid_schema_name`.
+const INVALID_SCHEMA_NAME: &str = "3F000";
+
+impl Error {
+    /// The category of this error.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{Error, ErrorKind};
+    /// assert_eq!(Error::PgmqMissing { source: None }.kind(), ErrorKind::PgmqMissing);
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::InvalidQueueName(_) => ErrorKind::InvalidQueueName,
+            Self::QueueMissing { .. } => ErrorKind::QueueMissing,
+            Self::PgmqMissing { .. } => ErrorKind::PgmqMissing,
+            Self::PgmqTooOld { .. } => ErrorKind::PgmqTooOld,
+            Self::Decode(_) => ErrorKind::Decode,
+            Self::Encode { .. } => ErrorKind::Encode,
+            Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Self::Database { .. } => ErrorKind::Database,
+            Self::Pool(_) => ErrorKind::Pool,
+        }
+    }
+
+    /// Classifies a database error by its SQLSTATE `code` and server `message`: a missing
+    /// `pgmq.q_<name>` table is [`Error::QueueMissing`], a missing pgmq schema or function
+    /// is [`Error::PgmqMissing`], anything else is [`Error::Database`]. Each ORM crate
+    /// calls this once, so the rules live here.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{Error, ErrorKind};
+    /// let e = Error::from_database(
+    ///     Some("42P01"),
+    ///     r#"relation "pgmq.q_orders" does not exist"#,
+    ///     std::io::Error::other("driver error"),
+    /// );
+    /// assert!(matches!(&e, Error::QueueMissing { queue, .. } if queue == "orders"));
+    /// let e = Error::from_database(Some("23505"), "duplicate key", std::io::Error::other("x"));
+    /// assert_eq!(e.kind(), ErrorKind::Database);
+    /// ```
+    pub fn from_database(code: Option<&str>, message: &str, source: impl Into<BoxError>) -> Self {
+        let source = source.into();
+        match code {
+            Some(UNDEFINED_TABLE) => match missing_queue(message) {
+                Some(queue) => Self::QueueMissing { queue, source },
+                None => Self::database(code, source),
+            },
+            Some(INVALID_SCHEMA_NAME) if message.contains("\"pgmq\"") => Self::PgmqMissing {
+                source: Some(source),
+            },
+            Some(UNDEFINED_FUNCTION) if message.contains("pgmq.") => Self::PgmqMissing {
+                source: Some(source),
+            },
+            _ => Self::database(code, source),
+        }
+    }
+
+    fn database(code: Option<&str>, source: BoxError) -> Self {
+        Self::Database {
+            code: code.map(str::to_owned),
+            source,
+        }
+    }
+}
+
+/// Extracts `<name>` from `relation "pgmq.q_<name>" does not exist` (or `a_<name>`).
+fn missing_queue(message: &str) -> Option<String> {
+    let start = message.find("\"pgmq.")? + "\"pgmq.".len();
+    let rest = &message[start..];
+    let rest = rest
+        .strip_prefix("q_")
+        .or_else(|| rest.strip_prefix("a_"))?;
+    let end = rest.find('"')?;
+    Some(rest[..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn src() -> std::io::Error {
+        std::io::Error::other("x")
+    }
+
+    #[test]
+    fn classification_follows_sqlstate_and_message() {
+        let e = Error::from_database(
+            Some("42P01"),
+            "relation \"pgmq.a_jobs\" does not exist",
+            src(),
+        );
+        assert!(matches!(e, Error::QueueMissing { ref queue, .. } if queue == "jobs"));
+        let e = Error::from_database(
+            Some("42P01"),
+            "relation \"public.orders\" does not exist",
+            src(),
+        );
+        assert_eq!(e.kind(), ErrorKind::Database);
+        let e = Error::from_database(Some("3F000"), "schema \"pgmq\" does not exist", src());
+        assert_eq!(e.kind(), ErrorKind::PgmqMissing);
+        let e = Error::from_database(
+            Some("42883"),
+            "function pgmq.read_grouped(text, integer, integer) does not exist",
+            src(),
+        );
+        assert_eq!(e.kind(), ErrorKind::PgmqMissing);
+        let e = Error::from_database(None, "connection reset", src());
+        assert!(matches!(e, Error::Database { code: None, .. }));
+    }
+
+    #[test]
+    fn database_error_display_names_the_sqlstate() {
+        let e = Error::from_database(Some("40001"), "serialization failure", src());
+        assert_eq!(e.to_string(), "database error (SQLSTATE 40001): x");
+    }
+}

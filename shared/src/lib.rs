@@ -1,0 +1,38 @@
+//! The ORM-agnostic core of [`diesel-pgmq`] and [`sea-orm-pgmq`]: what is the same
+//! whichever ORM talks to PGMQ.
+//!
+//! - [`QueueName`]: a validated queue name (1 to 47 characters of `[a-z0-9_]`).
+//! - [`Message`] (and [`RawMessage`]), [`QueueMetrics`], [`QueueInfo`] and the topic and
+//!   notification rows: what pgmq's functions return, decoded by column name.
+//! - [`VisibilityTimeout`], [`Delay`], [`PollOptions`], [`BatchSize`]: the arguments.
+//! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
+//! - [`sql`]: pgmq's function names, column names and defaults, and [`PgmqVersion`] with
+//!   the minimum version both crates need.
+//!
+//! Nothing here talks to a database; the ORM crates do.
+//!
+//! [`diesel-pgmq`]: https://docs.rs/diesel-pgmq
+//! [`sea-orm-pgmq`]: https://docs.rs/sea-orm-pgmq
+
+mod error;
+mod message;
+mod queue_name;
+mod rows;
+pub mod sql;
+mod timing;
+mod version;
+
+pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
+pub use message::{Message, RawMessage, encode_headers, encode_message};
+pub use queue_name::{MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};
+pub use rows::{
+    NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+};
+pub use timing::{
+    BatchSize, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_MAX_WAIT, DEFAULT_VISIBILITY_TIMEOUT, Delay,
+    PollOptions, VisibilityTimeout,
+};
+pub use version::{MIN_PGMQ_VERSION, ParseVersionError, PgmqVersion};
+
+/// A `Result` whose error is this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,157 @@
+//! Names and defaults of pgmq's SQL API, written once for every ORM crate.
+//!
+//! Function names are schema-qualified and go into SQL as they are (they are constants,
+//! never user input); every value is bound as a parameter.
+
+use std::time::Duration;
+
+/// The schema pgmq lives in.
+pub const SCHEMA: &str = "pgmq";
+
+/// Fully qualified names of pgmq's public SQL functions.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::sql::function::SEND, "pgmq.send");
+/// ```
+pub mod function {
+    macro_rules! pgmq_functions {
+        ($($(#[$doc:meta])* $const:ident = $name:literal;)*) => {
+            $( $(#[$doc])* pub const $const: &str = concat!("pgmq.", $name); )*
+        };
+    }
+
+    pgmq_functions! {
+        /// `pgmq.create(queue_name)`
+        CREATE = "create";
+        /// `pgmq.create_unlogged(queue_name)`
+        CREATE_UNLOGGED = "create_unlogged";
+        /// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval, premake)`
+        CREATE_PARTITIONED = "create_partitioned";
+        /// `pgmq.drop_queue(queue_name)`
+        DROP_QUEUE = "drop_queue";
+        /// `pgmq.purge_queue(queue_name)`
+        PURGE_QUEUE = "purge_queue";
+        /// `pgmq.detach_archive(queue_name)` (a no-op since pgmq 1.x; kept for completeness)
+        DETACH_ARCHIVE = "detach_archive";
+        /// `pgmq.list_queues()`
+        LIST_QUEUES = "list_queues";
+        /// `pgmq.metrics(queue_name)`
+        METRICS = "metrics";
+        /// `pgmq.metrics_all()`
+        METRICS_ALL = "metrics_all";
+        /// `pgmq.send(queue_name, msg [, headers] [, delay])`
+        SEND = "send";
+        /// `pgmq.send_batch(queue_name, msgs [, headers] [, delay])`
+        SEND_BATCH = "send_batch";
+        /// `pgmq.read(queue_name, vt, qty [, conditional])`
+        READ = "read";
+        /// `pgmq.read_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms [, conditional])`
+        READ_WITH_POLL = "read_with_poll";
+        /// `pgmq.pop(queue_name, qty)`
+        POP = "pop";
+        /// `pgmq.set_vt(queue_name, msg_id(s), vt)`
+        SET_VT = "set_vt";
+        /// `pgmq.delete(queue_name, msg_id(s))`
+        DELETE = "delete";
+        /// `pgmq.archive(queue_name, msg_id(s))`
+        ARCHIVE = "archive";
+        /// `pgmq.read_grouped(queue_name, vt, qty)`
+        READ_GROUPED = "read_grouped";
+        /// `pgmq.read_grouped_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`
+        READ_GROUPED_WITH_POLL = "read_grouped_with_poll";
+        /// `pgmq.read_grouped_rr(queue_name, vt, qty)`
+        READ_GROUPED_RR = "read_grouped_rr";
+        /// `pgmq.read_grouped_rr_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`
+        READ_GROUPED_RR_WITH_POLL = "read_grouped_rr_with_poll";
+        /// `pgmq.read_grouped_head(queue_name, vt, qty)`
+        READ_GROUPED_HEAD = "read_grouped_head";
+        /// `pgmq.create_fifo_index(queue_name)`
+        CREATE_FIFO_INDEX = "create_fifo_index";
+        /// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`
+        ENABLE_NOTIFY_INSERT = "enable_notify_insert";
+        /// `pgmq.disable_notify_insert(queue_name)`
+        DISABLE_NOTIFY_INSERT = "disable_notify_insert";
+        /// `pgmq.update_notify_insert(queue_name, throttle_interval_ms)`
+        UPDATE_NOTIFY_INSERT = "update_notify_insert";
+        /// `pgmq.list_notify_insert_throttles()`
+        LIST_NOTIFY_INSERT_THROTTLES = "list_notify_insert_throttles";
+        /// `pgmq.bind_topic(pattern, queue_name)`
+        BIND_TOPIC = "bind_topic";
+        /// `pgmq.unbind_topic(pattern, queue_name)`
+        UNBIND_TOPIC = "unbind_topic";
+        /// `pgmq.send_topic(routing_key, msg [, headers], delay)`
+        SEND_TOPIC = "send_topic";
+        /// `pgmq.send_batch_topic(routing_key, msgs [, headers] [, delay])`
+        SEND_BATCH_TOPIC = "send_batch_topic";
+        /// `pgmq.list_topic_bindings([queue_name])`
+        LIST_TOPIC_BINDINGS = "list_topic_bindings";
+        /// `pgmq.test_routing(routing_key)`
+        TEST_ROUTING = "test_routing";
+    }
+}
+
+/// Column names of the rows pgmq returns, in the order the core types declare them.
+/// Select them by name (`SELECT <columns> FROM pgmq.read(...)`) so that pgmq's own column
+/// order never matters.
+///
+/// ```
+/// assert!(pgmq_orm_core::sql::columns::MESSAGE.contains(&"last_read_at"));
+/// ```
+pub mod columns {
+    /// [`crate::Message`]: `pgmq.message_record`.
+    pub const MESSAGE: [&str; 7] = [
+        "msg_id",
+        "read_ct",
+        "enqueued_at",
+        "last_read_at",
+        "vt",
+        "message",
+        "headers",
+    ];
+    /// [`crate::QueueInfo`]: `pgmq.queue_record`.
+    pub const QUEUE_INFO: [&str; 4] = ["queue_name", "is_partitioned", "is_unlogged", "created_at"];
+    /// [`crate::QueueMetrics`]: `pgmq.metrics_result`.
+    pub const METRICS: [&str; 8] = [
+        "queue_name",
+        "queue_length",
+        "newest_msg_age_sec",
+        "oldest_msg_age_sec",
+        "total_messages",
+        "scrape_time",
+        "queue_visible_length",
+        "default_partition_length",
+    ];
+    /// [`crate::TopicBinding`]: `pgmq.list_topic_bindings()`.
+    pub const TOPIC_BINDING: [&str; 4] = ["pattern", "queue_name", "bound_at", "compiled_regex"];
+    /// [`crate::RoutingMatch`]: `pgmq.test_routing()`.
+    pub const ROUTING_MATCH: [&str; 3] = ["pattern", "queue_name", "compiled_regex"];
+    /// [`crate::TopicMessageId`]: `pgmq.send_batch_topic()`.
+    pub const TOPIC_MESSAGE_ID: [&str; 2] = ["queue_name", "msg_id"];
+    /// [`crate::NotifyThrottle`]: `pgmq.list_notify_insert_throttles()`.
+    pub const NOTIFY_THROTTLE: [&str; 3] =
+        ["queue_name", "throttle_interval_ms", "last_notified_at"];
+}
+
+/// The header pgmq's FIFO reads group messages by.
+pub const FIFO_GROUP_HEADER: &str = "x-pgmq-group";
+
+/// pgmq's default throttle for insert notifications, 250 ms.
+pub const DEFAULT_NOTIFY_THROTTLE: Duration = Duration::from_millis(250);
+
+/// pgmq's defaults for `create_partitioned`: partitions of 10,000 message ids, keeping
+/// 100,000, four partitions made ahead.
+pub const DEFAULT_PARTITION_INTERVAL: &str = "10000";
+/// See [`DEFAULT_PARTITION_INTERVAL`].
+pub const DEFAULT_RETENTION_INTERVAL: &str = "100000";
+/// See [`DEFAULT_PARTITION_INTERVAL`].
+pub const DEFAULT_PREMAKE: i32 = 4;
+
+/// The SQL that finds the installed pgmq version when pgmq is an extension; no row when
+/// it is not.
+pub const EXTENSION_VERSION: &str = "SELECT extversion FROM pg_extension WHERE extname = 'pgmq'";
+/// The SQL that tells whether pgmq was installed from SQL scripts (the upstream installer
+/// records them in `pgmq.__pgmq_migrations`): one boolean.
+pub const HAS_SQL_INSTALL: &str = "SELECT to_regclass('pgmq.__pgmq_migrations') IS NOT NULL";
+/// The SQL that lists the versions the upstream SQL installer applied; the highest, by
+/// [`crate::PgmqVersion`]'s order, is the installed one.
+pub const SQL_INSTALL_VERSIONS: &str = "SELECT version FROM pgmq.__pgmq_migrations";

@@ -1,0 +1,505 @@
+//! A real PostgreSQL with the real upstream pgmq, for tests, doctests, examples and
+//! benchmarks.
+//!
+//! - With `DATABASE_URL` set, that server is used (its user must be allowed to create
+//!   databases).
+//! - Otherwise a throwaway cluster is started once per process from the PostgreSQL server
+//!   binaries found on `PATH` or under `/usr/lib/postgresql/*/bin`: `initdb` into a temp
+//!   dir, `fsync` off, a free loopback port. When running as root, the server runs as the
+//!   `postgres` OS user, since Postgres refuses root. A watchdog process stops the server
+//!   and removes the directory once this process exits, however it exits.
+//! - pgmq is installed once per server into a template database: `CREATE EXTENSION pgmq`
+//!   where the server offers the extension, otherwise the SQL scripts embedded in the
+//!   pinned upstream `pgmq` crate. Each [`TestDb`] is a fresh clone of that template
+//!   (about 50 ms), dropped when the `TestDb` is dropped (set `PGMQ_KEEP_TEST_DB=1` to keep
+//!   it for inspection).
+//!
+//! Why in-house rather than a crate: `pgtemp` shells out to `sudo` (absent here, and
+//! needed as root), `postgresql_embedded` downloads binaries (no network here) and
+//! `testcontainers` needs a Docker engine. What remains is about two hundred lines over
+//! `initdb`/`pg_ctl`, with no dependency beyond the driver.
+//!
+//! ```
+//! let db = pgmq_harness::TestDb::new();
+//! assert!(db.url().starts_with("postgres://"));
+//! assert!(pgmq_harness::pgmq_version().starts_with("1."));
+//! ```
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::{AssertSqlSafe, Connection, Executor, PgConnection};
+
+/// The template database every test database is cloned from.
+const TEMPLATE_DB: &str = "pgmq_harness_template";
+/// An advisory-lock key (any constant) serializing template creation and cloning, so that
+/// processes sharing one `DATABASE_URL` server do not race.
+const LOCK_KEY: i64 = 0x7067_6d71_6861_726e;
+
+/// A server the harness can create databases on.
+#[derive(Debug)]
+struct Server {
+    /// A URL of the maintenance database (the one `DATABASE_URL` names, or `postgres`).
+    admin_url: String,
+    /// The pgmq version installed in the template.
+    pgmq_version: String,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        let admin_url = match std::env::var("DATABASE_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ => Cluster::start().unwrap_or_else(|e| panic!("pgmq-harness: {e}")),
+        };
+        let pgmq_version = run(prepare_template(admin_url.clone()))
+            .and_then(|r| r)
+            .unwrap_or_else(|e| panic!("pgmq-harness: preparing the pgmq template: {e}"));
+        Server {
+            admin_url,
+            pgmq_version,
+        }
+    })
+}
+
+/// The pgmq version installed on the test server, e.g. `"1.13.0"`.
+///
+/// ```
+/// assert!(!pgmq_harness::pgmq_version().is_empty());
+/// ```
+pub fn pgmq_version() -> &'static str {
+    &server().pgmq_version
+}
+
+/// A fresh database with pgmq installed, dropped on drop.
+///
+/// ```
+/// let db = pgmq_harness::TestDb::new();
+/// println!("testing against {}", db.url());
+/// ```
+#[derive(Debug)]
+pub struct TestDb {
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    /// Clones the pgmq template into a new database. Panics with the reason when no
+    /// server can be had: this is test support.
+    pub fn new() -> Self {
+        let server = server();
+        let name = format!(
+            "pgmq_test_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0)
+        );
+        let sql = format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}");
+        run(locked(server.admin_url.clone(), sql))
+            .and_then(|r| r.map_err(Into::into))
+            .unwrap_or_else(|e| panic!("pgmq-harness: creating {name}: {e}"));
+        let url = with_database(&server.admin_url, &name);
+        Self { name, url }
+    }
+
+    /// The connection URL of this database.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if std::env::var_os("PGMQ_KEEP_TEST_DB").is_some() {
+            eprintln!("pgmq-harness: keeping {}", self.url);
+            return;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        let dropped =
+            run(execute(server().admin_url.clone(), sql)).and_then(|r| r.map_err(Into::into));
+        if let Err(e) = dropped {
+            eprintln!("pgmq-harness: could not drop {}: {e}", self.name);
+        }
+    }
+}
+
+/// A database URL for examples and benchmarks (the "embedded default"): `DATABASE_URL`
+/// when set, with pgmq installed into it if it is missing; otherwise a fresh database on
+/// a throwaway server that lives as long as this process.
+///
+/// ```no_run
+/// let url = pgmq_harness::database_url();
+/// ```
+pub fn database_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => {
+            run(install_pgmq(url.clone()))
+                .and_then(|r| r)
+                .unwrap_or_else(|e| panic!("pgmq-harness: installing pgmq into DATABASE_URL: {e}"));
+            url
+        }
+        _ => {
+            let db = TestDb::new();
+            let url = db.url().to_owned();
+            // The throwaway server (and this database) go away when the process exits.
+            std::mem::forget(db);
+            url
+        }
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Runs `f` to completion on a private thread with its own runtime, so the harness works
+/// from sync code and from inside any async runtime alike.
+fn run<F>(f: F) -> Result<F::Output, BoxError>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|rt| rt.block_on(f))
+    })
+    .join()
+    .map_err(|_| "harness thread panicked")?
+    .map_err(Into::into)
+}
+
+async fn execute(url: String, sql: String) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect(&url).await?;
+    conn.execute(AssertSqlSafe(sql)).await?;
+    conn.close().await
+}
+
+/// Runs `sql` while holding the harness's advisory lock.
+async fn locked(url: String, sql: String) -> Result<(), sqlx::Error> {
+    let mut conn = PgConnection::connect(&url).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut conn)
+        .await?;
+    let result = conn.execute(AssertSqlSafe(sql)).await;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut conn)
+        .await?;
+    result?;
+    conn.close().await
+}
+
+/// Creates the template database with pgmq once per server; returns the pgmq version.
+async fn prepare_template(admin_url: String) -> Result<String, BoxError> {
+    let mut admin = PgConnection::connect(&admin_url).await?;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut admin)
+        .await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
+            .bind(TEMPLATE_DB)
+            .fetch_one(&mut admin)
+            .await?;
+    let template_url = with_database(&admin_url, TEMPLATE_DB);
+    if !exists {
+        // Built under another name and renamed when complete, so a crash never leaves a
+        // half-installed template behind.
+        let building = format!("{TEMPLATE_DB}_building");
+        admin
+            .execute(AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
+            )))
+            .await?;
+        admin
+            .execute(AssertSqlSafe(format!("CREATE DATABASE {building}")))
+            .await?;
+        install_pgmq(with_database(&admin_url, &building)).await?;
+        admin
+            .execute(AssertSqlSafe(format!(
+                "ALTER DATABASE {building} RENAME TO {TEMPLATE_DB}"
+            )))
+            .await?;
+    }
+    let version = installed_version(&template_url).await?;
+    sqlx::query("SELECT pg_advisory_unlock($1)")
+        .bind(LOCK_KEY)
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(version)
+}
+
+/// Installs pgmq into the database at `url` unless it is there already:
+/// `CREATE EXTENSION` where the server has it, else the upstream crate's embedded scripts.
+async fn install_pgmq(url: String) -> Result<(), BoxError> {
+    let mut conn = PgConnection::connect(&url).await?;
+    let has_schema: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'pgmq')")
+            .fetch_one(&mut conn)
+            .await?;
+    if !has_schema {
+        let available: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pgmq')",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        if available {
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq").await?;
+        } else {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url)
+                .await?;
+            pgmq::install::install_sql_from_embedded(&pool).await?;
+            pool.close().await;
+        }
+    }
+    conn.close().await?;
+    Ok(())
+}
+
+async fn installed_version(url: &str) -> Result<String, BoxError> {
+    let mut conn = PgConnection::connect(url).await?;
+    let ext: Option<String> =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'pgmq'")
+            .fetch_optional(&mut conn)
+            .await?;
+    let version = match ext {
+        Some(v) => v,
+        None => {
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await?;
+            let v = pgmq::install::installed_version(&pool)
+                .await?
+                .ok_or("pgmq is not installed")?;
+            pool.close().await;
+            v.to_string()
+        }
+    };
+    conn.close().await?;
+    Ok(version)
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[authority_start..].find('/') {
+        Some(i) => &base[..authority_start + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// A throwaway PostgreSQL cluster, started once per process.
+struct Cluster;
+
+/// The OS user to run the server as, when we are root: `(uid, gid)`.
+fn server_user() -> Result<Option<(u32, u32)>, String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|u| u.parse::<u32>().ok());
+    if uid != Some(0) {
+        return Ok(None);
+    }
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| e.to_string())?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.first() == Some(&"postgres") && f.len() > 3)
+        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+        .map(Some)
+        .ok_or_else(|| {
+            "running as root, and there is no `postgres` OS user to run the server as \
+             (install Debian's postgresql package)"
+                .to_owned()
+        })
+}
+
+/// Finds a PostgreSQL server binary: on `PATH`, then under `/usr/lib/postgresql/*/bin`
+/// (newest version first).
+fn find_binary(name: &str) -> Result<PathBuf, String> {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| Some(e.ok()?.path().join("bin"))).collect())
+        .unwrap_or_default();
+    versions.sort_by_key(|p| {
+        std::cmp::Reverse(
+            p.parent()
+                .and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
+    });
+    on_path
+        .into_iter()
+        .chain(versions)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!(
+                "no `{name}` on PATH or under /usr/lib/postgresql/*/bin: install PostgreSQL's \
+                 server binaries (`apt-get install -y postgresql`) or set DATABASE_URL"
+            )
+        })
+}
+
+fn command(program: &Path, user: Option<(u32, u32)>) -> Command {
+    let mut cmd = Command::new(program);
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("finding a free port: {e}"))
+}
+
+impl Cluster {
+    /// Starts the cluster and its watchdog; returns the admin URL.
+    fn start() -> Result<String, String> {
+        let initdb = find_binary("initdb")?;
+        let pg_ctl = find_binary("pg_ctl")?;
+        let user = server_user()?;
+        let dir = std::env::temp_dir().join(format!(
+            "pgmq-harness-{}-{}",
+            std::process::id(),
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0)
+        ));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        if let Some((uid, gid)) = user {
+            chown(&dir, Some(uid), Some(gid))
+                .map_err(|e| format!("chown {}: {e}", dir.display()))?;
+        }
+        Self::watch(&pg_ctl, &dir, user)?;
+        let data = dir.join("data");
+        let out = command(&initdb, user)
+            .args(["-D"])
+            .arg(&data)
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ])
+            .output()
+            .map_err(|e| format!("running initdb: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        // The chosen port can be taken between the check and the start: try a few.
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            let port = free_port()?;
+            let options = format!(
+                "-p {port} -h 127.0.0.1 -k {} -F -c synchronous_commit=off -c full_page_writes=off \
+                 -c max_connections=300 -c shared_buffers=128MB",
+                dir.display()
+            );
+            let out = command(&pg_ctl, user)
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(dir.join("server.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"])
+                .stdout(Stdio::null())
+                .output()
+                .map_err(|e| format!("running pg_ctl: {e}"))?;
+            if out.status.success() {
+                return Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+            }
+            last_error = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        }
+        Err(format!("the server did not start:\n{last_error}"))
+    }
+
+    /// Starts a detached watchdog that stops the server and deletes `dir` once this process
+    /// is gone, whether it returned, panicked or was killed.
+    fn watch(pg_ctl: &Path, dir: &Path, user: Option<(u32, u32)>) -> Result<(), String> {
+        let script = format!(
+            "while [ -d /proc/{pid} ]; do sleep 0.5; done; \
+             '{pg_ctl}' -D '{dir}/data' -m immediate stop >/dev/null 2>&1; rm -rf '{dir}'",
+            pid = std::process::id(),
+            pg_ctl = pg_ctl.display(),
+            dir = dir.display(),
+        );
+        command(Path::new("/bin/sh"), user)
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map(drop)
+            .map_err(|e| format!("starting the watchdog: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_replaced_in_urls() {
+        assert_eq!(
+            with_database("postgres://u@h:5/postgres", "t"),
+            "postgres://u@h:5/t"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/db?sslmode=disable", "t"),
+            "postgres://u:p@h/t?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h", "t"), "postgres://h/t");
+    }
+}

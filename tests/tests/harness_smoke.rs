@@ -1,0 +1,66 @@
+//! Proves the harness: a real server, the real pgmq functions, through a plain driver.
+
+use sqlx::{Connection, PgConnection, Row};
+
+#[tokio::test]
+async fn harness_runs_real_pgmq_send_read_delete() {
+    let db = pgmq_harness::TestDb::new();
+    let mut conn = PgConnection::connect(db.url()).await.unwrap();
+
+    sqlx::query("SELECT pgmq.create($1)")
+        .bind("smoke")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let id: i64 = sqlx::query_scalar("SELECT * FROM pgmq.send($1, $2)")
+        .bind("smoke")
+        .bind(serde_json::json!({"hello": "world"}))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+
+    let row = sqlx::query("SELECT msg_id, read_ct, message FROM pgmq.read($1, 30, 10)")
+        .bind("smoke")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(row.get::<i64, _>("msg_id"), id);
+    assert_eq!(row.get::<i32, _>("read_ct"), 1);
+    assert_eq!(
+        row.get::<serde_json::Value, _>("message"),
+        serde_json::json!({"hello": "world"})
+    );
+
+    let deleted: bool = sqlx::query_scalar("SELECT pgmq.delete($1, $2)")
+        .bind("smoke")
+        .bind(id)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(deleted);
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM pgmq.q_smoke")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn each_test_database_is_isolated_and_has_pgmq() {
+    let a = pgmq_harness::TestDb::new();
+    let b = pgmq_harness::TestDb::new();
+    assert_ne!(a.url(), b.url());
+    let version: pgmq_orm_core::PgmqVersion = pgmq_harness::pgmq_version().parse().unwrap();
+    assert!(version.check().is_ok(), "pgmq {version} is too old");
+}
+
+#[test]
+fn dropped_test_database_is_gone() {
+    let db = pgmq_harness::TestDb::new();
+    let name = db.name().to_owned();
+    let url = db.url().to_owned();
+    drop(db);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt.block_on(PgConnection::connect(&url)).unwrap_err();
+    assert!(err.to_string().contains(&name), "{err}");
+}
