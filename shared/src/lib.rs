@@ -24,7 +24,7 @@ mod version;
 
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
 pub use message::{Message, RawMessage, encode_headers, encode_message};
-pub use queue_name::{MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};
+pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};
 pub use rows::{
     NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
 };

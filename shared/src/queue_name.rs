@@ -253,6 +253,56 @@ impl From<&Self> for QueueName {
     }
 }
 
+/// Anything that names a queue: a [`QueueName`] (already valid) or a string (validated
+/// on conversion). The connection-level methods of both ORM crates take this, so
+/// `conn.send("orders", &event)` works and a bad name fails before any SQL is built.
+///
+/// ```
+/// use pgmq_orm_core::{IntoQueueName, QueueName, QueueNameError};
+///
+/// fn table(q: impl IntoQueueName) -> Result<String, QueueNameError> {
+///     Ok(q.into_queue_name()?.table_name())
+/// }
+/// assert_eq!(table("orders")?, "q_orders");
+/// assert_eq!(table(&QueueName::from_static("jobs"))?, "q_jobs");
+/// assert!(table("Bad").is_err());
+/// # Ok::<(), QueueNameError>(())
+/// ```
+pub trait IntoQueueName {
+    /// Validates (if needed) and returns the queue name.
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError>;
+}
+
+impl IntoQueueName for QueueName {
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError> {
+        Ok(self)
+    }
+}
+
+impl IntoQueueName for &QueueName {
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoQueueName for &str {
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError> {
+        QueueName::new(self)
+    }
+}
+
+impl IntoQueueName for String {
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError> {
+        QueueName::new(self)
+    }
+}
+
+impl IntoQueueName for &String {
+    fn into_queue_name(self) -> Result<QueueName, QueueNameError> {
+        QueueName::new(self.as_str())
+    }
+}
+
 impl<'de> Deserialize<'de> for QueueName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
