@@ -16,6 +16,7 @@
 
 mod error;
 mod message;
+pub mod migrate;
 mod queue_name;
 mod rows;
 pub mod sql;
