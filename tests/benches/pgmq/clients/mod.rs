@@ -1,0 +1,183 @@
+//! The clients under test, the operations, and one timed measurement.
+
+mod raw;
+mod upstream;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Barrier;
+
+/// Who talks to pgmq.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientKind {
+    /// tokio-postgres with prepared statements: the ceiling.
+    Raw,
+    /// The upstream `pgmq` crate (`PGMQueueExt`, sqlx).
+    Upstream,
+}
+
+impl ClientKind {
+    pub(crate) const ALL: [Self; 2] = [Self::Raw, Self::Upstream];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Raw => "raw (tokio-postgres)",
+            Self::Upstream => "upstream pgmq crate",
+        }
+    }
+}
+
+/// What is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Op {
+    /// `pgmq.send` of one message per call.
+    Send,
+    /// `pgmq.send_batch` of 100 messages per call.
+    SendBatch,
+    /// `pgmq.read` of one message, then `pgmq.delete` of it.
+    ReadDelete,
+    /// `pgmq.read` of 100 messages, then one `pgmq.delete` of their ids.
+    ReadBatchDelete,
+    /// `pgmq.pop` of one message.
+    Pop,
+}
+
+/// Messages per batch call.
+pub(crate) const BATCH: usize = 100;
+
+impl Op {
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Send,
+        Self::SendBatch,
+        Self::ReadDelete,
+        Self::ReadBatchDelete,
+        Self::Pop,
+    ];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::SendBatch => "send_batch(100)",
+            Self::ReadDelete => "read 1 + delete 1",
+            Self::ReadBatchDelete => "read 100 + delete 100",
+            Self::Pop => "pop",
+        }
+    }
+
+    /// Batch ops move more messages per measurement, so their timings are as long.
+    pub(crate) fn scale(self) -> usize {
+        match self {
+            Self::SendBatch | Self::ReadBatchDelete => 20,
+            _ => 1,
+        }
+    }
+
+    pub(crate) fn messages_moved(self, total: usize) -> usize {
+        total
+    }
+
+    fn consumes(self) -> bool {
+        matches!(self, Self::ReadDelete | Self::ReadBatchDelete | Self::Pop)
+    }
+
+    fn queue(self) -> &'static str {
+        match self {
+            Self::Send => "bench_send",
+            Self::SendBatch => "bench_send_batch",
+            Self::ReadDelete => "bench_read",
+            Self::ReadBatchDelete => "bench_read_batch",
+            Self::Pop => "bench_pop",
+        }
+    }
+}
+
+/// The payload every client sends and decodes: a typed event of about the given size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct BenchEvent {
+    pub(crate) id: u64,
+    pub(crate) kind: String,
+    pub(crate) data: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Payload {
+    pub(crate) event: BenchEvent,
+}
+
+impl Payload {
+    pub(crate) fn of_size(bytes: usize) -> Self {
+        let frame = r#"{"id":12345,"kind":"order_created","data":""}"#.len();
+        Self {
+            event: BenchEvent {
+                id: 12345,
+                kind: "order_created".into(),
+                data: "x".repeat(bytes.saturating_sub(frame)),
+            },
+        }
+    }
+}
+
+/// A connected client worker, ready to run an op.
+enum Worker {
+    Raw(raw::Worker),
+    Upstream(upstream::Worker),
+}
+
+impl Worker {
+    async fn connect(kind: ClientKind, url: &str, queue: &str) -> Self {
+        match kind {
+            ClientKind::Raw => Self::Raw(raw::Worker::connect(url, queue).await),
+            ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
+        }
+    }
+
+    /// Moves `count` messages with `op`.
+    async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
+        match self {
+            Self::Raw(w) => w.run(op, count, payload).await,
+            Self::Upstream(w) => w.run(op, count, payload).await,
+        }
+    }
+}
+
+/// Resets the op's queue (and fills it for consuming ops), outside the timing.
+async fn prepare(url: &str, op: Op, total: usize, payload: &Payload) {
+    let mut admin = raw::Worker::connect(url, op.queue()).await;
+    admin.reset().await;
+    if op.consumes() {
+        admin.fill(total, payload).await;
+    }
+}
+
+/// Times `total` messages moved by `clients` workers of `kind`.
+pub(crate) async fn measure(
+    url: &str,
+    kind: ClientKind,
+    op: Op,
+    clients: usize,
+    total: usize,
+    payload: &Payload,
+) -> Duration {
+    prepare(url, op, total, payload).await;
+    let barrier = Arc::new(Barrier::new(clients + 1));
+    let mut tasks = Vec::with_capacity(clients);
+    for i in 0..clients {
+        let share = total / clients + usize::from(i < total % clients);
+        let (url, barrier, payload) = (url.to_owned(), barrier.clone(), payload.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut worker = Worker::connect(kind, &url, op.queue()).await;
+            barrier.wait().await;
+            worker.run(op, share, &payload).await;
+            Instant::now()
+        }));
+    }
+    barrier.wait().await;
+    let start = Instant::now();
+    let mut end = start;
+    for t in tasks {
+        end = end.max(t.await.expect("worker panicked"));
+    }
+    end - start
+}
