@@ -10,3 +10,7 @@
 //! ```
 
 pub use pgmq_orm_core::*;
+
+#[cfg(feature = "migrations")]
+pub mod migrations;
+pub mod schema;
