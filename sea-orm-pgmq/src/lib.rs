@@ -10,3 +10,7 @@
 //! ```
 
 pub use pgmq_orm_core::*;
+
+pub mod entity;
+#[cfg(feature = "migration")]
+pub mod migration;
