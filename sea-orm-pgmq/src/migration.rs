@@ -393,7 +393,7 @@ impl<'a, 'c> PgmqSchema<'a, 'c> {
     /// ```no_run
     /// # async fn f(manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), sea_orm::DbErr> {
     /// # use sea_orm_pgmq::{migration::{PgmqSchema, QueueSpec}, QueueName};
-    /// PgmqSchema::new(manager).create_queue(&QueueSpec::new(QueueName::new("a")?).unlogged()).await
+    /// PgmqSchema::new(manager).create_queue(&QueueSpec::new(QueueName::from_static("a")).unlogged()).await
     /// # }
     /// ```
     pub async fn create_queue(&self, spec: &QueueSpec) -> Result<(), DbErr> {
@@ -405,7 +405,7 @@ impl<'a, 'c> PgmqSchema<'a, 'c> {
     /// ```no_run
     /// # async fn f(manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), sea_orm::DbErr> {
     /// # use sea_orm_pgmq::{migration::{PgmqSchema, QueueSpec}, QueueName};
-    /// PgmqSchema::new(manager).drop_queue(&QueueSpec::new(QueueName::new("a")?)).await
+    /// PgmqSchema::new(manager).drop_queue(&QueueSpec::new(QueueName::from_static("a"))).await
     /// # }
     /// ```
     pub async fn drop_queue(&self, spec: &QueueSpec) -> Result<(), DbErr> {
@@ -417,7 +417,7 @@ impl<'a, 'c> PgmqSchema<'a, 'c> {
     /// ```no_run
     /// # async fn f(manager: &sea_orm_migration::SchemaManager<'_>) -> Result<(), sea_orm::DbErr> {
     /// # use sea_orm_pgmq::{migration::PgmqSchema, QueueName};
-    /// let exists = PgmqSchema::new(manager).has_queue(&QueueName::new("a")?).await?;
+    /// let exists = PgmqSchema::new(manager).has_queue(&QueueName::from_static("a")).await?;
     /// # Ok(()) }
     /// ```
     pub async fn has_queue(&self, queue: &pgmq_orm_core::QueueName) -> Result<bool, DbErr> {
