@@ -6,11 +6,11 @@ use std::sync::{Arc, Barrier};
 use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text};
+use diesel_pgmq::QueueName;
 use diesel_pgmq::migrations::{
     MigrationHarness, PgmqMigrations, QueueSpec, check_pgmq, run_pending_locked,
 };
 use diesel_pgmq::schema::{ArchiveRow, QueueRow};
-use diesel_pgmq::QueueName;
 use pgmq_harness::TestDb;
 
 type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
