@@ -346,3 +346,27 @@ fn queue_tables_are_queryable_with_the_dsl() -> R {
     assert_eq!(left, 2);
     Ok(())
 }
+
+#[test]
+fn an_old_pgmq_is_reported_as_too_old() -> R {
+    let db = TestDb::new();
+    let bare = BareDb::new(&db);
+    let mut conn = PgConnection::establish(&bare.url)?;
+    // What the upstream SQL installer leaves behind, recording an old version.
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut conn,
+        "CREATE SCHEMA pgmq; CREATE TABLE pgmq.__pgmq_migrations (name text, version text); \
+         INSERT INTO pgmq.__pgmq_migrations VALUES ('pgmq--1.4.0.sql', '1.4.0')",
+    )?;
+    let err = check_pgmq(&mut conn).unwrap_err();
+    assert_eq!(err.kind(), diesel_pgmq::ErrorKind::PgmqTooOld);
+    assert!(err.to_string().contains("1.4.0"), "{err}");
+    // The install step sees pgmq present, checks it, and fails without recording anything.
+    let err = conn
+        .run_pending_migrations(PgmqMigrations::new().install())
+        .unwrap_err();
+    let core = err.downcast_ref::<diesel_pgmq::Error>().unwrap();
+    assert_eq!(core.kind(), diesel_pgmq::ErrorKind::PgmqTooOld);
+    assert!(applied(&mut conn).is_empty());
+    Ok(())
+}

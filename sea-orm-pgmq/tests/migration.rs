@@ -404,3 +404,27 @@ async fn queue_tables_are_queryable_through_entities() -> R {
     assert_eq!(orders::queue::Entity::find().count(&db).await?, 2);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_old_pgmq_is_reported_as_too_old() -> R {
+    let test_db = TestDb::new();
+    let bare = BareDb::new(&test_db).await;
+    let db = Database::connect(&bare.url).await?;
+    // What the upstream SQL installer leaves behind, recording an old version.
+    db.execute_unprepared(
+        "CREATE SCHEMA pgmq; CREATE TABLE pgmq.__pgmq_migrations (name text, version text); \
+         INSERT INTO pgmq.__pgmq_migrations VALUES ('pgmq--1.4.0.sql', '1.4.0')",
+    )
+    .await?;
+    let err = check_pgmq(&db).await.unwrap_err();
+    assert_eq!(err.kind(), sea_orm_pgmq::ErrorKind::PgmqTooOld);
+    let err = PgmqMigrator::up(&db, None).await.unwrap_err().to_string();
+    assert!(err.contains("pgmq 1.4.0 is installed"), "{err}");
+    assert_eq!(
+        count(&db, "SELECT count(*) FROM pgmq_orm_migrations").await,
+        0
+    );
+    db.close().await?;
+    bare.drop().await;
+    Ok(())
+}
