@@ -444,6 +444,10 @@ impl<'a, 'c> PgmqSchema<'a, 'c> {
 /// A separate migrator that installs pgmq, tracked in its own table
 /// ([`PGMQ_MIGRATION_TABLE`]), so your own `Migrator` never sees it. Run it first.
 ///
+/// Its `migrations()` is static, so it installs the extension only; for the SQL fallback
+/// (`install-sql`) or queues, build a [`PgmqQueueMigrator`] with
+/// `install_with(InstallPgmq::with_sql_fallback(url))`.
+///
 /// ```
 /// use sea_orm_migration::MigratorTrait;
 /// # tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(async {
