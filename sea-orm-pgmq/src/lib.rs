@@ -11,6 +11,16 @@
 
 pub use pgmq_orm_core::*;
 
+mod connection;
+mod error;
+pub mod functions;
+pub mod query;
+mod queue;
+
+pub use connection::PgmqConnectionExt;
+pub use error::into_pgmq_error;
+pub use queue::Queue;
+
 pub mod entity;
 #[cfg(feature = "migration")]
 pub mod migration;

@@ -1,0 +1,440 @@
+//! Every pgmq function as a sea-query [`FunctionCall`], with all its arguments bound.
+//!
+//! Each builder returns the call expression only (`pgmq.send($1, $2, $3, $4)`), so it
+//! composes into any statement you build: a select list, a `FROM` clause, a CTE. The
+//! [`crate::query`] module wraps them into ready-made `SELECT`s that name their columns.
+//!
+//! Values are bound, never spliced: JSON binds as `jsonb`, `Vec<Value>` as `jsonb[]`,
+//! message ids as `bigint` / `bigint[]`, delays and visibility timeouts as `integer` or
+//! `timestamptz` (which picks pgmq's overload).
+//!
+//! ```
+//! use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+//! use sea_orm_pgmq::{functions, QueueName};
+//!
+//! let q = QueueName::from_static("orders");
+//! let (sql, values) = Query::select()
+//!     .expr(functions::send(&q, serde_json::json!({"id": 1})))
+//!     .build(PostgresQueryBuilder);
+//! assert_eq!(sql, "SELECT pgmq.send($1, $2)");
+//! assert_eq!(values.0.len(), 2);
+//! ```
+
+use chrono::{DateTime, Utc};
+use pgmq_orm_core::sql::function as f;
+use pgmq_orm_core::{Delay, PollOptions, QueueName, VisibilityTimeout};
+use sea_orm::sea_query::{Alias, ArrayType, Expr, ExprTrait, Func, FunctionCall, Value};
+use serde_json::Value as Json;
+
+fn call(name: &'static str) -> FunctionCall {
+    Func::cust(name)
+}
+
+fn int(i: i32) -> Expr {
+    Expr::val(Value::Int(Some(i)))
+}
+
+// `bigint` and `bigint[]` overloads (delete, archive, set_vt) are cast for the same
+// reason as above.
+fn bigint(i: i64) -> Expr {
+    cast(Expr::val(Value::BigInt(Some(i))), "bigint")
+}
+
+fn text(s: &str) -> Expr {
+    Expr::val(Value::String(Some(s.to_owned())))
+}
+
+fn queue(q: &QueueName) -> Expr {
+    text(q.as_str())
+}
+
+fn jsonb_value(v: Json) -> Value {
+    Value::Json(Some(Box::new(v)))
+}
+
+fn jsonb(v: Json) -> Expr {
+    Expr::val(jsonb_value(v))
+}
+
+fn jsonb_opt(v: Option<Json>) -> Expr {
+    Expr::val(Value::Json(v.map(Box::new)))
+}
+
+fn jsonb_array(v: Vec<Json>) -> Expr {
+    Expr::val(Value::Array(
+        ArrayType::Json,
+        Some(Box::new(v.into_iter().map(jsonb_value).collect())),
+    ))
+}
+
+fn bigint_array(ids: &[i64]) -> Expr {
+    let v = Value::Array(
+        ArrayType::BigInt,
+        Some(Box::new(
+            ids.iter().map(|&i| Value::BigInt(Some(i))).collect(),
+        )),
+    );
+    cast(Expr::val(v), "bigint[]")
+}
+
+fn timestamptz(t: DateTime<Utc>) -> Expr {
+    Expr::val(Value::ChronoDateTimeUtc(Some(t)))
+}
+
+/// Whole seconds from now until `t`, rounded up, never negative: for pgmq functions that
+/// only take an `integer` number of seconds.
+pub(crate) fn seconds_until(t: DateTime<Utc>) -> i32 {
+    let ms = Ord::max((t - Utc::now()).num_milliseconds(), 0);
+    i32::try_from((ms + 999) / 1000).unwrap_or(i32::MAX)
+}
+
+/// A visibility timeout as the `integer` seconds `read` and its relatives take.
+pub(crate) fn vt_seconds(vt: VisibilityTimeout) -> i32 {
+    match vt {
+        VisibilityTimeout::Seconds(s) => s,
+        VisibilityTimeout::Until(t) => seconds_until(t),
+    }
+}
+
+// The overloads that differ only in one argument's type (`integer` seconds or a
+// `timestamptz`) get an explicit cast: it keeps the SQL text of the two forms apart, so
+// a driver's prepared-statement cache (keyed by SQL text) never binds a timestamp where
+// it prepared an integer.
+fn cast(e: Expr, ty: &'static str) -> Expr {
+    e.cast_as(Alias::new(ty))
+}
+
+fn delay_value(delay: Delay) -> Expr {
+    match delay {
+        Delay::Seconds(s) => cast(int(s), "integer"),
+        Delay::Until(t) => cast(timestamptz(t), "timestamptz"),
+    }
+}
+
+fn vt_value(vt: VisibilityTimeout) -> Expr {
+    match vt {
+        VisibilityTimeout::Seconds(s) => cast(int(s), "integer"),
+        VisibilityTimeout::Until(t) => cast(timestamptz(t), "timestamptz"),
+    }
+}
+
+/// `pgmq.create(queue_name)`: creates the queue and its archive.
+pub fn create(q: &QueueName) -> FunctionCall {
+    call(f::CREATE).arg(queue(q))
+}
+
+/// `pgmq.create_unlogged(queue_name)`: an unlogged queue (fast, lost on crash).
+pub fn create_unlogged(q: &QueueName) -> FunctionCall {
+    call(f::CREATE_UNLOGGED).arg(queue(q))
+}
+
+/// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval, premake)`
+/// (needs pg_partman). The intervals are msg_id counts (`"10000"`) or time spans
+/// (`"1 day"`); see [`pgmq_orm_core::sql::DEFAULT_PARTITION_INTERVAL`] and friends.
+pub fn create_partitioned(
+    q: &QueueName,
+    partition_interval: &str,
+    retention_interval: &str,
+    premake: i32,
+) -> FunctionCall {
+    call(f::CREATE_PARTITIONED).args([
+        queue(q),
+        text(partition_interval),
+        text(retention_interval),
+        int(premake),
+    ])
+}
+
+/// `pgmq.drop_queue(queue_name)`: drops the queue and its archive; returns `boolean`.
+pub fn drop_queue(q: &QueueName) -> FunctionCall {
+    call(f::DROP_QUEUE).arg(queue(q))
+}
+
+/// `pgmq.purge_queue(queue_name)`: deletes every message; returns the count (`bigint`).
+pub fn purge_queue(q: &QueueName) -> FunctionCall {
+    call(f::PURGE_QUEUE).arg(queue(q))
+}
+
+/// `pgmq.detach_archive(queue_name)`: deprecated no-op in pgmq 1.x, kept for completeness.
+pub fn detach_archive(q: &QueueName) -> FunctionCall {
+    call(f::DETACH_ARCHIVE).arg(queue(q))
+}
+
+/// `pgmq.list_queues()`: `SETOF pgmq.queue_record`.
+pub fn list_queues() -> FunctionCall {
+    call(f::LIST_QUEUES)
+}
+
+/// `pgmq.metrics(queue_name)`: one `pgmq.metrics_result`.
+pub fn metrics(q: &QueueName) -> FunctionCall {
+    call(f::METRICS).arg(queue(q))
+}
+
+/// `pgmq.metrics_all()`: `SETOF pgmq.metrics_result`.
+pub fn metrics_all() -> FunctionCall {
+    call(f::METRICS_ALL)
+}
+
+/// `pgmq.send(queue_name, msg)`: returns the new msg_id.
+pub fn send(q: &QueueName, msg: Json) -> FunctionCall {
+    call(f::SEND).args([queue(q), jsonb(msg)])
+}
+
+/// `pgmq.send(queue_name, msg, headers, delay)`: the full form. `headers: None` binds SQL
+/// `NULL`; [`Delay::Seconds`] picks the `integer` overload, [`Delay::Until`] the
+/// `timestamptz` one.
+pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) -> FunctionCall {
+    call(f::SEND).args([queue(q), jsonb(msg), jsonb_opt(headers), delay_value(delay)])
+}
+
+/// `pgmq.send_batch(queue_name, msgs)`: returns one msg_id per message, in order.
+pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> FunctionCall {
+    call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs)])
+}
+
+/// `pgmq.send_batch(queue_name, msgs, headers, delay)`: `headers`, when given, must hold
+/// one entry per message (pgmq checks).
+pub fn send_batch_with(
+    q: &QueueName,
+    msgs: Vec<Json>,
+    headers: Option<Vec<Json>>,
+    delay: Delay,
+) -> FunctionCall {
+    let headers = match headers {
+        Some(h) => jsonb_array(h),
+        None => Expr::val(Value::Array(ArrayType::Json, None)),
+    };
+    call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs), headers, delay_value(delay)])
+}
+
+/// `pgmq.read(queue_name, vt, qty)`: `SETOF pgmq.message_record`. pgmq takes the
+/// visibility timeout in seconds, so [`VisibilityTimeout::Until`] is converted here.
+pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+    call(f::READ).args([queue(q), int(vt_seconds(vt)), int(qty)])
+}
+
+/// `pgmq.read(queue_name, vt, qty, conditional)`: only messages whose payload contains
+/// `conditional` (jsonb `@>`).
+pub fn read_conditional(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    conditional: Json,
+) -> FunctionCall {
+    read(q, vt, qty).arg(jsonb(conditional))
+}
+
+/// `pgmq.read_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+pub fn read_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+) -> FunctionCall {
+    poll_call(f::READ_WITH_POLL, q, vt, qty, poll)
+}
+
+/// `pgmq.read_with_poll(..., conditional)`: polling, with a payload filter.
+pub fn read_with_poll_conditional(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+    conditional: Json,
+) -> FunctionCall {
+    read_with_poll(q, vt, qty, poll).arg(jsonb(conditional))
+}
+
+fn plain_call(name: &'static str, q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+    call(name).args([queue(q), int(vt_seconds(vt)), int(qty)])
+}
+
+fn poll_call(
+    name: &'static str,
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+) -> FunctionCall {
+    plain_call(name, q, vt, qty)
+        .arg(int(poll.max_poll_seconds()))
+        .arg(int(poll.poll_interval_ms()))
+}
+
+/// `pgmq.read_grouped(queue_name, vt, qty)`: FIFO within `x-pgmq-group` header groups.
+pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+    plain_call(f::READ_GROUPED, q, vt, qty)
+}
+
+/// `pgmq.read_grouped_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+pub fn read_grouped_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+) -> FunctionCall {
+    poll_call(f::READ_GROUPED_WITH_POLL, q, vt, qty, poll)
+}
+
+/// `pgmq.read_grouped_rr(queue_name, vt, qty)`: grouped FIFO, round-robin across groups.
+pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+    plain_call(f::READ_GROUPED_RR, q, vt, qty)
+}
+
+/// `pgmq.read_grouped_rr_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+pub fn read_grouped_rr_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+) -> FunctionCall {
+    poll_call(f::READ_GROUPED_RR_WITH_POLL, q, vt, qty, poll)
+}
+
+/// `pgmq.read_grouped_head(queue_name, vt, qty)`: the head message of each group.
+pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+    plain_call(f::READ_GROUPED_HEAD, q, vt, qty)
+}
+
+/// `pgmq.pop(queue_name, qty)`: reads and deletes in one step.
+pub fn pop(q: &QueueName, qty: i32) -> FunctionCall {
+    call(f::POP).args([queue(q), int(qty)])
+}
+
+/// `pgmq.set_vt(queue_name, msg_id, vt)`: seconds from now or an absolute time.
+pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> FunctionCall {
+    call(f::SET_VT).args([queue(q), bigint(msg_id), vt_value(vt)])
+}
+
+/// `pgmq.set_vt(queue_name, msg_ids, vt)`: the `bigint[]` overload.
+pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> FunctionCall {
+    call(f::SET_VT).args([queue(q), bigint_array(msg_ids), vt_value(vt)])
+}
+
+/// `pgmq.delete(queue_name, msg_id)`: returns `boolean`.
+pub fn delete(q: &QueueName, msg_id: i64) -> FunctionCall {
+    call(f::DELETE).args([queue(q), bigint(msg_id)])
+}
+
+/// `pgmq.delete(queue_name, msg_ids)`: returns the ids actually deleted.
+pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
+    call(f::DELETE).args([queue(q), bigint_array(msg_ids)])
+}
+
+/// `pgmq.archive(queue_name, msg_id)`: moves the message to the archive; `boolean`.
+pub fn archive(q: &QueueName, msg_id: i64) -> FunctionCall {
+    call(f::ARCHIVE).args([queue(q), bigint(msg_id)])
+}
+
+/// `pgmq.archive(queue_name, msg_ids)`: returns the ids actually archived.
+pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
+    call(f::ARCHIVE).args([queue(q), bigint_array(msg_ids)])
+}
+
+/// `pgmq.create_fifo_index(queue_name)`: a GIN index on headers for grouped reads.
+pub fn create_fifo_index(q: &QueueName) -> FunctionCall {
+    call(f::CREATE_FIFO_INDEX).arg(queue(q))
+}
+
+/// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`.
+pub fn enable_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
+    call(f::ENABLE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
+}
+
+/// `pgmq.disable_notify_insert(queue_name)`.
+pub fn disable_notify_insert(q: &QueueName) -> FunctionCall {
+    call(f::DISABLE_NOTIFY_INSERT).arg(queue(q))
+}
+
+/// `pgmq.update_notify_insert(queue_name, throttle_interval_ms)`.
+pub fn update_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
+    call(f::UPDATE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
+}
+
+/// `pgmq.list_notify_insert_throttles()`.
+pub fn list_notify_insert_throttles() -> FunctionCall {
+    call(f::LIST_NOTIFY_INSERT_THROTTLES)
+}
+
+/// `pgmq.bind_topic(pattern, queue_name)`: routes keys matching `pattern` to the queue.
+pub fn bind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
+    call(f::BIND_TOPIC).args([text(pattern), queue(q)])
+}
+
+/// `pgmq.unbind_topic(pattern, queue_name)`: returns `boolean`.
+pub fn unbind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
+    call(f::UNBIND_TOPIC).args([text(pattern), queue(q)])
+}
+
+/// `pgmq.send_topic(routing_key, msg, headers, delay)`: returns how many queues got the
+/// message. pgmq takes the delay in seconds only, so [`Delay::Until`] is converted here.
+pub fn send_topic(
+    routing_key: &str,
+    msg: Json,
+    headers: Option<Json>,
+    delay: Delay,
+) -> FunctionCall {
+    let secs = match delay {
+        Delay::Seconds(s) => s,
+        Delay::Until(t) => seconds_until(t),
+    };
+    call(f::SEND_TOPIC).args([text(routing_key), jsonb(msg), jsonb_opt(headers), int(secs)])
+}
+
+/// `pgmq.send_batch_topic(routing_key, msgs, headers, delay)`: returns `(queue_name,
+/// msg_id)` rows.
+pub fn send_batch_topic(
+    routing_key: &str,
+    msgs: Vec<Json>,
+    headers: Option<Vec<Json>>,
+    delay: DateTime<Utc>,
+) -> FunctionCall {
+    let headers = match headers {
+        Some(h) => jsonb_array(h),
+        None => Expr::val(Value::Array(ArrayType::Json, None)),
+    };
+    call(f::SEND_BATCH_TOPIC).args([
+        text(routing_key),
+        jsonb_array(msgs),
+        headers,
+        timestamptz(delay),
+    ])
+}
+
+/// `pgmq.list_topic_bindings()`, or `pgmq.list_topic_bindings(queue_name)` for one queue.
+pub fn list_topic_bindings(q: Option<&QueueName>) -> FunctionCall {
+    match q {
+        Some(q) => call(f::LIST_TOPIC_BINDINGS).arg(queue(q)),
+        None => call(f::LIST_TOPIC_BINDINGS),
+    }
+}
+
+/// `pgmq.test_routing(routing_key)`: which bindings a key would match.
+pub fn test_routing(routing_key: &str) -> FunctionCall {
+    call(f::TEST_ROUTING).arg(text(routing_key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+
+    fn sql(f: FunctionCall) -> String {
+        Query::select().expr(f).build(PostgresQueryBuilder).0
+    }
+
+    #[test]
+    fn overloads_differing_in_one_type_render_different_sql() {
+        let q = QueueName::from_static("q");
+        assert_ne!(sql(delete(&q, 1)), sql(delete_batch(&q, &[1])));
+        assert_ne!(sql(archive(&q, 1)), sql(archive_batch(&q, &[1])));
+        assert_ne!(
+            sql(send_with(&q, Json::Null, None, Delay::Seconds(1))),
+            sql(send_with(&q, Json::Null, None, Delay::Until(Utc::now())))
+        );
+        assert_ne!(
+            sql(set_vt(&q, 1, VisibilityTimeout::Seconds(1))),
+            sql(set_vt(&q, 1, VisibilityTimeout::Until(Utc::now())))
+        );
+    }
+}

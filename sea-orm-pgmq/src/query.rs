@@ -1,0 +1,422 @@
+//! Ready-made `SELECT` statements over pgmq's functions, and the rows they return.
+//!
+//! Rows are selected by column name from the function (`SELECT msg_id, read_ct, ... FROM
+//! pgmq.read($1, $2, $3) AS m`), so pgmq's column order never matters. Run a statement
+//! with any `ConnectionTrait` and decode with the matching row type, e.g.
+//! [`MessageRow`], whose [`MessageRow::decode`] gives a typed [`Message`].
+//!
+//! ```
+//! use sea_orm::sea_query::PostgresQueryBuilder;
+//! use sea_orm_pgmq::{query, BatchSize, QueueName, VisibilityTimeout};
+//!
+//! let q = QueueName::from_static("orders");
+//! let (sql, _) = query::read(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE)
+//!     .build(PostgresQueryBuilder);
+//! assert_eq!(
+//!     sql,
+//!     r#"SELECT "msg_id", "read_ct", "enqueued_at", "last_read_at", "vt", "message", "headers" FROM pgmq.read($1, $2, $3) AS "m""#
+//! );
+//! ```
+
+use crate::functions;
+use chrono::{DateTime, Utc};
+use pgmq_orm_core::sql::columns;
+use pgmq_orm_core::{
+    BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
+    QueueName, RawMessage, RoutingMatch, TopicBinding, VisibilityTimeout,
+};
+use sea_orm::FromQueryResult;
+use sea_orm::sea_query::{Alias, FunctionCall, Query, SelectStatement};
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+/// The alias of the set-returning function in the `FROM` clause.
+pub const FROM_ALIAS: &str = "m";
+
+/// `SELECT <cols> FROM <func> AS m`.
+pub fn select_from(func: FunctionCall, cols: &[&'static str]) -> SelectStatement {
+    Query::select()
+        .columns(cols.iter().map(|c| Alias::new(*c)))
+        .from_function(func, Alias::new(FROM_ALIAS))
+        .to_owned()
+}
+
+/// `SELECT <func> AS <alias>`: for functions returning a scalar (or `SETOF` a scalar).
+pub fn select_scalar(func: FunctionCall, alias: &'static str) -> SelectStatement {
+    Query::select().expr_as(func, Alias::new(alias)).to_owned()
+}
+
+fn messages(func: FunctionCall) -> SelectStatement {
+    select_from(func, &columns::MESSAGE)
+}
+
+/// `pgmq.read`: up to `qty` messages, hidden for `vt`. Decode rows with [`MessageRow`].
+pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
+    messages(functions::read(q, vt, qty.get()))
+}
+
+/// `pgmq.read` with a jsonb containment filter on the payload.
+pub fn read_conditional(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    conditional: Json,
+) -> SelectStatement {
+    messages(functions::read_conditional(q, vt, qty.get(), conditional))
+}
+
+/// `pgmq.read_with_poll`: waits up to `poll.max_wait` for messages.
+pub fn read_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    poll: PollOptions,
+) -> SelectStatement {
+    messages(functions::read_with_poll(q, vt, qty.get(), poll))
+}
+
+/// `pgmq.read_grouped`: FIFO within message groups.
+pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
+    messages(functions::read_grouped(q, vt, qty.get()))
+}
+
+/// `pgmq.read_grouped_with_poll`.
+pub fn read_grouped_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    poll: PollOptions,
+) -> SelectStatement {
+    messages(functions::read_grouped_with_poll(q, vt, qty.get(), poll))
+}
+
+/// `pgmq.read_grouped_rr`: grouped FIFO, round-robin across groups.
+pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
+    messages(functions::read_grouped_rr(q, vt, qty.get()))
+}
+
+/// `pgmq.read_grouped_rr_with_poll`.
+pub fn read_grouped_rr_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    poll: PollOptions,
+) -> SelectStatement {
+    messages(functions::read_grouped_rr_with_poll(q, vt, qty.get(), poll))
+}
+
+/// `pgmq.pop`: read and delete.
+pub fn pop(q: &QueueName, qty: BatchSize) -> SelectStatement {
+    messages(functions::pop(q, qty.get()))
+}
+
+/// `pgmq.set_vt` for one message: zero rows if it does not exist.
+pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> SelectStatement {
+    messages(functions::set_vt(q, msg_id, vt))
+}
+
+/// `pgmq.set_vt` for many messages.
+pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> SelectStatement {
+    messages(functions::set_vt_batch(q, msg_ids, vt))
+}
+
+/// `pgmq.send`: one row, column `msg_id` ([`MsgIdRow`]).
+pub fn send(q: &QueueName, msg: Json) -> SelectStatement {
+    select_scalar(functions::send(q, msg), "msg_id")
+}
+
+/// `pgmq.send` with headers and delay: one row, column `msg_id`.
+pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) -> SelectStatement {
+    select_scalar(functions::send_with(q, msg, headers, delay), "msg_id")
+}
+
+/// `pgmq.send_batch`: one `msg_id` row per message.
+pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> SelectStatement {
+    select_scalar(functions::send_batch(q, msgs), "msg_id")
+}
+
+/// `pgmq.send_batch` with headers and delay.
+pub fn send_batch_with(
+    q: &QueueName,
+    msgs: Vec<Json>,
+    headers: Option<Vec<Json>>,
+    delay: Delay,
+) -> SelectStatement {
+    select_scalar(
+        functions::send_batch_with(q, msgs, headers, delay),
+        "msg_id",
+    )
+}
+
+/// `pgmq.delete` (one id): column `ok` ([`BoolRow`]).
+pub fn delete(q: &QueueName, msg_id: i64) -> SelectStatement {
+    select_scalar(functions::delete(q, msg_id), "ok")
+}
+
+/// `pgmq.delete` (many ids): the deleted ids, column `msg_id`.
+pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> SelectStatement {
+    select_scalar(functions::delete_batch(q, msg_ids), "msg_id")
+}
+
+/// `pgmq.archive` (one id): column `ok`.
+pub fn archive(q: &QueueName, msg_id: i64) -> SelectStatement {
+    select_scalar(functions::archive(q, msg_id), "ok")
+}
+
+/// `pgmq.archive` (many ids): the archived ids, column `msg_id`.
+pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> SelectStatement {
+    select_scalar(functions::archive_batch(q, msg_ids), "msg_id")
+}
+
+/// `pgmq.drop_queue`: column `ok`.
+pub fn drop_queue(q: &QueueName) -> SelectStatement {
+    select_scalar(functions::drop_queue(q), "ok")
+}
+
+/// `pgmq.purge_queue`: column `count` ([`CountRow`]).
+pub fn purge_queue(q: &QueueName) -> SelectStatement {
+    select_scalar(functions::purge_queue(q), "count")
+}
+
+/// `pgmq.list_queues`: decode with [`QueueInfoRow`].
+pub fn list_queues() -> SelectStatement {
+    select_from(functions::list_queues(), &columns::QUEUE_INFO)
+}
+
+/// `pgmq.metrics`: decode with [`MetricsRow`].
+pub fn metrics(q: &QueueName) -> SelectStatement {
+    select_from(functions::metrics(q), &columns::METRICS)
+}
+
+/// `pgmq.metrics_all`: decode with [`MetricsRow`].
+pub fn metrics_all() -> SelectStatement {
+    select_from(functions::metrics_all(), &columns::METRICS)
+}
+
+/// `pgmq.list_topic_bindings`: decode with [`TopicBindingRow`].
+pub fn list_topic_bindings(q: Option<&QueueName>) -> SelectStatement {
+    select_from(functions::list_topic_bindings(q), &columns::TOPIC_BINDING)
+}
+
+/// `pgmq.test_routing`: decode with [`RoutingMatchRow`].
+pub fn test_routing(routing_key: &str) -> SelectStatement {
+    select_from(
+        functions::test_routing(routing_key),
+        &columns::ROUTING_MATCH,
+    )
+}
+
+/// `pgmq.send_topic`: column `count` as `integer` ([`TopicCountRow`]).
+pub fn send_topic(
+    routing_key: &str,
+    msg: Json,
+    headers: Option<Json>,
+    delay: Delay,
+) -> SelectStatement {
+    select_scalar(
+        functions::send_topic(routing_key, msg, headers, delay),
+        "count",
+    )
+}
+
+/// `pgmq.list_notify_insert_throttles`: decode with [`NotifyThrottleRow`].
+pub fn list_notify_insert_throttles() -> SelectStatement {
+    select_from(
+        functions::list_notify_insert_throttles(),
+        &columns::NOTIFY_THROTTLE,
+    )
+}
+
+/// A `pgmq.message_record` row, payload and headers still JSON.
+#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+pub struct MessageRow {
+    /// Message id.
+    pub msg_id: i64,
+    /// Read count.
+    pub read_ct: i32,
+    /// Send time.
+    pub enqueued_at: DateTime<Utc>,
+    /// Last read time.
+    pub last_read_at: Option<DateTime<Utc>>,
+    /// Visibility timeout.
+    pub vt: DateTime<Utc>,
+    /// Payload.
+    pub message: Json,
+    /// Headers.
+    pub headers: Option<Json>,
+}
+
+impl From<MessageRow> for RawMessage {
+    fn from(r: MessageRow) -> Self {
+        Self {
+            msg_id: r.msg_id,
+            read_ct: r.read_ct,
+            enqueued_at: r.enqueued_at,
+            last_read_at: r.last_read_at,
+            vt: r.vt,
+            message: r.message,
+            headers: r.headers,
+        }
+    }
+}
+
+impl MessageRow {
+    /// Decodes payload and headers; on failure the error keeps the msg_id and raw JSON.
+    pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
+        RawMessage::from(self).decode()
+    }
+}
+
+/// A row with a `msg_id` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct MsgIdRow {
+    /// The message id.
+    pub msg_id: i64,
+}
+
+/// A row with a boolean `ok` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct BoolRow {
+    /// The function's result.
+    pub ok: bool,
+}
+
+/// A row with a `bigint` `count` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct CountRow {
+    /// The count.
+    pub count: i64,
+}
+
+/// A row with an `integer` `count` column (`send_topic`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
+pub struct TopicCountRow {
+    /// The count.
+    pub count: i32,
+}
+
+/// A `pgmq.queue_record` row.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct QueueInfoRow {
+    /// Queue name.
+    pub queue_name: String,
+    /// Partitioned?
+    pub is_partitioned: bool,
+    /// Unlogged?
+    pub is_unlogged: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<QueueInfoRow> for QueueInfo {
+    fn from(r: QueueInfoRow) -> Self {
+        Self {
+            queue_name: r.queue_name,
+            is_partitioned: r.is_partitioned,
+            is_unlogged: r.is_unlogged,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// A `pgmq.metrics_result` row.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct MetricsRow {
+    /// Queue name.
+    pub queue_name: String,
+    /// Messages in the queue.
+    pub queue_length: i64,
+    /// Age of the newest message.
+    pub newest_msg_age_sec: Option<i32>,
+    /// Age of the oldest message.
+    pub oldest_msg_age_sec: Option<i32>,
+    /// Messages ever sent.
+    pub total_messages: i64,
+    /// When measured.
+    pub scrape_time: DateTime<Utc>,
+    /// Messages visible now.
+    pub queue_visible_length: i64,
+    /// Rows in the default partition (partitioned queues).
+    pub default_partition_length: Option<i64>,
+}
+
+impl From<MetricsRow> for QueueMetrics {
+    fn from(r: MetricsRow) -> Self {
+        Self {
+            queue_name: r.queue_name,
+            queue_length: r.queue_length,
+            newest_msg_age_sec: r.newest_msg_age_sec,
+            oldest_msg_age_sec: r.oldest_msg_age_sec,
+            total_messages: r.total_messages,
+            scrape_time: r.scrape_time,
+            queue_visible_length: r.queue_visible_length,
+            default_partition_length: r.default_partition_length,
+        }
+    }
+}
+
+/// A `pgmq.list_topic_bindings` row.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct TopicBindingRow {
+    /// Pattern.
+    pub pattern: String,
+    /// Queue.
+    pub queue_name: String,
+    /// Bound at.
+    pub bound_at: DateTime<Utc>,
+    /// Compiled regex.
+    pub compiled_regex: String,
+}
+
+impl From<TopicBindingRow> for TopicBinding {
+    fn from(r: TopicBindingRow) -> Self {
+        Self {
+            pattern: r.pattern,
+            queue_name: r.queue_name,
+            bound_at: r.bound_at,
+            compiled_regex: r.compiled_regex,
+        }
+    }
+}
+
+/// A `pgmq.test_routing` row.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct RoutingMatchRow {
+    /// Pattern.
+    pub pattern: String,
+    /// Queue.
+    pub queue_name: String,
+    /// Compiled regex.
+    pub compiled_regex: String,
+}
+
+impl From<RoutingMatchRow> for RoutingMatch {
+    fn from(r: RoutingMatchRow) -> Self {
+        Self {
+            pattern: r.pattern,
+            queue_name: r.queue_name,
+            compiled_regex: r.compiled_regex,
+        }
+    }
+}
+
+/// A `pgmq.list_notify_insert_throttles` row.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct NotifyThrottleRow {
+    /// Queue.
+    pub queue_name: String,
+    /// Throttle in milliseconds.
+    pub throttle_interval_ms: i32,
+    /// Last notification.
+    pub last_notified_at: DateTime<Utc>,
+}
+
+impl From<NotifyThrottleRow> for NotifyThrottle {
+    fn from(r: NotifyThrottleRow) -> Self {
+        Self {
+            queue_name: r.queue_name,
+            throttle_interval_ms: r.throttle_interval_ms,
+            last_notified_at: r.last_notified_at,
+        }
+    }
+}

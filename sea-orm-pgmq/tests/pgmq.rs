@@ -1,0 +1,522 @@
+//! The SeaORM client against a real pgmq (via pgmq_harness): no mocks.
+
+use chrono::{Duration as ChronoDuration, Utc};
+use pgmq_harness::TestDb;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, Database, DatabaseConnection, DbErr, EntityTrait,
+    PaginatorTrait, Set, TransactionTrait,
+};
+use sea_orm_pgmq::{
+    BatchSize, Delay, Error, ErrorKind, PgmqConnectionExt, PollOptions, Queue, QueueName,
+    VisibilityTimeout, functions, query,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+type R = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+mod order {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "orders")]
+    pub(crate) struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i32,
+        pub item: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub(crate) enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct OrderCreated {
+    order_id: i32,
+    item: String,
+}
+
+const VT: VisibilityTimeout = VisibilityTimeout::Seconds(30);
+
+async fn setup() -> Result<(TestDb, DatabaseConnection), Box<dyn std::error::Error + Send + Sync>> {
+    let db = TestDb::new();
+    let conn = Database::connect(db.url()).await?;
+    conn.execute_unprepared("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)")
+        .await?;
+    conn.create_queue("orders").await?;
+    Ok((db, conn))
+}
+
+fn batch(n: usize) -> BatchSize {
+    BatchSize::new(n).expect("valid batch size")
+}
+
+async fn queue_len(conn: &impl ConnectionTrait, q: &str) -> i64 {
+    conn.metrics(q).await.expect("metrics").queue_length
+}
+
+#[tokio::test]
+async fn send_read_delete_archive_round_trip_on_connection() -> R {
+    let (_db, conn) = setup().await?;
+    let ev = OrderCreated {
+        order_id: 1,
+        item: "book".into(),
+    };
+    let id = conn.send("orders", &ev).await?;
+    let got = conn
+        .read::<OrderCreated>("orders", VT, BatchSize::ONE)
+        .await?;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].msg_id, id);
+    assert_eq!(got[0].message, ev);
+    assert_eq!(got[0].read_ct, 1);
+    assert!(got[0].headers.is_none());
+    // Invisible while the visibility timeout runs.
+    assert!(
+        conn.read::<OrderCreated>("orders", VT, BatchSize::ONE)
+            .await?
+            .is_empty()
+    );
+    assert!(conn.delete("orders", id).await?);
+    assert!(!conn.delete("orders", id).await?);
+
+    let id2 = conn.send("orders", &ev).await?;
+    assert!(conn.archive("orders", id2).await?);
+    assert!(!conn.archive("orders", id2).await?);
+    let archived: i64 = conn
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS n FROM pgmq.a_orders",
+        ))
+        .await?
+        .expect("row")
+        .try_get("", "n")?;
+    assert_eq!(archived, 1);
+    assert_eq!(queue_len(&conn, "orders").await, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn batches_send_read_delete_and_archive_in_order() -> R {
+    let (_db, conn) = setup().await?;
+    let msgs: Vec<Value> = (0..5).map(|i| json!({ "n": i })).collect();
+    let ids = conn.send_batch("orders", &msgs).await?;
+    assert_eq!(ids.len(), 5);
+    assert!(conn.send_batch::<Value>("orders", &[]).await?.is_empty());
+
+    let got = conn.read::<Value>("orders", VT, batch(3)).await?;
+    assert_eq!(got.len(), 3);
+    let got_ids: Vec<i64> = got.iter().map(|m| m.msg_id).collect();
+    assert_eq!(got_ids, ids[..3]);
+
+    let mut deleted = conn.delete_batch("orders", &ids[..3]).await?;
+    deleted.sort_unstable();
+    assert_eq!(deleted, ids[..3]);
+    let mut archived = conn
+        .archive_batch("orders", &[ids[3], ids[4], 999_999])
+        .await?;
+    archived.sort_unstable();
+    assert_eq!(archived, vec![ids[3], ids[4]]);
+    assert_eq!(queue_len(&conn, "orders").await, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn headers_and_delays_in_seconds_and_timestamps() -> R {
+    let (_db, conn) = setup().await?;
+    let headers = json!({ "trace": "abc" });
+    let now_id = conn
+        .send_with(
+            "orders",
+            &json!({"a": 1}),
+            Some(&headers),
+            Delay::Seconds(0),
+        )
+        .await?;
+    let sec_id = conn
+        .send_with::<_, Value>("orders", &json!({"a": 2}), None, Delay::Seconds(60))
+        .await?;
+    let ts_id = conn
+        .send_with(
+            "orders",
+            &json!({"a": 3}),
+            Some(&headers),
+            Delay::Until(Utc::now() + ChronoDuration::minutes(5)),
+        )
+        .await?;
+    let got = conn.read::<Value>("orders", VT, batch(10)).await?;
+    assert_eq!(got.len(), 1, "delayed messages stay invisible");
+    assert_eq!(got[0].msg_id, now_id);
+    assert_eq!(got[0].headers, Some(headers));
+    let m = conn.metrics("orders").await?;
+    assert_eq!(m.queue_length, 3);
+    assert_eq!(m.queue_visible_length, 0);
+    assert!(sec_id < ts_id);
+
+    // Make the timestamp-delayed one visible now via set_vt with a timestamp.
+    let moved = conn
+        .set_vt::<Value>("orders", ts_id, VisibilityTimeout::Until(Utc::now()))
+        .await?
+        .expect("message exists");
+    assert_eq!(moved.msg_id, ts_id);
+    let got = conn.read::<Value>("orders", VT, batch(10)).await?;
+    assert_eq!(
+        got.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
+        vec![ts_id]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn set_vt_in_seconds_and_missing_message() -> R {
+    let (_db, conn) = setup().await?;
+    let id = conn.send("orders", &json!(1)).await?;
+    conn.read::<Value>("orders", VT, BatchSize::ONE).await?;
+    let m = conn
+        .set_vt::<Value>("orders", id, VisibilityTimeout::Seconds(0))
+        .await?
+        .expect("exists");
+    assert!(m.vt <= Utc::now() + ChronoDuration::seconds(1));
+    assert_eq!(
+        conn.read::<Value>("orders", VT, BatchSize::ONE)
+            .await?
+            .len(),
+        1
+    );
+    assert!(
+        conn.set_vt::<Value>("orders", 424_242, VisibilityTimeout::Seconds(5))
+            .await?
+            .is_none()
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn pop_reads_and_deletes() -> R {
+    let (_db, conn) = setup().await?;
+    conn.send_batch("orders", &[json!(1), json!(2), json!(3)])
+        .await?;
+    let popped = conn.pop::<i32>("orders", batch(2)).await?;
+    assert_eq!(
+        popped.iter().map(|m| m.message).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert_eq!(queue_len(&conn, "orders").await, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn read_with_poll_times_out_empty_and_sees_new_messages() -> R {
+    let (_db, conn) = setup().await?;
+    let poll = PollOptions::new(Duration::from_secs(1), Duration::from_millis(50));
+    let start = std::time::Instant::now();
+    let got = conn
+        .read_with_poll::<Value>("orders", VT, BatchSize::ONE, poll)
+        .await?;
+    assert!(got.is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(900));
+    conn.send("orders", &json!({"x": 1})).await?;
+    let got = conn
+        .read_with_poll::<Value>("orders", VT, BatchSize::ONE, poll)
+        .await?;
+    assert_eq!(got.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn queue_lifecycle_create_list_metrics_purge_drop() -> R {
+    let (_db, conn) = setup().await?;
+    conn.create_unlogged_queue("fast").await?;
+    let q = QueueName::new("jobs")?;
+    conn.create_queue(&q).await?;
+    let mut names: Vec<_> = conn
+        .list_queues()
+        .await?
+        .into_iter()
+        .map(|i| (i.queue_name, i.is_unlogged))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            ("fast".into(), true),
+            ("jobs".into(), false),
+            ("orders".into(), false)
+        ]
+    );
+    conn.send_batch(&q, &[json!(1), json!(2)]).await?;
+    let all = conn.metrics_all().await?;
+    assert_eq!(all.len(), 3);
+    let jobs = all.iter().find(|m| m.queue_name == "jobs").expect("jobs");
+    assert_eq!((jobs.queue_length, jobs.total_messages), (2, 2));
+    assert_eq!(conn.purge_queue(&q).await?, 2);
+    assert_eq!(queue_len(&conn, "jobs").await, 0);
+    assert!(conn.drop_queue(&q).await?);
+    assert_eq!(conn.list_queues().await?.len(), 2);
+    conn.enable_notify_insert("orders", Duration::from_millis(100))
+        .await?;
+    conn.disable_notify_insert("orders").await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn topics_route_to_bound_queues() -> R {
+    let (_db, conn) = setup().await?;
+    conn.create_queue("audit").await?;
+    conn.bind_topic("orders.*", "orders").await?;
+    conn.bind_topic("#", "audit").await?;
+    let n = conn
+        .send_topic::<_, Value>("orders.created", &json!({"id": 1}), None, Delay::Seconds(0))
+        .await?;
+    assert_eq!(n, 2);
+    assert_eq!(queue_len(&conn, "orders").await, 1);
+    assert_eq!(queue_len(&conn, "audit").await, 1);
+    let stmt = query::test_routing("orders.created");
+    let matches = conn.query_all(&stmt).await?;
+    assert_eq!(matches.len(), 2);
+    Ok(())
+}
+
+#[tokio::test]
+async fn decode_error_keeps_raw_json_and_message_in_queue() -> R {
+    let (_db, conn) = setup().await?;
+    let id = conn.send("orders", &json!({"unexpected": true})).await?;
+    let err = conn
+        .read::<OrderCreated>("orders", VisibilityTimeout::Seconds(0), BatchSize::ONE)
+        .await
+        .expect_err("payload does not match");
+    let Error::Decode(e) = err else {
+        panic!("expected decode error, got {err:?}")
+    };
+    assert_eq!(e.msg_id, id);
+    assert_eq!(e.message, json!({"unexpected": true}));
+    assert_eq!(queue_len(&conn, "orders").await, 1);
+    let again = conn.read::<Value>("orders", VT, BatchSize::ONE).await?;
+    assert_eq!(again[0].msg_id, id);
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_queue_name_fails_before_any_sql() -> R {
+    // Rejected by name validation, so nothing reaches the server.
+    let db = TestDb::new();
+    let conn = Database::connect(db.url()).await?;
+    let err = conn.send("Bad-Name", &json!(1)).await.expect_err("invalid");
+    assert_eq!(err.kind(), ErrorKind::InvalidQueueName);
+    let err = conn.create_queue("has space").await.expect_err("invalid");
+    assert_eq!(err.kind(), ErrorKind::InvalidQueueName);
+    assert!(matches!(
+        Queue::<Value>::new("UPPER"),
+        Err(Error::InvalidQueueName(_))
+    ));
+    // Nothing was created.
+    assert!(conn.list_queues().await?.is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_queue_is_queue_missing() -> R {
+    let (_db, conn) = setup().await?;
+    let err = conn.send("nope", &json!(1)).await.expect_err("missing");
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "nope"),
+        "{err:?}"
+    );
+    let err = conn
+        .read::<Value>("nope", VT, BatchSize::ONE)
+        .await
+        .expect_err("missing");
+    assert_eq!(err.kind(), ErrorKind::QueueMissing);
+    Ok(())
+}
+
+#[tokio::test]
+async fn round_trip_inside_a_transaction() -> R {
+    let (_db, conn) = setup().await?;
+    let txn = conn.begin().await?;
+    let id = txn.send("orders", &json!({"t": 1})).await?;
+    let got = txn.read::<Value>("orders", VT, BatchSize::ONE).await?;
+    assert_eq!(got[0].msg_id, id);
+    assert!(
+        txn.set_vt::<Value>("orders", id, VisibilityTimeout::Seconds(0))
+            .await?
+            .is_some()
+    );
+    assert_eq!(txn.pop::<Value>("orders", BatchSize::ONE).await?.len(), 1);
+    let id2 = txn.send("orders", &json!({"t": 2})).await?;
+    assert!(txn.archive("orders", id2).await?);
+    assert_eq!(txn.metrics("orders").await?.queue_length, 0);
+    assert_eq!(txn.purge_queue("orders").await?, 0);
+    txn.commit().await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn message_commits_with_active_model_insert() -> R {
+    let (_db, conn) = setup().await?;
+    let txn = conn.begin().await?;
+    let row = order::ActiveModel {
+        item: Set("book".into()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.send(
+        "orders",
+        &OrderCreated {
+            order_id: row.id,
+            item: row.item.clone(),
+        },
+    )
+    .await?;
+    // Not visible outside the transaction before commit.
+    assert_eq!(queue_len(&conn, "orders").await, 0);
+    txn.commit().await?;
+    assert_eq!(order::Entity::find().count(&conn).await?, 1);
+    let got = conn
+        .read::<OrderCreated>("orders", VT, BatchSize::ONE)
+        .await?;
+    assert_eq!(got[0].message.order_id, row.id);
+    Ok(())
+}
+
+#[tokio::test]
+async fn message_disappears_with_rolled_back_insert() -> R {
+    let (_db, conn) = setup().await?;
+    let txn = conn.begin().await?;
+    order::ActiveModel {
+        item: Set("book".into()),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    txn.send("orders", &json!({"order": "book"})).await?;
+    assert_eq!(queue_len(&txn, "orders").await, 1);
+    txn.rollback().await?;
+    assert_eq!(order::Entity::find().count(&conn).await?, 0);
+    assert_eq!(queue_len(&conn, "orders").await, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn transaction_closure_commits_on_ok_and_rolls_back_on_err() -> R {
+    let (_db, conn) = setup().await?;
+    let orders: Queue<OrderCreated> = Queue::new("orders")?;
+    let q = orders.clone();
+    conn.transaction::<_, (), DbErr>(move |txn| {
+        Box::pin(async move {
+            let row = order::ActiveModel {
+                item: Set("pen".into()),
+                ..Default::default()
+            }
+            .insert(txn)
+            .await?;
+            q.send(
+                txn,
+                &OrderCreated {
+                    order_id: row.id,
+                    item: row.item,
+                },
+            )
+            .await
+            .map_err(|e| DbErr::Custom(e.to_string()))?;
+            Ok(())
+        })
+    })
+    .await?;
+    assert_eq!(order::Entity::find().count(&conn).await?, 1);
+    assert_eq!(queue_len(&conn, "orders").await, 1);
+
+    let q = orders.clone();
+    let res = conn
+        .transaction::<_, (), DbErr>(move |txn| {
+            Box::pin(async move {
+                order::ActiveModel {
+                    item: Set("cup".into()),
+                    ..Default::default()
+                }
+                .insert(txn)
+                .await?;
+                q.send(
+                    txn,
+                    &OrderCreated {
+                        order_id: 0,
+                        item: "cup".into(),
+                    },
+                )
+                .await
+                .map_err(|e| DbErr::Custom(e.to_string()))?;
+                Err(DbErr::Custom("abort".into()))
+            })
+        })
+        .await;
+    assert!(res.is_err());
+    assert_eq!(order::Entity::find().count(&conn).await?, 1);
+    assert_eq!(queue_len(&conn, "orders").await, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_queue_round_trip_with_headers() -> R {
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Meta {
+        tenant: String,
+    }
+    let (_db, conn) = setup().await?;
+    let orders: Queue<OrderCreated, Meta> = Queue::new("orders")?;
+    let ev = OrderCreated {
+        order_id: 5,
+        item: "lamp".into(),
+    };
+    let meta = Meta {
+        tenant: "acme".into(),
+    };
+    let id = orders
+        .send_with(&conn, &ev, Some(&meta), Delay::default())
+        .await?;
+    let ids = orders.send_batch(&conn, &[ev.clone(), ev.clone()]).await?;
+    let got = orders.read(&conn, VT, batch(3)).await?;
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].msg_id, id);
+    assert_eq!(got[0].headers, Some(meta));
+    assert!(got[1].headers.is_none());
+    assert!(orders.delete(&conn, id).await?);
+    assert_eq!(orders.archive_batch(&conn, &ids).await?.len(), 2);
+    assert_eq!(orders.metrics(&conn).await?.queue_length, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn function_calls_compose_into_user_statements() -> R {
+    let (_db, conn) = setup().await?;
+    let q = QueueName::from_static("orders");
+    // Send three messages in one statement, from a user-built SELECT.
+    let stmt = Query::select()
+        .expr_as(functions::send(&q, json!({"k": 1})), Alias::new("a"))
+        .expr_as(functions::send(&q, json!({"k": 2})), Alias::new("b"))
+        .to_owned();
+    conn.query_one(&stmt).await?;
+    let stmt = Query::select()
+        .expr_as(
+            functions::send_batch_with(
+                &q,
+                vec![json!({"k": 3}), json!({"k": 4})],
+                Some(vec![json!({"h": 3}), json!({"h": 4})]),
+                Delay::Seconds(0),
+            ),
+            Alias::new("msg_id"),
+        )
+        .to_owned();
+    assert_eq!(conn.query_all(&stmt).await?.len(), 2);
+    // A filtered read of the payloads with k >= 2, through our row type.
+    let read = query::read(&q, VT, batch(10))
+        .and_where(Expr::cust("(message->>'k')::int").gte(2))
+        .to_owned();
+    let rows = conn.query_all(&read).await?;
+    assert_eq!(rows.len(), 3);
+    Ok(())
+}
