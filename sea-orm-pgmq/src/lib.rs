@@ -1,13 +1,58 @@
 //! PGMQ for SeaORM 2: every pgmq function as a sea-query expression, run on any
 //! `ConnectionTrait` (a `DatabaseConnection` or your `DatabaseTransaction`).
 //!
-//! The full API arrives with its own issue; today the crate re-exports the shared core.
+//! [PGMQ](https://github.com/pgmq/pgmq) keeps each queue in a table (`pgmq.q_<name>`)
+//! and drives it with SQL functions (`pgmq.send`, `pgmq.read`, ...). Because a queue is
+//! just tables, a message can be sent in the same transaction as your entity writes: it
+//! commits with them or disappears with a rollback. This crate makes that natural in
+//! SeaORM, in three layers:
+//!
+//! - [`functions`]: each pgmq function (every overload) as a sea-query
+//!   [`FunctionCall`](sea_orm::sea_query::FunctionCall) with bound arguments, to compose
+//!   into your own statements.
+//! - [`query`]: ready-made `SELECT`s that name their columns (`SELECT msg_id, read_ct, ...
+//!   FROM pgmq.read(...)`), and `FromQueryResult` row types for them.
+//! - [`PgmqConnectionExt`] (methods on every connection and transaction) and the typed
+//!   [`Queue<T, H>`](Queue) handle, returning the shared [`Error`]; [`into_pgmq_error`]
+//!   classifies SeaORM's `DbErr` by SQLSTATE ([`Error::QueueMissing`], ...).
+//!
+//! The crate picks no async runtime or TLS backend: enable SeaORM's `runtime-*` feature
+//! in your application as usual. The `migration` feature adds sea-orm-migration steps
+//! that install pgmq and create queues.
 //!
 //! ```
-//! let q = sea_orm_pgmq::QueueName::new("orders")?;
-//! assert_eq!(q.archive_table_name(), "a_orders");
-//! # Ok::<(), sea_orm_pgmq::QueueNameError>(())
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = pgmq_harness::TestDb::new();
+//! # let conn = sea_orm::Database::connect(db.url()).await?;
+//! use sea_orm::TransactionTrait;
+//! use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, Queue, VisibilityTimeout};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Debug, PartialEq, Serialize, Deserialize)]
+//! struct OrderCreated { order_id: i64 }
+//!
+//! conn.create_queue("orders").await?;
+//! let orders: Queue<OrderCreated> = Queue::new("orders")?;
+//!
+//! // Sent inside a transaction (next to your ActiveModel inserts): visible on commit.
+//! let txn = conn.begin().await?;
+//! orders.send(&txn, &OrderCreated { order_id: 42 }).await?;
+//! txn.commit().await?;
+//!
+//! let msgs = orders.read(&conn, VisibilityTimeout::Seconds(30), BatchSize::ONE).await?;
+//! assert_eq!(msgs[0].message, OrderCreated { order_id: 42 });
+//! orders.delete(&conn, msgs[0].msg_id).await?;
+//! # Ok(())
+//! # }
 //! ```
+//!
+//! # Compared with other clients
+//!
+//! No other SeaORM integration for pgmq exists; the upstream `pgmq` crate uses its own
+//! sqlx pool and cannot join a SeaORM transaction. pgmq-sqlalchemy (Python) maps rows by
+//! position and broke when pgmq 1.10 added `last_read_at`; here every row is selected and
+//! decoded by column name, so pgmq adding or reordering columns changes nothing.
 
 pub use pgmq_orm_core::*;
 

@@ -520,3 +520,117 @@ async fn function_calls_compose_into_user_statements() -> R {
     assert_eq!(rows.len(), 3);
     Ok(())
 }
+
+#[tokio::test]
+async fn overloads_sharing_a_connection_do_not_collide_in_statement_cache() -> R {
+    // A single-connection pool: every call reuses the same prepared-statement cache.
+    let db = TestDb::new();
+    let mut opts = sea_orm::ConnectOptions::new(db.url().to_owned());
+    opts.max_connections(1);
+    let conn = Database::connect(opts).await?;
+    conn.create_queue("orders").await?;
+    let ids = conn
+        .send_batch("orders", &[json!(1), json!(2), json!(3), json!(4)])
+        .await?;
+    assert!(conn.delete("orders", ids[0]).await?);
+    assert_eq!(conn.delete_batch("orders", &[ids[1]]).await?, vec![ids[1]]);
+    assert!(conn.archive("orders", ids[2]).await?);
+    assert_eq!(conn.archive_batch("orders", &[ids[3]]).await?, vec![ids[3]]);
+    let id = conn
+        .send_with::<_, Value>("orders", &json!(5), None, Delay::Seconds(0))
+        .await?;
+    conn.send_with::<_, Value>("orders", &json!(6), None, Delay::Until(Utc::now()))
+        .await?;
+    assert!(
+        conn.set_vt::<Value>("orders", id, VisibilityTimeout::Seconds(10))
+            .await?
+            .is_some()
+    );
+    assert!(
+        conn.set_vt::<Value>("orders", id, VisibilityTimeout::Until(Utc::now()))
+            .await?
+            .is_some()
+    );
+    let rows = conn
+        .query_all(&query::set_vt_batch(
+            &QueueName::from_static("orders"),
+            &[id],
+            VisibilityTimeout::Seconds(0),
+        ))
+        .await?;
+    assert_eq!(rows.len(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn grouped_reads_and_topic_bindings_through_query_rows() -> R {
+    use sea_orm::FromQueryResult;
+    use sea_orm_pgmq::query::{MessageRow, TopicBindingRow};
+    let (_db, conn) = setup().await?;
+    let q = QueueName::from_static("orders");
+    for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+        conn.send_with(
+            "orders",
+            &json!(n),
+            Some(&json!({"x-pgmq-group": group})),
+            Delay::Seconds(0),
+        )
+        .await?;
+    }
+    let rows = conn
+        .query_all(&query::read_grouped_rr(&q, VT, batch(2)))
+        .await?;
+    let got: Vec<i32> = rows
+        .iter()
+        .map(|r| MessageRow::from_query_result(r, "").map(|m| m.decode::<i32, Value>()))
+        .collect::<Result<Result<Vec<_>, _>, _>>()??
+        .into_iter()
+        .map(|m| m.message)
+        .collect();
+    assert_eq!(got, vec![1, 3], "round robin takes one per group first");
+
+    conn.bind_topic("orders.#", "orders").await?;
+    let rows = conn
+        .query_all(&query::list_topic_bindings(Some(&q)))
+        .await?;
+    let bindings: Vec<sea_orm_pgmq::TopicBinding> = rows
+        .iter()
+        .map(|r| TopicBindingRow::from_query_result(r, "").map(Into::into))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(bindings.len(), 1);
+    assert_eq!(bindings[0].pattern, "orders.#");
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_queue_pop_set_vt_poll_purge_and_drop() -> R {
+    let (_db, conn) = setup().await?;
+    let orders: Queue<OrderCreated> = Queue::new("orders")?;
+    let ev = OrderCreated {
+        order_id: 9,
+        item: "mug".into(),
+    };
+    let id = orders.send(&conn, &ev).await?;
+    let m = orders
+        .set_vt(&conn, id, VisibilityTimeout::Seconds(60))
+        .await?
+        .expect("exists");
+    assert_eq!(m.message, ev);
+    let poll = PollOptions::new(Duration::from_millis(200), Duration::from_millis(50));
+    assert!(
+        orders
+            .read_with_poll(&conn, VT, BatchSize::ONE, poll)
+            .await?
+            .is_empty()
+    );
+    orders
+        .set_vt(&conn, id, VisibilityTimeout::Seconds(0))
+        .await?;
+    assert_eq!(orders.pop(&conn, BatchSize::ONE).await?[0].message, ev);
+    orders.send(&conn, &ev).await?;
+    assert_eq!(orders.purge(&conn).await?, 1);
+    assert!(orders.drop_queue(&conn).await?);
+    let err = orders.send(&conn, &ev).await.expect_err("dropped");
+    assert_eq!(err.kind(), ErrorKind::QueueMissing);
+    Ok(())
+}
