@@ -14,6 +14,8 @@
 //! [`diesel-pgmq`]: https://docs.rs/diesel-pgmq
 //! [`sea-orm-pgmq`]: https://docs.rs/sea-orm-pgmq
 
+#[cfg(feature = "consumer")]
+pub mod consumer;
 mod error;
 mod message;
 pub mod migrate;

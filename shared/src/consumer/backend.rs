@@ -1,0 +1,64 @@
+//! The few database operations the consumer loop needs, implemented once per ORM.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::{Error, QueueName, RawMessage};
+
+use super::FailureDestination;
+
+/// A boxed, sendable future; what backend and handler methods return so they can be
+/// object-safe.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The database side of a consumer. The ORM crates implement it on their pools; the loop in
+/// [`Consumer`](super::Consumer) only calls these methods.
+///
+/// ```
+/// use pgmq_orm_core::consumer::ConsumerBackend;
+/// fn assert_backend<B: ConsumerBackend>() {}
+/// ```
+pub trait ConsumerBackend: Send + Sync + 'static {
+    /// Reads up to `qty` messages and hides them for `vt`; FIFO consumers read grouped.
+    fn read(
+        &self,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+        fifo: bool,
+    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>>;
+
+    /// Makes a message visible again after `delay` (zero releases it at once).
+    fn set_vt(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        delay: Duration,
+    ) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Acknowledges a processed message: deletes it, or archives it when `archive`.
+    fn ack(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        archive: bool,
+    ) -> BoxFuture<'_, Result<(), Error>>;
+
+    /// Moves a message that cannot be processed to `dest`, recording `error`. For a
+    /// dead-letter queue the send and the delete must commit in one transaction.
+    fn dead_letter<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        message: &'a RawMessage,
+        error: &'a str,
+        dest: &'a FailureDestination,
+    ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Waits until a message may have arrived: an insert notification, or `timeout`.
+    /// The default only sleeps, leaving polling as the sole wake-up.
+    fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
+        let _ = queue;
+        Box::pin(tokio::time::sleep(timeout))
+    }
+}

@@ -1,0 +1,170 @@
+//! How a consumer reads, retries and stops.
+
+use std::time::Duration;
+
+use crate::QueueName;
+
+use super::{FailureDestination, RetryPolicy};
+
+/// A consumer's settings. Build with [`ConsumerConfig::new`] and the `with_*` methods.
+///
+/// ```
+/// use std::time::Duration;
+/// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+/// let c = ConsumerConfig::new(QueueName::new("orders").unwrap())
+///     .with_concurrency(8)
+///     .with_poll_interval(Duration::from_secs(30));
+/// assert_eq!(c.concurrency, 8);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// The queue read from.
+    pub queue: QueueName,
+    /// How long a read message stays hidden; the heartbeat renews it.
+    pub visibility_timeout: Duration,
+    /// Most messages read per round trip (never more than free handler slots).
+    pub batch_size: usize,
+    /// Most handlers running at once; also the most messages held in memory.
+    pub concurrency: usize,
+    /// Longest idle wait between reads when no notification arrives.
+    pub poll_interval: Duration,
+    /// How often a running handler's visibility timeout is extended; `None` disables it.
+    pub heartbeat: Option<Duration>,
+    /// How long running handlers may finish after cancellation before their messages
+    /// are released.
+    pub shutdown_deadline: Duration,
+    /// Backoff and attempt limit.
+    pub retry: RetryPolicy,
+    /// Where failed and undecodable messages go.
+    pub on_failure: FailureDestination,
+    /// Archive instead of delete on success.
+    pub archive_on_success: bool,
+    /// Read with pgmq's grouped (FIFO) reads.
+    pub fifo: bool,
+}
+
+impl ConsumerConfig {
+    /// Defaults: vt 30 s with a heartbeat every 10 s, batch 10, concurrency 10, poll 5 s,
+    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// assert_eq!(ConsumerConfig::new(QueueName::new("q").unwrap()).batch_size, 10);
+    /// ```
+    pub fn new(queue: QueueName) -> Self {
+        Self {
+            queue,
+            visibility_timeout: Duration::from_secs(30),
+            batch_size: 10,
+            concurrency: 10,
+            poll_interval: Duration::from_secs(5),
+            heartbeat: Some(Duration::from_secs(10)),
+            shutdown_deadline: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            on_failure: FailureDestination::default(),
+            archive_on_success: false,
+            fifo: false,
+        }
+    }
+
+    /// Sets the most handlers running at once (at least 1).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// assert_eq!(ConsumerConfig::new(QueueName::new("q").unwrap()).with_concurrency(0).concurrency, 1);
+    /// ```
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets the batch size (at least 1).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// assert_eq!(ConsumerConfig::new(QueueName::new("q").unwrap()).with_batch_size(5).batch_size, 5);
+    /// ```
+    pub fn with_batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n.max(1);
+        self
+    }
+
+    /// Sets the idle poll interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap()).with_poll_interval(Duration::from_secs(1));
+    /// assert_eq!(c.poll_interval, Duration::from_secs(1));
+    /// ```
+    pub fn with_poll_interval(mut self, d: Duration) -> Self {
+        self.poll_interval = d;
+        self
+    }
+
+    /// Sets the visibility timeout and heartbeat interval.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_visibility(Duration::from_secs(2), Some(Duration::from_secs(1)));
+    /// assert_eq!(c.heartbeat, Some(Duration::from_secs(1)));
+    /// ```
+    pub fn with_visibility(mut self, vt: Duration, heartbeat: Option<Duration>) -> Self {
+        self.visibility_timeout = vt;
+        self.heartbeat = heartbeat;
+        self
+    }
+
+    /// Sets the retry policy.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::{ConsumerConfig, RetryPolicy}};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_retry(RetryPolicy { max_attempts: 2, ..RetryPolicy::default() });
+    /// assert_eq!(c.retry.max_attempts, 2);
+    /// ```
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets where failed messages go.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::{ConsumerConfig, FailureDestination}};
+    /// let dlq = QueueName::new("q_dlq").unwrap();
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_failure_destination(FailureDestination::DeadLetter(dlq));
+    /// assert!(matches!(c.on_failure, FailureDestination::DeadLetter(_)));
+    /// ```
+    pub fn with_failure_destination(mut self, dest: FailureDestination) -> Self {
+        self.on_failure = dest;
+        self
+    }
+
+    /// Sets how long running handlers may finish after cancellation.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap()).with_shutdown_deadline(Duration::ZERO);
+    /// assert_eq!(c.shutdown_deadline, Duration::ZERO);
+    /// ```
+    pub fn with_shutdown_deadline(mut self, d: Duration) -> Self {
+        self.shutdown_deadline = d;
+        self
+    }
+
+    /// Reads with pgmq's grouped (FIFO) reads.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// assert!(ConsumerConfig::new(QueueName::new("q").unwrap()).fifo(true).fifo);
+    /// ```
+    pub fn fifo(mut self, on: bool) -> Self {
+        self.fifo = on;
+        self
+    }
+}

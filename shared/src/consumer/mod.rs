@@ -1,0 +1,56 @@
+//! A tokio consumer runtime for pgmq queues, written once for both ORM crates
+//! (feature `consumer`).
+//!
+//! The loop ([`Consumer`]) reads in batches no larger than its free handler slots, runs
+//! each message in its own task (so a panic is caught and treated as a failure), extends
+//! the visibility timeout while a handler runs (heartbeat), and on failure either puts the
+//! message back after an exponential, jittered backoff or, once `read_ct` reaches
+//! [`RetryPolicy::max_attempts`], moves it to a dead-letter queue or the archive. A payload
+//! that does not decode into `T` is moved there at once. The ORM crates supply a
+//! [`ConsumerBackend`] for their pools and, for transactional acknowledgement, a
+//! [`Processor`].
+//!
+//! # Delivery semantics
+//!
+//! - **At-least-once** in every mode: a message is only deleted after its handler
+//!   succeeded, so a crash, a lost connection or an expired visibility timeout re-delivers
+//!   it. Handlers with effects outside the database must be idempotent.
+//! - **Exactly-once effects** for handlers whose effects are all in the same database and
+//!   which use the transactional processor: the handler's writes and the delete (or
+//!   archive) of the message commit in one transaction, so either both happen or neither
+//!   does and the message is retried. The handler may still *run* more than once.
+//! - In plain mode ([`AckAfter`]) the acknowledgement is a separate statement after the
+//!   handler; a crash between the two runs the handler again.
+//!
+//! # Shutdown
+//!
+//! When the [`CancellationToken`](tokio_util::sync::CancellationToken) passed to
+//! [`Consumer::run`] fires, no new messages are read, running handlers get
+//! [`ConsumerConfig::shutdown_deadline`] to finish, and the messages of those still running
+//! are released (visibility timeout set to now) so another consumer takes them at once.
+//!
+//! ```
+//! use pgmq_orm_core::consumer::{ConsumerConfig, RetryPolicy, FailureDestination};
+//! use pgmq_orm_core::QueueName;
+//! let config = ConsumerConfig::new(QueueName::new("orders").unwrap())
+//!     .with_retry(RetryPolicy { max_attempts: 3, ..RetryPolicy::default() })
+//!     .with_failure_destination(FailureDestination::DeadLetter(QueueName::new("orders_dlq").unwrap()));
+//! assert_eq!(config.retry.max_attempts, 3);
+//! ```
+
+mod backend;
+mod config;
+mod handler;
+mod processor;
+mod retry;
+mod runner;
+mod stats;
+
+pub use backend::{BoxFuture, ConsumerBackend};
+pub use config::ConsumerConfig;
+pub use handler::Handler;
+pub use processor::{AckAfter, Processor};
+pub use retry::{FailureDestination, RetryPolicy};
+pub use runner::{Consumer, cancel_on_ctrl_c};
+pub use stats::ConsumerStats;
+pub use tokio_util::sync::CancellationToken;
