@@ -11,6 +11,18 @@
 
 pub use pgmq_orm_core::*;
 
+pub mod connection;
+pub mod error;
+pub mod functions;
+pub mod query;
+pub mod queue;
+
+#[cfg(feature = "async")]
+pub use connection::PgmqAsyncConnectionExt;
+#[cfg(feature = "sync")]
+pub use connection::PgmqConnectionExt;
+pub use queue::Queue;
+
 #[cfg(feature = "migrations")]
 pub mod migrations;
 pub mod schema;
