@@ -200,6 +200,10 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
 
     /// `pgmq.read`: up to `qty` messages, invisible to others for `vt`.
+    ///
+    /// If a payload does not decode into `T`, the call fails with [`Error::Decode`]
+    /// (msg_id and raw JSON included); the messages read stay in the queue and become
+    /// visible again when `vt` ends. Read as [`serde_json::Value`] to inspect them.
     fn read<T: DeserializeOwned>(
         &self,
         q: impl IntoQueueName,

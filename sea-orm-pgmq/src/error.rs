@@ -36,3 +36,27 @@ pub fn into_pgmq_error(err: DbErr) -> Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgmq_orm_core::ErrorKind;
+    use sea_orm::ConnAcquireErr;
+    use std::sync::Arc;
+
+    #[test]
+    fn pool_acquire_failures_are_pool_errors() {
+        let e = into_pgmq_error(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout));
+        assert_eq!(e.kind(), ErrorKind::Pool);
+        let e = into_pgmq_error(DbErr::Conn(RuntimeErr::SqlxError(Arc::new(
+            sqlx::Error::PoolTimedOut,
+        ))));
+        assert_eq!(e.kind(), ErrorKind::Pool);
+    }
+
+    #[test]
+    fn non_database_errors_are_database_errors_without_code() {
+        let e = into_pgmq_error(DbErr::Query(RuntimeErr::Internal("bad row".into())));
+        assert!(matches!(e, Error::Database { code: None, .. }));
+    }
+}

@@ -634,3 +634,32 @@ async fn typed_queue_pop_set_vt_poll_purge_and_drop() -> R {
     assert_eq!(err.kind(), ErrorKind::QueueMissing);
     Ok(())
 }
+
+#[tokio::test]
+async fn delete_rolled_back_keeps_the_message() -> R {
+    let (_db, conn) = setup().await?;
+    let id = conn.send("orders", &json!({"keep": true})).await?;
+    let txn = conn.begin().await?;
+    let got = txn
+        .read::<Value>("orders", VisibilityTimeout::Seconds(0), BatchSize::ONE)
+        .await?;
+    assert_eq!(got[0].msg_id, id);
+    assert!(txn.delete("orders", id).await?);
+    txn.rollback().await?;
+    let again = conn.read::<Value>("orders", VT, BatchSize::ONE).await?;
+    assert_eq!(again[0].msg_id, id);
+    Ok(())
+}
+
+#[tokio::test]
+async fn missing_pgmq_is_pgmq_missing() -> R {
+    let db = TestDb::new();
+    let conn = Database::connect(db.url()).await?;
+    conn.execute_unprepared("DROP EXTENSION IF EXISTS pgmq CASCADE")
+        .await?;
+    conn.execute_unprepared("DROP SCHEMA IF EXISTS pgmq CASCADE")
+        .await?;
+    let err = conn.create_queue("orders").await.expect_err("no pgmq");
+    assert_eq!(err.kind(), ErrorKind::PgmqMissing, "{err:?}");
+    Ok(())
+}
