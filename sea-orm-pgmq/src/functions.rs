@@ -382,12 +382,13 @@ pub fn send_topic(
 }
 
 /// `pgmq.send_batch_topic(routing_key, msgs, headers, delay)`: returns `(queue_name,
-/// msg_id)` rows.
+/// msg_id)` rows, one per message per bound queue. [`Delay::Seconds`] picks the
+/// `integer` overload, [`Delay::Until`] the `timestamptz` one.
 pub fn send_batch_topic(
     routing_key: &str,
     msgs: Vec<Json>,
     headers: Option<Vec<Json>>,
-    delay: DateTime<Utc>,
+    delay: Delay,
 ) -> FunctionCall {
     let headers = match headers {
         Some(h) => jsonb_array(h),
@@ -397,7 +398,7 @@ pub fn send_batch_topic(
         text(routing_key),
         jsonb_array(msgs),
         headers,
-        timestamptz(delay),
+        delay_value(delay),
     ])
 }
 

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use pgmq_orm_core::sql::columns;
 use pgmq_orm_core::{
     BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
-    QueueName, RawMessage, RoutingMatch, TopicBinding, VisibilityTimeout,
+    QueueName, RawMessage, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
 };
 use sea_orm::FromQueryResult;
 use sea_orm::sea_query::{Alias, FunctionCall, Query, SelectStatement};
@@ -216,6 +216,19 @@ pub fn send_topic(
     select_scalar(
         functions::send_topic(routing_key, msg, headers, delay),
         "count",
+    )
+}
+
+/// `pgmq.send_batch_topic`: decode with [`TopicMessageIdRow`].
+pub fn send_batch_topic(
+    routing_key: &str,
+    msgs: Vec<Json>,
+    headers: Option<Vec<Json>>,
+    delay: Delay,
+) -> SelectStatement {
+    select_from(
+        functions::send_batch_topic(routing_key, msgs, headers, delay),
+        &columns::TOPIC_MESSAGE_ID,
     )
 }
 
@@ -417,6 +430,24 @@ impl From<NotifyThrottleRow> for NotifyThrottle {
             queue_name: r.queue_name,
             throttle_interval_ms: r.throttle_interval_ms,
             last_notified_at: r.last_notified_at,
+        }
+    }
+}
+
+/// A `pgmq.send_batch_topic` row: which queue got which msg_id.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct TopicMessageIdRow {
+    /// Queue.
+    pub queue_name: String,
+    /// Message id in that queue.
+    pub msg_id: i64,
+}
+
+impl From<TopicMessageIdRow> for TopicMessageId {
+    fn from(r: TopicMessageIdRow) -> Self {
+        Self {
+            queue_name: r.queue_name,
+            msg_id: r.msg_id,
         }
     }
 }

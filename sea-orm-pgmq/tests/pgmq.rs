@@ -663,3 +663,44 @@ async fn missing_pgmq_is_pgmq_missing() -> R {
     assert_eq!(err.kind(), ErrorKind::PgmqMissing, "{err:?}");
     Ok(())
 }
+
+#[tokio::test]
+async fn batch_topic_and_headerless_delayed_batches() -> R {
+    use sea_orm::FromQueryResult;
+    use sea_orm_pgmq::query::TopicMessageIdRow;
+    let (_db, conn) = setup().await?;
+    conn.create_queue("audit").await?;
+    conn.bind_topic("orders.*", "orders").await?;
+    conn.bind_topic("#", "audit").await?;
+    let stmt = query::send_batch_topic(
+        "orders.paid",
+        vec![json!(1), json!(2)],
+        None,
+        Delay::Seconds(0),
+    );
+    let rows = conn.query_all(&stmt).await?;
+    let ids: Vec<sea_orm_pgmq::TopicMessageId> = rows
+        .iter()
+        .map(|r| TopicMessageIdRow::from_query_result(r, "").map(Into::into))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(ids.len(), 4, "two messages to two queues");
+    let stmt = query::send_batch_topic(
+        "orders.paid",
+        vec![json!(3)],
+        Some(vec![json!({"h": 1})]),
+        Delay::Until(Utc::now() + ChronoDuration::minutes(1)),
+    );
+    assert_eq!(conn.query_all(&stmt).await?.len(), 2);
+
+    let q = QueueName::from_static("orders");
+    let stmt = query::send_batch_with(
+        &q,
+        vec![json!(4), json!(5)],
+        None,
+        Delay::Until(Utc::now() + ChronoDuration::minutes(1)),
+    );
+    assert_eq!(conn.query_all(&stmt).await?.len(), 2);
+    let m = conn.metrics("orders").await?;
+    assert_eq!((m.queue_length, m.queue_visible_length), (5, 2));
+    Ok(())
+}
