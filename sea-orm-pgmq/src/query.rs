@@ -241,6 +241,36 @@ pub fn list_notify_insert_throttles() -> SelectStatement {
 }
 
 /// A `pgmq.message_record` row, payload and headers still JSON.
+///
+/// Use it with SeaORM's own `find_by_statement` on any pgmq message query, including
+/// ones you extended with extra conditions:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::query::{self, MessageRow};
+/// use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, QueueName, VisibilityTimeout};
+///
+/// let q = QueueName::from_static("jobs");
+/// conn.create_queue(&q).await?;
+/// conn.send(&q, &serde_json::json!({"kind": "email"})).await?;
+/// let stmt = query::read_conditional(
+///     &q,
+///     VisibilityTimeout::Seconds(30),
+///     BatchSize::ONE,
+///     serde_json::json!({"kind": "email"}),
+/// );
+/// let rows = MessageRow::find_by_statement(DbBackend::Postgres.build(&stmt))
+///     .all(&conn)
+///     .await?;
+/// let msg = rows.into_iter().next().unwrap().decode::<serde_json::Value, serde_json::Value>()?;
+/// assert_eq!(msg.message["kind"], "email");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct MessageRow {
     /// Message id.
