@@ -1,6 +1,7 @@
 //! The clients under test, the operations, and one timed measurement.
 
 mod raw;
+mod typed;
 mod upstream;
 
 use std::sync::Arc;
@@ -16,15 +17,30 @@ pub(crate) enum ClientKind {
     Raw,
     /// The upstream `pgmq` crate (`PGMQueueExt`, sqlx).
     Upstream,
+    /// diesel-pgmq on sync Diesel.
+    DieselSync,
+    /// diesel-pgmq on diesel-async.
+    DieselAsync,
+    /// sea-orm-pgmq.
+    SeaOrm,
 }
 
 impl ClientKind {
-    pub(crate) const ALL: [Self; 2] = [Self::Raw, Self::Upstream];
+    pub(crate) const ALL: [Self; 5] = [
+        Self::Raw,
+        Self::Upstream,
+        Self::DieselSync,
+        Self::DieselAsync,
+        Self::SeaOrm,
+    ];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Raw => "raw (tokio-postgres)",
             Self::Upstream => "upstream pgmq crate",
+            Self::DieselSync => "diesel-pgmq sync",
+            Self::DieselAsync => "diesel-pgmq async",
+            Self::SeaOrm => "sea-orm-pgmq",
         }
     }
 }
@@ -119,10 +135,13 @@ impl Payload {
     }
 }
 
-/// A connected client worker, ready to run an op.
+/// A connected async client worker, ready to run an op. (Sync Diesel runs on its own
+/// thread; see [`measure`].)
 enum Worker {
     Raw(raw::Worker),
     Upstream(upstream::Worker),
+    DieselAsync(typed::DieselAsync),
+    SeaOrm(typed::SeaOrm),
 }
 
 impl Worker {
@@ -130,6 +149,11 @@ impl Worker {
         match kind {
             ClientKind::Raw => Self::Raw(raw::Worker::connect(url, queue).await),
             ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
+            ClientKind::DieselAsync => {
+                Self::DieselAsync(typed::DieselAsync::connect(url, queue).await)
+            }
+            ClientKind::SeaOrm => Self::SeaOrm(typed::SeaOrm::connect(url, queue).await),
+            ClientKind::DieselSync => unreachable!("sync Diesel runs on a blocking thread"),
         }
     }
 
@@ -138,6 +162,8 @@ impl Worker {
         match self {
             Self::Raw(w) => w.run(op, count, payload).await,
             Self::Upstream(w) => w.run(op, count, payload).await,
+            Self::DieselAsync(w) => w.run(op, count, payload).await,
+            Self::SeaOrm(w) => w.run(op, count, payload).await,
         }
     }
 }
@@ -166,12 +192,22 @@ pub(crate) async fn measure(
     for i in 0..clients {
         let share = total / clients + usize::from(i < total % clients);
         let (url, barrier, payload) = (url.to_owned(), barrier.clone(), payload.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut worker = Worker::connect(kind, &url, op.queue()).await;
-            barrier.wait().await;
-            worker.run(op, share, &payload).await;
-            Instant::now()
-        }));
+        if kind == ClientKind::DieselSync {
+            let runtime = tokio::runtime::Handle::current();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let mut worker = typed::DieselSync::connect(&url, op.queue());
+                runtime.block_on(barrier.wait());
+                worker.run(op, share, &payload);
+                Instant::now()
+            }));
+        } else {
+            tasks.push(tokio::spawn(async move {
+                let mut worker = Worker::connect(kind, &url, op.queue()).await;
+                barrier.wait().await;
+                worker.run(op, share, &payload).await;
+                Instant::now()
+            }));
+        }
     }
     barrier.wait().await;
     let start = Instant::now();

@@ -1,0 +1,130 @@
+//! diesel-pgmq (sync and async) and sea-orm-pgmq. The three share method names, so the op
+//! loop is written once; the macro's only variable is whether each call is awaited.
+
+use pgmq_orm_core::{BatchSize, QueueName, VisibilityTimeout};
+
+use super::{BATCH, BenchEvent, Op, Payload};
+
+/// Runs `count` messages of `op` through a connection with our crates' method names.
+/// Pass `await` as the last argument for async connections.
+macro_rules! run_ops {
+    ($c:expr, $q:expr, $op:expr, $count:expr, $payload:expr $(, $aw:ident)?) => {{
+        let (c, q, payload) = ($c, $q, $payload);
+        let vt = VisibilityTimeout::Seconds(30);
+        match $op {
+            Op::Send => {
+                for _ in 0..$count {
+                    c.send(q, &payload.event)$(.$aw)?.expect("send");
+                }
+            }
+            Op::SendBatch => {
+                let mut left = $count;
+                while left > 0 {
+                    let n = left.min(BATCH);
+                    let batch = vec![payload.event.clone(); n];
+                    c.send_batch(q, &batch)$(.$aw)?.expect("send_batch");
+                    left -= n;
+                }
+            }
+            Op::ReadDelete => {
+                let mut left = $count;
+                while left > 0 {
+                    for m in c.read::<BenchEvent>(q, vt, BatchSize::ONE)$(.$aw)?.expect("read") {
+                        c.delete(q, m.msg_id)$(.$aw)?.expect("delete");
+                        left -= 1;
+                    }
+                }
+            }
+            Op::ReadBatchDelete => {
+                let mut left = $count;
+                while left > 0 {
+                    let n = BatchSize::new(left.min(BATCH)).expect("batch");
+                    let msgs = c.read::<BenchEvent>(q, vt, n)$(.$aw)?.expect("read");
+                    let ids: Vec<i64> = msgs.iter().map(|m| m.msg_id).collect();
+                    c.delete_batch(q, &ids)$(.$aw)?.expect("delete_batch");
+                    left -= ids.len();
+                }
+            }
+            Op::Pop => {
+                let mut left = $count;
+                while left > 0 {
+                    left -= c.pop::<BenchEvent>(q, BatchSize::ONE)$(.$aw)?.expect("pop").len();
+                }
+            }
+        }
+    }};
+}
+
+/// diesel-pgmq on sync Diesel: one `PgConnection` per worker thread.
+pub(crate) struct DieselSync {
+    conn: diesel::PgConnection,
+    queue: QueueName,
+}
+
+impl DieselSync {
+    pub(crate) fn connect(url: &str, queue: &str) -> Self {
+        use diesel::Connection;
+        use diesel_pgmq::PgmqConnectionExt;
+        let mut conn = diesel::PgConnection::establish(url).expect("diesel connect");
+        let queue = QueueName::new(queue).expect("queue name");
+        conn.metrics(&queue).expect("diesel warm-up");
+        Self { conn, queue }
+    }
+
+    pub(crate) fn run(&mut self, op: Op, count: usize, payload: &Payload) {
+        use diesel_pgmq::PgmqConnectionExt;
+        run_ops!(&mut self.conn, &self.queue, op, count, payload);
+    }
+}
+
+/// diesel-pgmq on diesel-async: one `AsyncPgConnection` per worker task.
+pub(crate) struct DieselAsync {
+    conn: diesel_async::AsyncPgConnection,
+    queue: QueueName,
+}
+
+impl DieselAsync {
+    pub(crate) async fn connect(url: &str, queue: &str) -> Self {
+        use diesel_async::AsyncConnection;
+        use diesel_pgmq::PgmqAsyncConnectionExt;
+        let mut conn = diesel_async::AsyncPgConnection::establish(url)
+            .await
+            .expect("diesel-async connect");
+        let queue = QueueName::new(queue).expect("queue name");
+        conn.metrics(&queue).await.expect("diesel-async warm-up");
+        Self { conn, queue }
+    }
+
+    pub(crate) async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
+        use diesel_pgmq::PgmqAsyncConnectionExt;
+        run_ops!(&mut self.conn, &self.queue, op, count, payload, await);
+    }
+}
+
+/// sea-orm-pgmq: a `DatabaseConnection` with a one-connection pool per worker task.
+pub(crate) struct SeaOrm {
+    conn: sea_orm::DatabaseConnection,
+    queue: QueueName,
+}
+
+impl SeaOrm {
+    pub(crate) async fn connect(url: &str, queue: &str) -> Self {
+        use sea_orm_pgmq::PgmqConnectionExt;
+        let mut options = sea_orm::ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false);
+        let conn = sea_orm::Database::connect(options)
+            .await
+            .expect("sea-orm connect");
+        let queue = QueueName::new(queue).expect("queue name");
+        conn.metrics(&queue).await.expect("sea-orm warm-up");
+        Self { conn, queue }
+    }
+
+    pub(crate) async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
+        use sea_orm_pgmq::PgmqConnectionExt;
+        run_ops!(&self.conn, &self.queue, op, count, payload, await);
+    }
+}
