@@ -57,6 +57,8 @@
 pub use pgmq_orm_core::*;
 
 mod connection;
+#[cfg(feature = "consumer")]
+pub mod consumer;
 mod error;
 pub mod functions;
 pub mod query;

@@ -40,6 +40,7 @@
 
 mod backend;
 mod config;
+mod dead_letter;
 mod handler;
 mod processor;
 mod retry;
@@ -48,6 +49,7 @@ mod stats;
 
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
+pub use dead_letter::{DEAD_LETTER_HEADER, DeadLetterInfo, dead_letter_headers, requeue_headers};
 pub use handler::Handler;
 pub use processor::{AckAfter, Processor};
 pub use retry::{FailureDestination, RetryPolicy};

@@ -1,0 +1,301 @@
+//! The consumer runtime on a SeaORM [`DatabaseConnection`] (feature `consumer`).
+//!
+//! The loop, retries, dead-lettering, heartbeat and shutdown live in
+//! [`pgmq_orm_core::consumer`]; this module supplies its database side
+//! ([`SeaOrmBackend`]), the transactional processor ([`Transactional`] with
+//! [`TxHandler`]) and a dead-letter toolkit ([`DeadLetters`]).
+//!
+//! ```no_run
+//! use sea_orm_pgmq::consumer::{SeaOrmBackend, ConsumerConfig, Consumer, cancel_on_ctrl_c};
+//! use sea_orm_pgmq::{BoxError, Message, QueueName};
+//! # async fn f(db: sea_orm::DatabaseConnection) -> Result<(), sea_orm_pgmq::Error> {
+//! let queue = QueueName::new("orders")?;
+//! let backend = SeaOrmBackend::with_notify(db, &queue).await?;
+//! let consumer = Consumer::new(backend, ConsumerConfig::new(queue), |m: Message<u64>| async move {
+//!     println!("order {}", m.message);
+//!     Ok::<(), BoxError>(())
+//! });
+//! consumer.run(cancel_on_ctrl_c()).await
+//! # }
+//! ```
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use pgmq_orm_core::consumer::*;
+use pgmq_orm_core::{
+    BatchSize, BoxError, Delay, Error, Message, QueueName, RawMessage, VisibilityTimeout,
+};
+use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::connection::messages;
+use crate::{PgmqConnectionExt, into_pgmq_error, query};
+
+fn listener_error(e: sea_orm::sqlx::Error) -> Error {
+    Error::from_database(None, &e.to_string(), e)
+}
+
+fn seconds(d: Duration) -> VisibilityTimeout {
+    VisibilityTimeout::Seconds(i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
+}
+
+/// The consumer's database side on a SeaORM pool; optionally with a `LISTEN` connection
+/// that wakes the loop on inserts.
+///
+/// ```no_run
+/// # async fn f(db: sea_orm::DatabaseConnection) {
+/// let backend = sea_orm_pgmq::consumer::SeaOrmBackend::new(db);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct SeaOrmBackend {
+    db: DatabaseConnection,
+    // A dedicated pool connection: LISTEN is per session.
+    listener: Option<Mutex<PgListener>>,
+}
+
+impl SeaOrmBackend {
+    /// A backend that polls only.
+    ///
+    /// ```no_run
+    /// # fn f(db: sea_orm::DatabaseConnection) { let _ = sea_orm_pgmq::consumer::SeaOrmBackend::new(db); }
+    /// ```
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db, listener: None }
+    }
+
+    /// A backend that also wakes on inserts into `queue`: enables pgmq's insert
+    /// notifications (throttled to one per 250 ms) and listens on the queue's channel from
+    /// a dedicated connection. Polling stays as the fallback for delayed messages and
+    /// expired visibility timeouts, which never notify.
+    ///
+    /// ```no_run
+    /// # async fn f(db: sea_orm::DatabaseConnection) -> Result<(), sea_orm_pgmq::Error> {
+    /// let q = sea_orm_pgmq::QueueName::new("orders")?;
+    /// let backend = sea_orm_pgmq::consumer::SeaOrmBackend::with_notify(db, &q).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_notify(db: DatabaseConnection, queue: &QueueName) -> Result<Self, Error> {
+        db.enable_notify_insert(queue, Duration::from_millis(250))
+            .await?;
+        let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
+            .await
+            .map_err(listener_error)?;
+        listener
+            .listen(&queue.notify_channel())
+            .await
+            .map_err(listener_error)?;
+        Ok(Self {
+            db,
+            listener: Some(Mutex::new(listener)),
+        })
+    }
+
+    /// The pool this backend uses.
+    ///
+    /// ```no_run
+    /// # fn f(b: &sea_orm_pgmq::consumer::SeaOrmBackend) { let _db = b.connection(); }
+    /// ```
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+impl ConsumerBackend for SeaOrmBackend {
+    fn read(
+        &self,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+        fifo: bool,
+    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>> {
+        let queue = queue.clone();
+        Box::pin(async move {
+            let qty = BatchSize::new(qty)?;
+            if fifo {
+                messages(&self.db, query::read_grouped(&queue, seconds(vt), qty)).await
+            } else {
+                self.db.read::<Value>(&queue, seconds(vt), qty).await
+            }
+        })
+    }
+
+    fn set_vt(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        delay: Duration,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        let queue = queue.clone();
+        Box::pin(async move {
+            self.db
+                .set_vt::<Value>(&queue, msg_id, seconds(delay))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn ack(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        archive: bool,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        let queue = queue.clone();
+        Box::pin(async move {
+            if archive {
+                self.db.archive(&queue, msg_id).await?;
+            } else {
+                self.db.delete(&queue, msg_id).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        message: &'a RawMessage,
+        error: &'a str,
+        dest: &'a FailureDestination,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            match dest {
+                FailureDestination::Archive => {
+                    self.db.archive(queue, message.msg_id).await?;
+                }
+                FailureDestination::DeadLetter(dlq) => {
+                    let headers = dead_letter_headers(message, queue, error);
+                    let tx = self.db.begin().await.map_err(into_pgmq_error)?;
+                    tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                        .await?;
+                    tx.delete(queue, message.msg_id).await?;
+                    tx.commit().await.map_err(into_pgmq_error)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
+        let _ = queue;
+        Box::pin(async move {
+            let Some(listener) = &self.listener else {
+                tokio::time::sleep(timeout).await;
+                return;
+            };
+            let mut listener = listener.lock().await;
+            // Errors (a dropped connection: sqlx reconnects on the next recv) and
+            // timeouts both just end the wait; the loop reads either way.
+            let _ = tokio::time::timeout(timeout, listener.recv()).await;
+        })
+    }
+}
+
+/// A handler that runs inside the transaction which also acknowledges its message, so
+/// its database writes and the delete commit together (exactly-once effects).
+/// Returning `Err` rolls both back and the message is retried.
+///
+/// ```
+/// use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, DbBackend};
+/// use sea_orm_pgmq::consumer::{BoxFuture, TxHandler};
+/// use sea_orm_pgmq::{BoxError, Message};
+///
+/// struct RecordOrder;
+/// impl TxHandler<i64> for RecordOrder {
+///     fn handle<'a>(&'a self, tx: &'a DatabaseTransaction, m: Message<i64>)
+///         -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move {
+///             tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres,
+///                 "INSERT INTO orders(id) VALUES ($1)", [m.message.into()])).await?;
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait TxHandler<T>: Send + Sync + 'static {
+    /// Handles `message` using `tx`; `Ok` lets the acknowledgement and commit follow.
+    fn handle<'a>(
+        &'a self,
+        tx: &'a DatabaseTransaction,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+}
+
+/// The transactional [`Processor`]: begin, run the [`TxHandler`], delete (or archive) the
+/// message in the same transaction, commit.
+///
+/// ```no_run
+/// # use sea_orm_pgmq::consumer::*;
+/// # fn f<H: TxHandler<i64>>(db: sea_orm::DatabaseConnection, h: H, c: ConsumerConfig) {
+/// let consumer = Transactional::consumer(SeaOrmBackend::new(db), c, h);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Transactional<H> {
+    db: DatabaseConnection,
+    handler: Arc<H>,
+}
+
+impl<H> Transactional<H> {
+    /// A consumer whose handler runs in the acknowledging transaction.
+    ///
+    /// ```no_run
+    /// # use sea_orm_pgmq::consumer::*;
+    /// # fn f<H: TxHandler<i64>>(db: sea_orm::DatabaseConnection, h: H, c: ConsumerConfig) {
+    /// let consumer: Consumer<_, i64, _> = Transactional::consumer(SeaOrmBackend::new(db), c, h);
+    /// # }
+    /// ```
+    pub fn consumer<T>(
+        backend: SeaOrmBackend,
+        config: ConsumerConfig,
+        handler: H,
+    ) -> Consumer<SeaOrmBackend, T, Self>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        H: TxHandler<T>,
+    {
+        let db = backend.db.clone();
+        Consumer::from_parts(
+            Arc::new(backend),
+            config,
+            Self {
+                db,
+                handler: Arc::new(handler),
+            },
+        )
+    }
+}
+
+impl<T, H> Processor<T> for Transactional<H>
+where
+    T: Send + 'static,
+    H: TxHandler<T>,
+{
+    fn process(
+        &self,
+        queue: &QueueName,
+        message: Message<T>,
+        archive: bool,
+    ) -> BoxFuture<'static, Result<(), BoxError>> {
+        let db = self.db.clone();
+        let handler = Arc::clone(&self.handler);
+        let queue = queue.clone();
+        Box::pin(async move {
+            let tx = db.begin().await?;
+            let msg_id = message.msg_id;
+            // An early return drops `tx`, which rolls back the handler's writes too.
+            handler.handle(&tx, message).await?;
+            if archive {
+                tx.archive(&queue, msg_id).await?;
+            } else {
+                tx.delete(&queue, msg_id).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}
