@@ -1,7 +1,8 @@
 //! Throughput of every client against the raw-driver ceiling, in one process, interleaved,
 //! against one server.
 //!
-//! Run: `cargo bench -p pgmq-harness --bench pgmq` (add `-- --quick` for a smoke run).
+//! Run: `cargo bench -p pgmq-harness --bench pgmq` (add `-- --quick` for a smoke run;
+//! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -31,7 +32,10 @@ impl Plan {
     fn from_args() -> Self {
         let quick = std::env::args().any(|a| a == "--quick");
         Self {
-            rounds: if quick { 1 } else { 5 },
+            rounds: std::env::var("BENCH_ROUNDS")
+                .ok()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(if quick { 1 } else { 5 }),
             ops: Op::ALL.to_vec(),
             concurrency: vec![1, 8],
             payload_sizes: vec![100, 1000],
@@ -92,7 +96,7 @@ fn main() {
         }
     }
     let out = std::env::var("BENCH_OUT")
-        .unwrap_or_else(|_| format!("{}/../BENCHMARKS.md", env!("CARGO_MANIFEST_DIR")));
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
     let text = report::markdown(&cells, plan.rounds, started.elapsed());
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");

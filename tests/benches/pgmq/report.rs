@@ -58,7 +58,7 @@ pub(crate) fn markdown(cells: &[Cell], rounds: usize, took: Duration) -> String 
     );
     let _ = writeln!(
         s,
-        "Reproduce: `cargo bench -p pgmq-harness --bench pgmq` (writes this file).\n"
+        "Reproduce: `BENCH_ROUNDS={rounds} cargo bench -p pgmq-harness --bench pgmq` (writes this file).\n"
     );
     let _ = writeln!(s, "Machine: {}\n", machine());
     let kinds: Vec<ClientKind> = cells
