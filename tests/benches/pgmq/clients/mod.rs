@@ -138,7 +138,7 @@ impl Payload {
 /// A connected async client worker, ready to run an op. (Sync Diesel runs on its own
 /// thread; see [`measure`].)
 enum Worker {
-    Raw(raw::Worker),
+    Raw(Box<raw::Worker>),
     Upstream(upstream::Worker),
     DieselAsync(typed::DieselAsync),
     SeaOrm(typed::SeaOrm),
@@ -147,7 +147,7 @@ enum Worker {
 impl Worker {
     async fn connect(kind: ClientKind, url: &str, queue: &str) -> Self {
         match kind {
-            ClientKind::Raw => Self::Raw(raw::Worker::connect(url, queue).await),
+            ClientKind::Raw => Self::Raw(Box::new(raw::Worker::connect(url, queue).await)),
             ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
             ClientKind::DieselAsync => {
                 Self::DieselAsync(typed::DieselAsync::connect(url, queue).await)
