@@ -140,7 +140,7 @@ impl Payload {
 enum Worker {
     Raw(Box<raw::Worker>),
     Upstream(upstream::Worker),
-    DieselAsync(typed::DieselAsync),
+    DieselAsync(Box<typed::DieselAsync>),
     SeaOrm(typed::SeaOrm),
 }
 
@@ -150,7 +150,7 @@ impl Worker {
             ClientKind::Raw => Self::Raw(Box::new(raw::Worker::connect(url, queue).await)),
             ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
             ClientKind::DieselAsync => {
-                Self::DieselAsync(typed::DieselAsync::connect(url, queue).await)
+                Self::DieselAsync(Box::new(typed::DieselAsync::connect(url, queue).await))
             }
             ClientKind::SeaOrm => Self::SeaOrm(typed::SeaOrm::connect(url, queue).await),
             ClientKind::DieselSync => unreachable!("sync Diesel runs on a blocking thread"),
