@@ -1,12 +1,47 @@
 //! PGMQ for Diesel: every pgmq function as a typed, composable Diesel query, for sync
 //! Diesel (`PgConnection`, r2d2) and diesel-async (`AsyncPgConnection`, bb8).
 //!
-//! The full API arrives with its own issue; today the crate re-exports the shared core.
+//! Three layers, each built on the one below:
+//!
+//! - [`functions`]: pgmq's scalar SQL functions declared with
+//!   `#[diesel::declare_sql_function]`, one Rust name per overload (`send`, `send_delay`,
+//!   `send_headers_delay_at`, ...), for `diesel::select(..)`, CTEs and subqueries.
+//! - [`query`]: one statement per row-returning function, selecting pgmq's columns by
+//!   name (`SELECT msg_id, read_ct, ... FROM pgmq.read($1, $2, $3)`), runnable with sync
+//!   Diesel's and diesel-async's `RunQueryDsl` alike.
+//! - [`PgmqConnectionExt`] / [`PgmqAsyncConnectionExt`] (one method per operation,
+//!   returning core types and the core [`Error`]) and the typed [`Queue`] handle.
+//!
+//! Everything runs on the connection you pass, so a send inside
+//! `conn.transaction(..)` commits or rolls back with your own writes.
+//!
+//! | feature | gives | links libpq |
+//! |---|---|---|
+//! | `sync` | [`PgmqConnectionExt`] for `PgConnection`, r2d2 pool errors | yes |
+//! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
+//! | `bb8` | bb8 pool errors ([`error::from_bb8`]) | no |
+//! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
+//! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |
+//!
+//! Compared with writing the SQL by hand, the statements here bind every value, pick the
+//! right overload from [`Delay`] / [`VisibilityTimeout`], validate queue names before any
+//! SQL, and decode rows by column name into [`Message<T, H>`]. Compared with the upstream
+//! `pgmq` crate's Diesel support, this crate works on sync Diesel without an async
+//! runtime, documents every expression, covers each overload under its own name, offers a
+//! typed queue handle, and leaves libpq out unless `sync` is enabled.
 //!
 //! ```
-//! let q = diesel_pgmq::QueueName::new("orders")?;
-//! assert_eq!(q.table_name(), "q_orders");
-//! # Ok::<(), diesel_pgmq::QueueNameError>(())
+//! # #[cfg(feature = "sync")] {
+//! use diesel::{Connection, PgConnection};
+//! use diesel_pgmq::{BatchSize, PgmqConnectionExt, VisibilityTimeout};
+//! # let db = pgmq_harness::TestDb::new();
+//! # let mut conn = PgConnection::establish(db.url())?;
+//! conn.create_queue("orders")?;
+//! conn.send("orders", &serde_json::json!({"order_id": 1}))?;
+//! let msgs = conn.read::<serde_json::Value>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE)?;
+//! assert!(conn.delete("orders", msgs[0].msg_id)?);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub use pgmq_orm_core::*;
