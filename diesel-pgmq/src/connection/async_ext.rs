@@ -280,7 +280,7 @@ pub trait PgmqAsyncConnectionExt {
     /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
     /// # conn.create_queue("orders").await?;
     /// conn.send("orders", &7).await?;
-    /// let msgs = conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10).await?)?;
+    /// let msgs = conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?).await?;
     /// assert_eq!(msgs[0].message, 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -451,7 +451,7 @@ pub trait PgmqAsyncConnectionExt {
     /// let g = serde_json::json!({"x-pgmq-group": "a"});
     /// conn.send_with("orders", &1, Some(&g), Delay::default()).await?;
     /// conn.send_with("orders", &2, Some(&g), Delay::default()).await?;
-    /// let msgs = conn.read_grouped::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10).await?)?;
+    /// let msgs = conn.read_grouped::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?).await?;
     /// assert_eq!(msgs.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 2]);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -474,7 +474,7 @@ pub trait PgmqAsyncConnectionExt {
     /// # conn.create_queue("orders").await?;
     /// conn.send_with("orders", &1, Some(&serde_json::json!({"x-pgmq-group": "a"})), Delay::default()).await?;
     /// conn.send_with("orders", &2, Some(&serde_json::json!({"x-pgmq-group": "b"})), Delay::default()).await?;
-    /// assert_eq!(conn.read_grouped_rr::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(2).await?)?.len(), 2);
+    /// assert_eq!(conn.read_grouped_rr::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(2)?).await?.len(), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -496,7 +496,7 @@ pub trait PgmqAsyncConnectionExt {
     /// # conn.create_queue("orders").await?;
     /// let g = serde_json::json!({"x-pgmq-group": "a"});
     /// conn.send_batch_with("orders", &[1, 2], Some(&[g.clone(), g]), Delay::default()).await?;
-    /// assert_eq!(conn.read_grouped_head::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10).await?)?.len(), 1);
+    /// assert_eq!(conn.read_grouped_head::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?).await?.len(), 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
