@@ -79,7 +79,8 @@ impl<T> DieselResultExt<T> for Result<T, DieselError> {
 /// use diesel::PgConnection;
 /// let pool = Pool::builder().connection_timeout(std::time::Duration::from_millis(10))
 ///     .build_unchecked(ConnectionManager::<PgConnection>::new("postgres://nobody@127.0.0.1:1/x"));
-/// let e = diesel_pgmq::error::from_r2d2(pool.get().unwrap_err());
+/// let Err(err) = pool.get() else { panic!("nothing listens on port 1") };
+/// let e = diesel_pgmq::error::from_r2d2(err);
 /// assert_eq!(e.kind(), diesel_pgmq::ErrorKind::Pool);
 /// # }
 /// ```

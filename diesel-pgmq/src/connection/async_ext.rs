@@ -38,8 +38,8 @@ use crate::query::{
 /// }).await?;
 /// let msgs = conn.read::<serde_json::Value>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE).await?;
 /// conn.delete("orders", msgs[0].msg_id).await?;
-/// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 pub trait PgmqAsyncConnectionExt {
     /// Creates a queue (`pgmq.create`); idempotent.

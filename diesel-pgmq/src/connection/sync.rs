@@ -38,7 +38,7 @@ use crate::query::{
 /// })?;
 /// let msgs = conn.read::<serde_json::Value>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE)?;
 /// conn.delete("orders", msgs[0].msg_id)?;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
 pub trait PgmqConnectionExt {
     /// Creates a queue (`pgmq.create`); idempotent.
