@@ -1,0 +1,7 @@
+//! The reliability and security suite (issue #10): load, injected faults, timeouts, bad
+//! input and least privilege, each against a real PostgreSQL with real pgmq. See
+//! RELIABILITY.md at the repository root for the claims and the figures.
+
+mod faults;
+mod load;
+mod support;
