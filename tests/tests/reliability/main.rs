@@ -2,6 +2,8 @@
 //! input and least privilege, each against a real PostgreSQL with real pgmq. See
 //! RELIABILITY.md at the repository root for the claims and the figures.
 
+mod bad_input;
 mod faults;
 mod load;
 mod support;
+mod timeouts;
