@@ -5,5 +5,6 @@
 mod bad_input;
 mod faults;
 mod load;
+mod roles;
 mod support;
 mod timeouts;
