@@ -541,7 +541,7 @@ struct Payload {
     float: f64,
     list: Vec<u32>,
     flag: Option<bool>,
-    nested: Option<Box<Payload>>,
+    nested: Option<Box<Self>>,
 }
 
 fn payload() -> impl Strategy<Value = Payload> {

@@ -40,10 +40,10 @@ const INSERT_BATCH: &str = "INSERT INTO processed (payload_id, msg_id, worker) \
      SELECT p, m, $3 FROM unnest($1::bigint[], $2::bigint[]) AS t(p, m)";
 
 /// A Diesel (sync) consumer: in one transaction, read a batch, record it, delete it.
-fn diesel_sync_consumer(url: String, stop: Arc<AtomicBool>, done: Arc<AtomicU64>) -> Res {
+fn diesel_sync_consumer(url: &str, stop: &AtomicBool, done: &AtomicU64) -> Res {
     use diesel::RunQueryDsl;
     use diesel_pgmq::PgmqConnectionExt;
-    let mut conn = PgConnection::establish(&url)?;
+    let mut conn = PgConnection::establish(url)?;
     let qty = BatchSize::new(READ_BATCH)?;
     while !stop.load(Ordering::Relaxed) {
         let n = conn.transaction(|c| {
@@ -127,7 +127,7 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
     let sync_done = Arc::new(AtomicU64::new(0));
     let sync_consumer = std::thread::spawn({
         let (url, stop, done) = (url.clone(), Arc::clone(&stop), Arc::clone(&sync_done));
-        move || diesel_sync_consumer(url, stop, done).map_err(|e| e.to_string())
+        move || diesel_sync_consumer(&url, &stop, &done).map_err(|e| e.to_string())
     });
     let async_done = Arc::new(AtomicU64::new(0));
     let async_consumer = tokio::spawn(diesel_async_consumer(
