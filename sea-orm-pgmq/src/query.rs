@@ -105,7 +105,14 @@ pub fn read_grouped_rr_with_poll(
     messages(functions::read_grouped_rr_with_poll(q, vt, qty.get(), poll))
 }
 
-/// `pgmq.read_grouped_head`: the oldest visible message of up to `qty` groups.
+/// `pgmq.read_grouped_head`: at most the head (oldest) message of each group, and none
+/// from a group whose head is in flight; what a concurrent FIFO consumer reads.
+///
+/// ```
+/// use sea_orm_pgmq::{query, BatchSize, QueueName, VisibilityTimeout};
+/// let q = QueueName::new("jobs").unwrap();
+/// let _stmt = query::read_grouped_head(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE);
+/// ```
 pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
     messages(functions::read_grouped_head(q, vt, qty.get()))
 }
