@@ -20,6 +20,7 @@
 //! | `sync` | [`PgmqConnectionExt`] for `PgConnection`, r2d2 pool errors | yes |
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
 //! | `bb8` | bb8 pool errors ([`error::from_bb8`]) | no |
+//! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) | no |
 //! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
 //! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |
 //!
@@ -47,6 +48,8 @@
 pub use pgmq_orm_core::*;
 
 pub mod connection;
+#[cfg(feature = "consumer")]
+pub mod consumer;
 pub mod error;
 pub mod functions;
 pub mod query;

@@ -26,7 +26,9 @@ mod timing;
 mod version;
 
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
-pub use message::{Message, RawMessage, encode_headers, encode_message};
+pub use message::{Message, RawMessage, encode_batch, encode_headers, encode_message};
+#[doc(hidden)]
+pub use queue_name::__table_matches;
 pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};
 pub use rows::{
     NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,

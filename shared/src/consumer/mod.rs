@@ -46,13 +46,15 @@ mod processor;
 mod retry;
 mod runner;
 mod stats;
+mod wakeup;
 
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
 pub use dead_letter::{DEAD_LETTER_HEADER, DeadLetterInfo, dead_letter_headers, requeue_headers};
 pub use handler::Handler;
-pub use processor::{AckAfter, Processor};
+pub use processor::{AckAfter, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
 pub use stats::ConsumerStats;
 pub use tokio_util::sync::CancellationToken;
+pub use wakeup::{NotificationSource, Wakeups, listen_sql};
