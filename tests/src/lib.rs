@@ -652,16 +652,24 @@ impl PrivateCluster {
     }
 
     fn signal(&self, sig: &str) {
-        let pids: Vec<String> = self.server_pids().iter().map(u32::to_string).collect();
-        if pids.is_empty() {
+        let pids = self.server_pids();
+        let Some((postmaster, children)) = pids.split_first() else {
             return;
+        };
+        let kill = |pid: &u32| {
+            Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !kill(postmaster) {
+            eprintln!("pgmq-harness: kill -{sig} {postmaster} (the postmaster) failed");
         }
-        let status = Command::new("kill")
-            .arg(format!("-{sig}"))
-            .args(&pids)
-            .status();
-        if !matches!(status, Ok(s) if s.success()) {
-            eprintln!("pgmq-harness: kill -{sig} {pids:?} failed: {status:?}");
+        // A child may exit between listing and signalling; that is fine.
+        for pid in children {
+            kill(pid);
         }
     }
 }

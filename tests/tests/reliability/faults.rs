@@ -24,7 +24,8 @@ use sea_orm_pgmq::consumer::{
 use tokio::sync::{Notify, oneshot};
 
 use crate::support::{
-    Job, Record, Res, create_ledger, ledger_counts, ledger_rows, record, seaorm, wait_until,
+    Job, Record, Res, create_ledger, diesel_pool, ledger_counts, ledger_rows, record, seaorm,
+    wait_until,
 };
 
 /// When set, the test binary was started by a test of this module as its child process,
@@ -69,14 +70,24 @@ async fn server_restart_mid_consumer_run_loses_and_duplicates_nothing() -> Res {
     db.create_queue(&q).await?;
     send_jobs(&db, &q, N).await?;
 
+    // One consumer per ORM on the same queue, each on its own pool.
     let consumer = Arc::new(Transactional::consumer(
         SeaOrmBackend::new(db.clone()),
         fast_config(&q),
         Record { worker: "seaorm" },
     ));
+    let diesel_consumer = Arc::new(diesel_pgmq::consumer::Transactional::consumer(
+        diesel_pgmq::consumer::DieselBackend::new(diesel_pool(cluster.url(), 10).await?),
+        fast_config(&q),
+        Record { worker: "diesel" },
+    ));
     let cancel = CancellationToken::new();
     let run = tokio::spawn({
         let (c, t) = (Arc::clone(&consumer), cancel.clone());
+        async move { c.run(t).await }
+    });
+    let diesel_run = tokio::spawn({
+        let (c, t) = (Arc::clone(&diesel_consumer), cancel.clone());
         async move { c.run(t).await }
     });
     assert!(
@@ -88,14 +99,15 @@ async fn server_restart_mid_consumer_run_loses_and_duplicates_nothing() -> Res {
     let c = Arc::clone(&cluster);
     tokio::task::spawn_blocking(move || c.restart()).await?;
     let after_restart = ledger_rows(&db).await;
-    // The same consumer, on the same pool, finishes the queue.
+    // The same consumers, on the same pools, finish the queue.
     let finished = wait_until(Duration::from_secs(90), || async {
         ledger_rows(&db).await >= N && db.metrics(&q).await.is_ok_and(|m| m.queue_length == 0)
     })
     .await;
     cancel.cancel();
     run.await??;
-    assert!(finished, "the consumer did not finish after the restart");
+    diesel_run.await??;
+    assert!(finished, "the consumers did not finish after the restart");
     let (rows, distinct) = ledger_counts(&db).await?;
     assert_eq!(distinct, N, "messages lost");
     assert_eq!(rows, N, "messages processed twice");
@@ -104,10 +116,11 @@ async fn server_restart_mid_consumer_run_loses_and_duplicates_nothing() -> Res {
         "the restart came after the run ({after_restart})"
     );
     eprintln!(
-        "restart: {N} messages, {} processed before the restart, all after it on the same pool; \
-         stats {:?}",
+        "restart: {N} messages, {} processed before the restart, the rest after it on the same \
+         pools; SeaORM {:?}, diesel-async {:?}",
         after_restart,
-        consumer.stats()
+        consumer.stats(),
+        diesel_consumer.stats()
     );
     Ok(())
 }

@@ -1,5 +1,7 @@
-//! Load: producers on all three clients and consumers on both ORMs move 100,000 messages;
-//! the ledger proves each was processed exactly once and the queue ends empty.
+//! Load: producers on all three clients and consumers on both ORMs (hand-written batch
+//! consumers on Diesel sync and diesel-async, the consumer runtime on SeaORM and on
+//! diesel-async, all transactional) move 100,000 messages; the ledger proves each was
+//! processed exactly once and the queue ends empty.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -12,7 +14,7 @@ use pgmq_harness::TestDb;
 use pgmq_orm_core::{BatchSize, BoxError, QueueName, VisibilityTimeout};
 use sea_orm_pgmq::consumer::{CancellationToken, ConsumerConfig, SeaOrmBackend, Transactional};
 
-use crate::support::{Job, Record, Res, create_ledger, ledger_counts, seaorm};
+use crate::support::{Job, Record, Res, create_ledger, diesel_pool, ledger_counts, seaorm};
 
 /// Messages moved by [`hundred_thousand_messages_processed_exactly_once`].
 const TOTAL: i64 = 100_000;
@@ -153,6 +155,24 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
         });
         seaorm_consumers.push((consumer, run));
     }
+    let mut diesel_consumers = Vec::new();
+    for worker in ["diesel-runtime-1", "diesel-runtime-2"] {
+        let pool = diesel_pool(&url, 10).await?;
+        let config = ConsumerConfig::new(queue.clone())
+            .with_batch_size(16)
+            .with_concurrency(8)
+            .with_poll_interval(Duration::from_millis(50));
+        let consumer = Arc::new(diesel_pgmq::consumer::Transactional::consumer(
+            diesel_pgmq::consumer::DieselBackend::new(pool),
+            config,
+            Record { worker },
+        ));
+        let run = tokio::spawn({
+            let (c, t) = (Arc::clone(&consumer), cancel.clone());
+            async move { c.run(t).await }
+        });
+        diesel_consumers.push((consumer, run));
+    }
 
     // Producers: two per client, each sending its own range of ids in batches.
     let mut sync_producers = Vec::new();
@@ -214,6 +234,13 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
         assert_eq!(stats.dead_lettered + stats.decode_failed, 0, "{stats:?}");
         seaorm_processed.push(stats.processed);
     }
+    let mut runtime_processed = Vec::new();
+    for (consumer, run) in diesel_consumers {
+        run.await??;
+        let stats = consumer.stats();
+        assert_eq!(stats.dead_lettered + stats.decode_failed, 0, "{stats:?}");
+        runtime_processed.push(stats.processed);
+    }
 
     let (rows, distinct) = ledger_counts(&db).await?;
     assert_eq!(distinct, TOTAL, "messages lost");
@@ -240,12 +267,14 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
         sync_done.load(Ordering::Relaxed),
         async_done.load(Ordering::Relaxed),
         seaorm_processed,
+        runtime_processed,
     );
     eprintln!(
         "load: {TOTAL} messages, {PRODUCERS} producers (diesel sync, diesel-async, SeaORM), \
-         4 consumers; sent in {sent_in:.1?}, all processed in {drained_in:.1?}; \
-         processed by diesel-sync {}, diesel-async {}, seaorm {:?}; lost 0, twice 0, left 0",
-        by_worker.0, by_worker.1, by_worker.2
+         6 consumers; sent in {sent_in:.1?}, all processed in {drained_in:.1?}; processed by \
+         batch diesel-sync {}, batch diesel-async {}, SeaORM runtime {:?}, diesel-async \
+         runtime {:?}; lost 0, twice 0, left 0",
+        by_worker.0, by_worker.1, by_worker.2, by_worker.3
     );
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! RELIABILITY.md at the repository root for the claims and the figures.
 
 mod bad_input;
+mod cluster;
 mod faults;
 mod load;
 mod roles;

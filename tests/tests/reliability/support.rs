@@ -121,3 +121,40 @@ pub(crate) fn sqlstate(e: &pgmq_orm_core::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+impl diesel_pgmq::consumer::TxHandler<Job> for Record {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut diesel_async::AsyncPgConnection,
+        m: Message<Job>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        use diesel::sql_types::{BigInt, Text};
+        use diesel_async::RunQueryDsl;
+        Box::pin(async move {
+            diesel::sql_query(
+                "INSERT INTO processed (payload_id, msg_id, worker) VALUES ($1, $2, $3)",
+            )
+            .bind::<BigInt, _>(m.message.id)
+            .bind::<BigInt, _>(m.msg_id)
+            .bind::<Text, _>(self.worker)
+            .execute(conn)
+            .await?;
+            Ok(())
+        })
+    }
+}
+
+/// A bb8 pool of diesel-async connections, as the Diesel consumer runtime takes it.
+pub(crate) async fn diesel_pool(
+    url: &str,
+    max: u32,
+) -> Result<diesel_pgmq::consumer::PgPool, BoxError> {
+    use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+    Ok(diesel_pgmq::consumer::PgPool::builder()
+        .max_size(max)
+        .connection_timeout(Duration::from_secs(5))
+        .build(AsyncDieselConnectionManager::<
+            diesel_async::AsyncPgConnection,
+        >::new(url))
+        .await?)
+}
