@@ -14,6 +14,9 @@
 //!   (about 50 ms), dropped when the `TestDb` is dropped (set `PGMQ_KEEP_TEST_DB=1` to keep
 //!   it for inspection).
 //!
+//! - [`PrivateCluster`] always starts a cluster of its own, for tests that stop, restart
+//!   or freeze the server (`SIGSTOP`); data and port survive restarts.
+//!
 //! Why in-house rather than a crate: `pgtemp` shells out to `sudo` (absent here, and
 //! needed as root), `postgresql_embedded` downloads binaries (no network here) and
 //! `testcontainers` needs a Docker engine. What remains is about two hundred lines over
