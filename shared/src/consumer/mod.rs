@@ -41,6 +41,7 @@
 mod backend;
 mod config;
 mod dead_letter;
+mod dead_letter_requeue;
 mod handler;
 mod processor;
 mod retry;
@@ -50,7 +51,10 @@ mod wakeup;
 
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
-pub use dead_letter::{DEAD_LETTER_HEADER, DeadLetterInfo, dead_letter_headers, requeue_headers};
+pub use dead_letter::{
+    DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, requeue_headers,
+};
+pub use dead_letter_requeue::{RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued};
 pub use handler::Handler;
 pub use processor::{AckAfter, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
