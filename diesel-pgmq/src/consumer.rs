@@ -5,6 +5,7 @@
 //! ([`DieselBackend`], with `LISTEN` wake-ups through diesel-async's notification stream)
 //! and the transactional processor ([`Transactional`] with [`TxHandler`]), whose handler
 //! gets the `&mut AsyncPgConnection` of the transaction that also acknowledges the message.
+//! What a consumer dead-lettered is listed and moved back with [`crate::dead_letter`].
 //!
 //! ```no_run
 //! use diesel_async::AsyncPgConnection;
