@@ -20,7 +20,7 @@
 //! | `sync` | [`PgmqConnectionExt`] for `PgConnection`, r2d2 pool errors | yes |
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
 //! | `bb8` | bb8 pool errors ([`error::from_bb8`]) | no |
-//! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) | no |
+//! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) and the dead-letter toolkit (`dead_letter`) | no |
 //! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
 //! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |
 //!
@@ -50,6 +50,8 @@ pub use pgmq_orm_core::*;
 pub mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "consumer")]
+pub mod dead_letter;
 pub mod error;
 pub mod functions;
 pub mod query;

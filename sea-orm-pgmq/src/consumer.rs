@@ -2,8 +2,10 @@
 //!
 //! The loop, retries, dead-lettering, heartbeat and shutdown live in
 //! [`pgmq_orm_core::consumer`]; this module supplies its database side
-//! ([`SeaOrmBackend`]), the transactional processor ([`Transactional`] with
-//! [`TxHandler`]) and a dead-letter toolkit ([`DeadLetters`]).
+//! ([`SeaOrmBackend`], with `LISTEN` wake-ups through sqlx's `PgListener`) and the
+//! transactional processor ([`Transactional`] with [`TxHandler`]), whose handler gets
+//! the `&DatabaseTransaction` that also acknowledges the message. What a consumer
+//! dead-lettered is listed and moved back with [`crate::dead_letter`].
 //!
 //! ```no_run
 //! use sea_orm_pgmq::consumer::{SeaOrmBackend, ConsumerConfig, Consumer, cancel_on_ctrl_c};
@@ -275,6 +277,9 @@ pub trait TxHandler<T>: Send + Sync + 'static {
 /// The transactional [`Processor`]: begin, run the [`TxHandler`], delete (or archive) the
 /// message in the same transaction, commit. If the message was already acknowledged
 /// elsewhere (its visibility timeout ran out), the transaction rolls back instead.
+///
+/// Each running handler holds a pooled connection for its whole transaction, and reads
+/// and heartbeats need one more: size the pool above the consumer's concurrency.
 ///
 /// ```no_run
 /// # use sea_orm_pgmq::consumer::*;

@@ -59,6 +59,8 @@ pub use pgmq_orm_core::*;
 mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "consumer")]
+pub mod dead_letter;
 mod error;
 pub mod functions;
 pub mod query;

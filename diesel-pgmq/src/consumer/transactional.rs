@@ -49,6 +49,9 @@ pub trait TxHandler<T>: Send + Sync + 'static {
 /// message was already acknowledged elsewhere (its visibility timeout ran out), the
 /// transaction rolls back instead.
 ///
+/// Each running handler holds a pooled connection for its whole transaction, and reads
+/// and heartbeats need one more: size the pool above the consumer's concurrency.
+///
 /// ```no_run
 /// # use diesel_pgmq::consumer::*;
 /// # fn f<H: TxHandler<i64>>(pool: PgPool, h: H, c: ConsumerConfig) {

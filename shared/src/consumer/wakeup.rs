@@ -5,16 +5,12 @@
 use std::time::Duration;
 
 use tokio::sync::Mutex;
-use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio::time::{Instant, sleep_until, timeout_at};
 use tracing::{debug, warn};
 
 use crate::{Error, QueueName};
 
 use super::BoxFuture;
-
-/// Most already-delivered notifications swallowed after a wake-up, so a burst queued
-/// while the consumer was busy costs one read, not one read per notification.
-const DRAIN_LIMIT: usize = 1024;
 
 /// How to open a `LISTEN`ing connection and wait on it; the ORM crates implement it
 /// (diesel-async's notification stream, sqlx's `PgListener`).
@@ -51,6 +47,14 @@ pub trait NotificationSource: Send + Sync + 'static {
     /// dropped and reopened by the next wait. Must be cancel-safe: a wait is cut short
     /// by the poll interval.
     fn recv<'a>(&'a self, conn: &'a mut Self::Connection) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Discards notifications already delivered, without waiting, so that a burst which
+    /// queued up while the consumer was busy costs one read rather than one per
+    /// notification. The default keeps them (each then ends a later wait at once, which
+    /// costs an empty read but loses nothing).
+    fn drain(&self, conn: &mut Self::Connection) {
+        let _ = conn;
+    }
 }
 
 /// Waits for insert notifications of one queue, reconnecting after a lost connection.
@@ -129,17 +133,7 @@ impl<S: NotificationSource> Wakeups<S> {
         };
         match timeout_at(deadline, self.source.recv(conn)).await {
             Err(_) => {}
-            Ok(Ok(())) => {
-                for _ in 0..DRAIN_LIMIT {
-                    // A zero timeout still polls the receive once: a non-blocking take.
-                    if !matches!(
-                        timeout(Duration::ZERO, self.source.recv(conn)).await,
-                        Ok(Ok(()))
-                    ) {
-                        break;
-                    }
-                }
-            }
+            Ok(Ok(())) => self.source.drain(conn),
             Ok(Err(e)) => {
                 warn!(channel = %self.channel, error = %e, "LISTEN connection lost; reconnecting");
                 *slot = None;
@@ -203,6 +197,9 @@ mod tests {
                 }
                 std::future::pending().await
             })
+        }
+        fn drain(&self, _: &mut ()) {
+            self.pending.store(0, Ordering::SeqCst);
         }
     }
 
