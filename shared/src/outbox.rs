@@ -219,7 +219,8 @@ impl Payload {
     ///
     /// ```
     /// use pgmq_orm_core::outbox::{Payload, SqlPart};
-    /// let parts = Payload::row().parts();
+    /// let payload = Payload::row();
+/// let parts = payload.parts();
     /// assert_eq!(parts, [SqlPart::Sql(r#"to_jsonb("pgmq_written")"#.into())]);
     /// ```
     pub fn parts(&self) -> Vec<SqlPart<'_>> {
@@ -405,7 +406,8 @@ impl Outbox {
     ///
     /// ```
     /// use pgmq_orm_core::outbox::{Outbox, SqlPart};
-    /// let parts = Outbox::new("events")?.send_call();
+    /// let outbox = Outbox::new("events")?;
+/// let parts = outbox.send_call();
     /// assert_eq!(parts.first(), Some(&SqlPart::Sql("pgmq.send(".into())));
     /// assert_eq!(parts.last(), Some(&SqlPart::Sql("::integer)".into())));
     /// # Ok::<(), pgmq_orm_core::Error>(())
