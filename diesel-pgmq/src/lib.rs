@@ -12,6 +12,10 @@
 //! - [`PgmqConnectionExt`] / [`PgmqAsyncConnectionExt`] (one method per operation,
 //!   returning core types and the core [`Error`]) and the typed [`Queue`] handle.
 //!
+//! [`OutboxExt::enqueue`] turns an `insert_into` / `update` / `delete` into a
+//! transactional outbox of one statement: every returned row is also sent to a queue,
+//! and comes back paired with its message id (see [`outbox`]).
+//!
 //! Everything runs on the connection you pass, so a send inside
 //! `conn.transaction(..)` commits or rolls back with your own writes.
 //!
@@ -54,6 +58,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod error;
 pub mod functions;
+pub mod outbox;
 pub mod query;
 pub mod queue;
 
@@ -61,6 +66,7 @@ pub mod queue;
 pub use connection::PgmqAsyncConnectionExt;
 #[cfg(feature = "sync")]
 pub use connection::PgmqConnectionExt;
+pub use outbox::{Outbox, OutboxExt, Payload};
 pub use queue::Queue;
 
 #[cfg(feature = "migrations")]
