@@ -89,6 +89,7 @@ fn main() {
     let runtime = runtime();
     let kinds = ClientKind::ALL;
     let started = Instant::now();
+    let load_at_start = report::load_average();
     let mut cells = Vec::new();
     for &op in &plan.ops {
         for &payload_size in &plan.payload_sizes {
@@ -126,14 +127,13 @@ fn main() {
     let out = std::env::var("BENCH_OUT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
     let previous = std::fs::read_to_string(&out).ok();
-    let text = report::markdown(
-        &cells,
-        &memory,
-        plan.rounds,
-        plan.quick,
-        started.elapsed(),
-        previous.as_deref(),
-    );
+    let run = report::RunInfo {
+        rounds: plan.rounds,
+        quick: plan.quick,
+        took: started.elapsed(),
+        load_at_start,
+    };
+    let text = report::markdown(&cells, &memory, &run, previous.as_deref());
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");
 }

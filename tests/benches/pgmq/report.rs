@@ -56,15 +56,36 @@ pub(crate) fn line(cell: &Cell) -> String {
 /// Where hand-written notes begin; a new run keeps everything from it on.
 const NOTES_MARKER: &str = "<!-- notes: kept across runs -->";
 
+/// How the run went, for the report's preamble.
+#[derive(Debug)]
+pub(crate) struct RunInfo {
+    pub(crate) rounds: usize,
+    pub(crate) quick: bool,
+    pub(crate) took: Duration,
+    /// `/proc/loadavg` when the run started: other work on the machine skews the figures.
+    pub(crate) load_at_start: String,
+}
+
+/// The 1, 5 and 15 minute load averages.
+pub(crate) fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 /// The whole report; `previous` is the file it replaces, whose notes it keeps.
 pub(crate) fn markdown(
     cells: &[Cell],
     memory: &[Rss],
-    rounds: usize,
-    quick: bool,
-    took: Duration,
+    run: &RunInfo,
     previous: Option<&str>,
 ) -> String {
+    let RunInfo {
+        rounds,
+        quick,
+        took,
+        ..
+    } = *run;
     let mut s = String::new();
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
@@ -86,7 +107,13 @@ pub(crate) fn markdown(
          (writes this file, keeping the notes at its end).\n",
         if quick { " -- --quick" } else { "" }
     );
-    let _ = writeln!(s, "Machine: {}\n", machine());
+    let _ = writeln!(
+        s,
+        "Machine: {}; load average (1/5/15 min) {} at the start, {} at the end.\n",
+        machine(),
+        run.load_at_start,
+        load_average()
+    );
     if !cells.is_empty() {
         throughput_table(&mut s, cells);
     }

@@ -121,7 +121,8 @@ impl Op {
     pub(crate) fn scale(self) -> usize {
         match self {
             Self::SendBatch | Self::ReadBatchDelete => 20,
-            Self::SendPipelined | Self::Consume => 5,
+            Self::SendPipelined => 5,
+            Self::Consume => 3,
             _ => 1,
         }
     }
