@@ -167,9 +167,11 @@ impl ConsumerBackend for SeaOrmBackend {
                 FailureDestination::DeadLetter(dlq) => {
                     let headers = dead_letter_headers(message, queue, error);
                     let tx = self.db.begin().await.map_err(into_pgmq_error)?;
-                    tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                        .await?;
-                    tx.delete(queue, message.msg_id).await?;
+                    // Delete first: a message already gone is not copied again.
+                    if tx.delete(queue, message.msg_id).await? {
+                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                            .await?;
+                    }
                     tx.commit().await.map_err(into_pgmq_error)?;
                 }
             }
