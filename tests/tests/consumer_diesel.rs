@@ -11,7 +11,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_pgmq::consumer::*;
-use diesel_pgmq::dead_letter::DeadLetters;
+use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use diesel_pgmq::{
     BatchSize, BoxError, Delay, Error, Message, PgmqAsyncConnectionExt, QueueName,
     VisibilityTimeout,

@@ -11,7 +11,7 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
 };
 use sea_orm_pgmq::consumer::*;
-use sea_orm_pgmq::dead_letter::DeadLetters;
+use sea_orm_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use sea_orm_pgmq::{
     BatchSize, BoxError, Delay, Error, Message, PgmqConnectionExt, QueueName, VisibilityTimeout,
 };
