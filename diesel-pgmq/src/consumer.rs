@@ -211,9 +211,11 @@ impl ConsumerBackend for DieselBackend {
                     let headers = dead_letter_headers(message, queue, error);
                     let conn: &mut AsyncPgConnection = &mut conn;
                     conn.transaction(async |tx| {
-                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                            .await?;
-                        tx.delete(queue, message.msg_id).await?;
+                        // Delete first: a message already gone is not copied again.
+                        if tx.delete(queue, message.msg_id).await? {
+                            tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                                .await?;
+                        }
                         Ok::<_, TxError>(())
                     })
                     .await

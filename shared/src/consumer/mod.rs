@@ -59,7 +59,9 @@ pub use config::ConsumerConfig;
 pub use dead_letter::{
     DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, requeue_headers,
 };
-pub use dead_letter_requeue::{RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued};
+pub use dead_letter_requeue::{
+    DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
+};
 pub use handler::Handler;
 pub use processor::{AckAfter, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
