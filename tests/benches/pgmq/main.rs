@@ -2,7 +2,8 @@
 //! against one server.
 //!
 //! Run: `cargo bench -p pgmq-harness --bench pgmq` (add `-- --quick` for a smoke run;
-//! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default).
+//! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default; `BENCH_ONLY=outbox` runs only
+//! the transactional-outbox comparison of `outbox.rs`).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -12,6 +13,7 @@
 //! gives each client's median msgs/s over the rounds and its ratio to the raw ceiling.
 
 mod clients;
+mod outbox;
 mod report;
 
 use std::time::{Duration, Instant};
@@ -66,7 +68,8 @@ fn main() {
     let kinds = ClientKind::ALL;
     let started = Instant::now();
     let mut cells = Vec::new();
-    for &op in &plan.ops {
+    let only_outbox = std::env::var("BENCH_ONLY").is_ok_and(|o| o == "outbox");
+    for &op in plan.ops.iter().filter(|_| !only_outbox) {
         for &payload_size in &plan.payload_sizes {
             for &clients in &plan.concurrency {
                 let payload = Payload::of_size(payload_size);
@@ -97,7 +100,15 @@ fn main() {
     }
     let out = std::env::var("BENCH_OUT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
-    let text = report::markdown(&cells, plan.rounds, started.elapsed());
+    let outbox = outbox::run(
+        &runtime,
+        &url,
+        plan.rounds,
+        &plan.concurrency,
+        plan.messages,
+    );
+    let mut text = report::markdown(&cells, plan.rounds, started.elapsed());
+    text.push_str(&outbox::markdown(&outbox, plan.rounds));
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");
 }
