@@ -220,7 +220,7 @@ impl Payload {
     /// ```
     /// use pgmq_orm_core::outbox::{Payload, SqlPart};
     /// let payload = Payload::row();
-/// let parts = payload.parts();
+    /// let parts = payload.parts();
     /// assert_eq!(parts, [SqlPart::Sql(r#"to_jsonb("pgmq_written")"#.into())]);
     /// ```
     pub fn parts(&self) -> Vec<SqlPart<'_>> {
@@ -407,7 +407,7 @@ impl Outbox {
     /// ```
     /// use pgmq_orm_core::outbox::{Outbox, SqlPart};
     /// let outbox = Outbox::new("events")?;
-/// let parts = outbox.send_call();
+    /// let parts = outbox.send_call();
     /// assert_eq!(parts.first(), Some(&SqlPart::Sql("pgmq.send(".into())));
     /// assert_eq!(parts.last(), Some(&SqlPart::Sql("::integer)".into())));
     /// # Ok::<(), pgmq_orm_core::Error>(())
