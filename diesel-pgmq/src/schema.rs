@@ -91,25 +91,6 @@ pub struct ArchiveRow {
     pub headers: Option<Value>,
 }
 
-/// `true` when `table` is `prefix` followed by `queue`; a `const fn` so that
-/// [`pgmq_tables!`](crate::pgmq_tables) can check its arguments at compile time.
-#[doc(hidden)]
-pub const fn __table_matches(table: &str, prefix: &str, queue: &str) -> bool {
-    let (t, p, q) = (table.as_bytes(), prefix.as_bytes(), queue.as_bytes());
-    if t.len() != p.len() + q.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < t.len() {
-        let expected = if i < p.len() { p[i] } else { q[i - p.len()] };
-        if t[i] != expected {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
 /// Declares Diesel tables for a queue: a module named after the queue holding
 /// `queue` (`pgmq.q_<name>`), `archive` (`pgmq.a_<name>`) and the const `QUEUE`, a
 /// [`QueueName`](crate::QueueName).
@@ -145,11 +126,11 @@ macro_rules! pgmq_tables {
                 $crate::QueueName::from_static(::core::stringify!($queue));
 
             const _: () = ::core::assert!(
-                $crate::schema::__table_matches(::core::stringify!($q), "q_", ::core::stringify!($queue)),
+                $crate::__table_matches(::core::stringify!($q), "q_", ::core::stringify!($queue)),
                 "pgmq_tables!: the queue table must be named q_<module name>"
             );
             const _: () = ::core::assert!(
-                $crate::schema::__table_matches(::core::stringify!($a), "a_", ::core::stringify!($queue)),
+                $crate::__table_matches(::core::stringify!($a), "a_", ::core::stringify!($queue)),
                 "pgmq_tables!: the archive table must be named a_<module name>"
             );
 

@@ -2,17 +2,18 @@
 
 use crate::error::into_pgmq_error;
 use crate::query::{
-    self, BoolRow, CountRow, MessageRow, MetricsRow, MsgIdRow, QueueInfoRow, TopicCountRow,
+    self, BoolRow, CountRow, MessageRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
+    RoutingMatchRow, TopicBindingRow, TopicCountRow, TopicMessageIdRow,
 };
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, PollOptions, QueueInfo, QueueMetrics,
-    QueueName, VisibilityTimeout, encode_headers, encode_message, sql,
+    BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
+    QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout, encode_batch, encode_headers, encode_message, sql,
 };
 use sea_orm::sea_query::SelectStatement;
-use sea_orm::{ConnectionTrait, FromQueryResult};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value as Json;
 use std::future::Future;
 use std::time::Duration;
 
@@ -33,6 +34,33 @@ pub(crate) async fn fetch_one<R: FromQueryResult, C: ConnectionTrait + ?Sized>(
     let row = conn.query_one(&stmt).await.map_err(into_pgmq_error)?;
     row.map(|r| R::from_query_result(&r, "").map_err(into_pgmq_error))
         .transpose()
+}
+
+/// The rows of `stmt` as the core's type `X`.
+pub(crate) async fn rows<R, X, C>(conn: &C, stmt: SelectStatement) -> Result<Vec<X>, Error>
+where
+    R: FromQueryResult + Into<X>,
+    C: ConnectionTrait + ?Sized,
+{
+    Ok(fetch_all::<R, _>(conn, stmt)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+/// The one row a scalar pgmq function returns.
+pub(crate) async fn one<R: FromQueryResult, C: ConnectionTrait + ?Sized>(
+    conn: &C,
+    stmt: SelectStatement,
+) -> Result<R, Error> {
+    fetch_one(conn, stmt).await?.ok_or_else(|| {
+        Error::from_database(
+            None,
+            "pgmq returned no row",
+            sea_orm::DbErr::RecordNotFound("pgmq returned no row".to_owned()),
+        )
+    })
 }
 
 pub(crate) async fn exec<C: ConnectionTrait + ?Sized>(
@@ -62,12 +90,7 @@ pub(crate) async fn one_id<C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<i64, Error> {
-    match fetch_one::<MsgIdRow, _>(conn, stmt).await? {
-        Some(r) => Ok(r.msg_id),
-        None => Err(Error::InvalidArgument(
-            "pgmq.send returned no msg_id".to_owned(),
-        )),
-    }
+    Ok(one::<MsgIdRow, _>(conn, stmt).await?.msg_id)
 }
 
 pub(crate) async fn ids<C: ConnectionTrait + ?Sized>(
@@ -90,31 +113,118 @@ pub(crate) async fn flag<C: ConnectionTrait + ?Sized>(
         .is_some_and(|r| r.ok))
 }
 
-pub(crate) fn encode_all<T: Serialize>(msgs: &[T]) -> Result<Vec<Json>, Error> {
-    msgs.iter().map(encode_message).collect()
-}
-
 pub(crate) fn encode_opt_headers<H: Serialize + ?Sized>(
     headers: Option<&H>,
-) -> Result<Option<Json>, Error> {
+) -> Result<Option<serde_json::Value>, Error> {
     headers.map(encode_headers).transpose()
 }
 
-fn millis(d: Duration) -> i32 {
+/// `pgmq.send_batch` with headers and delay, or `None` for an empty batch (nothing to send).
+pub(crate) fn send_batch_stmt<T: Serialize, H: Serialize>(
+    q: &QueueName,
+    msgs: &[T],
+    headers: Option<&[H]>,
+    delay: Delay,
+) -> Result<Option<SelectStatement>, Error> {
+    if msgs.is_empty() {
+        return Ok(None);
+    }
+    let (msgs, headers) = encode_batch(msgs, headers)?;
+    // The two-argument overload for the plain call most batches make.
+    Ok(Some(
+        if headers.is_none() && matches!(delay, Delay::Seconds(0)) {
+            query::send_batch(q, msgs)
+        } else {
+            query::send_batch_with(q, msgs, headers, delay)
+        },
+    ))
+}
+
+/// Runs an optional batch statement: no statement, no ids.
+pub(crate) async fn batch_ids<C: ConnectionTrait + ?Sized>(
+    conn: &C,
+    stmt: Option<SelectStatement>,
+) -> Result<Vec<i64>, Error> {
+    match stmt {
+        Some(stmt) => ids(conn, stmt).await,
+        None => Ok(Vec::new()),
+    }
+}
+
+pub(crate) fn millis(d: Duration) -> i32 {
     i32::try_from(d.as_millis()).unwrap_or(i32::MAX)
 }
 
-fn named(q: impl IntoQueueName) -> Result<QueueName, Error> {
-    Ok(q.into_queue_name()?)
+/// Validates the queue name and builds the statement on it, before any future exists:
+/// a bad name fails without SQL, and no argument is held across an `.await`.
+fn on(
+    q: impl IntoQueueName,
+    build: impl FnOnce(&QueueName) -> SelectStatement,
+) -> Result<SelectStatement, Error> {
+    Ok(build(&q.into_queue_name()?))
+}
+
+/// Like [`on`] for builders that can fail (payload encoding).
+fn try_on<S>(
+    q: impl IntoQueueName,
+    build: impl FnOnce(&QueueName) -> Result<S, Error>,
+) -> Result<S, Error> {
+    build(&q.into_queue_name()?)
+}
+
+fn raw(sql: &str) -> Statement {
+    Statement::from_string(DbBackend::Postgres, sql.to_owned())
+}
+
+/// The installed pgmq version: the extension's, else the highest the SQL installer
+/// recorded; `None` when pgmq is not installed.
+pub(crate) async fn installed_version<C: ConnectionTrait + ?Sized>(
+    conn: &C,
+) -> Result<Option<PgmqVersion>, Error> {
+    let ext = conn
+        .query_one_raw(raw(sql::EXTENSION_VERSION))
+        .await
+        .map_err(into_pgmq_error)?;
+    if let Some(row) = ext {
+        let v: String = row.try_get_by_index(0).map_err(into_pgmq_error)?;
+        return v
+            .parse()
+            .map(Some)
+            .map_err(|e: pgmq_orm_core::ParseVersionError| Error::InvalidArgument(e.to_string()));
+    }
+    let has_sql = conn
+        .query_one_raw(raw(&format!(
+            "SELECT ({}) AS present",
+            sql::HAS_SQL_INSTALL
+        )))
+        .await
+        .map_err(into_pgmq_error)?
+        .map(|r| r.try_get_by_index::<bool>(0))
+        .transpose()
+        .map_err(into_pgmq_error)?;
+    if has_sql != Some(true) {
+        return Ok(None);
+    }
+    let rows = conn
+        .query_all_raw(raw(sql::SQL_INSTALL_VERSIONS))
+        .await
+        .map_err(into_pgmq_error)?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
+        // The installer also records non-version rows; skip what does not parse.
+        .filter_map(|v| v.parse::<PgmqVersion>().ok())
+        .max())
 }
 
 /// pgmq's operations on any SeaORM connection: a `DatabaseConnection`, a
 /// `DatabaseTransaction` (so a message commits or rolls back with your other writes), or
 /// anything else implementing [`ConnectionTrait`].
 ///
-/// Queue arguments take any [`IntoQueueName`]; an invalid name fails with
-/// [`Error::InvalidQueueName`] before any SQL runs. Database errors are classified by
-/// [`crate::into_pgmq_error`].
+/// The method names, arguments and results are those of diesel-pgmq's
+/// `PgmqConnectionExt`. Queue arguments take any [`IntoQueueName`]; an invalid name fails
+/// with [`Error::InvalidQueueName`] before any SQL runs. Database errors are classified
+/// by [`crate::into_pgmq_error`]. Each method is one statement, one round trip.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -138,17 +248,56 @@ fn named(q: impl IntoQueueName) -> Result<QueueName, Error> {
 /// # }
 /// ```
 pub trait PgmqConnectionExt: ConnectionTrait {
-    /// `pgmq.create`: creates the queue (idempotent).
+    /// `pgmq.create`: creates the queue and its archive (idempotent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert_eq!(conn.list_queues().await?[0].queue_name, "orders");
+    /// # Ok(())
+    /// # }
+    /// ```
     fn create_queue(&self, q: impl IntoQueueName)
     -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `pgmq.create_unlogged`: creates an unlogged queue.
+    /// `pgmq.create_unlogged`: an unlogged queue, faster but emptied by a crash.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_unlogged_queue("events").await?;
+    /// assert!(conn.list_queues().await?[0].is_unlogged);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn create_unlogged_queue(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `pgmq.create_partitioned` (needs pg_partman), with pgmq's default `premake`.
+    /// `pgmq.create_partitioned` with pgmq's default `premake`; needs the pg_partman
+    /// extension in the database. Intervals are msg_id counts (`"10000"`) or time spans
+    /// (`"1 day"`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// # sea_orm::ConnectionTrait::execute_unprepared(&conn, "CREATE EXTENSION IF NOT EXISTS pg_partman").await?;
+    /// conn.create_partitioned_queue("big", "10000", "100000").await?;
+    /// assert!(conn.list_queues().await?[0].is_partitioned);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn create_partitioned_queue(
         &self,
         q: impl IntoQueueName,
@@ -156,34 +305,125 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         retention_interval: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `pgmq.drop_queue`: `true` if the queue existed.
+    /// `pgmq.drop_queue`: drops the queue and its archive; `true` if it existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert!(conn.drop_queue("orders").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn drop_queue(&self, q: impl IntoQueueName)
     -> impl Future<Output = Result<bool, Error>> + Send;
 
-    /// `pgmq.purge_queue`: deletes all messages, returns how many.
+    /// `pgmq.purge_queue`: deletes every message; how many there were.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &1).await?;
+    /// assert_eq!(conn.purge_queue("orders").await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn purge_queue(&self, q: impl IntoQueueName)
     -> impl Future<Output = Result<i64, Error>> + Send;
 
     /// `pgmq.list_queues`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert_eq!(conn.list_queues().await?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn list_queues(&self) -> impl Future<Output = Result<Vec<QueueInfo>, Error>> + Send;
 
-    /// `pgmq.metrics` for one queue.
+    /// `pgmq.metrics`: one queue's counters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &1).await?;
+    /// assert_eq!(conn.metrics("orders").await?.queue_length, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn metrics(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<QueueMetrics, Error>> + Send;
 
-    /// `pgmq.metrics_all`.
+    /// `pgmq.metrics_all`: every queue's counters.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert_eq!(conn.metrics_all().await?.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn metrics_all(&self) -> impl Future<Output = Result<Vec<QueueMetrics>, Error>> + Send;
 
-    /// `pgmq.send`: serializes `msg` to JSON and returns its msg_id.
+    /// `pgmq.send`: serializes `msg` to JSON; its msg_id.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &serde_json::json!({"order_id": 1})).await?;
+    /// assert_eq!(id, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn send<T: Serialize + ?Sized>(
         &self,
         q: impl IntoQueueName,
         msg: &T,
     ) -> impl Future<Output = Result<i64, Error>> + Send;
 
-    /// `pgmq.send` with optional headers and a delay (seconds or a timestamp).
+    /// `pgmq.send` with optional headers (a JSON object) and a delay in seconds or until a
+    /// timestamp: every `pgmq.send` overload.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let headers = serde_json::json!({"x-pgmq-group": "customer-7"});
+    /// conn.send_with("orders", &1, Some(&headers), Delay::Seconds(60)).await?;
+    /// let visible = conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE).await?;
+    /// assert!(visible.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
         &self,
         q: impl IntoQueueName,
@@ -192,18 +432,72 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         delay: Delay,
     ) -> impl Future<Output = Result<i64, Error>> + Send;
 
-    /// `pgmq.send_batch`: one msg_id per message, in order. An empty slice sends nothing.
+    /// `pgmq.send_batch`: one statement, one msg_id per message, in order. An empty slice
+    /// sends nothing and returns no ids.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert_eq!(conn.send_batch("orders", &[1, 2, 3]).await?, vec![1, 2, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn send_batch<T: Serialize>(
         &self,
         q: impl IntoQueueName,
         msgs: &[T],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
 
-    /// `pgmq.read`: up to `qty` messages, invisible to others for `vt`.
+    /// `pgmq.send_batch` with optional per-message headers and a delay: every
+    /// `pgmq.send_batch` overload. `headers`, when given, must hold one entry per message
+    /// ([`Error::InvalidArgument`] otherwise, before any SQL runs).
     ///
-    /// If a payload does not decode into `T`, the call fails with [`Error::Decode`]
-    /// (msg_id and raw JSON included); the messages read stay in the queue and become
-    /// visible again when `vt` ends. Read as [`serde_json::Value`] to inspect them.
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let at = chrono::Utc::now() + chrono::Duration::minutes(5);
+    /// let ids = conn
+    ///     .send_batch_with::<_, serde_json::Value>("orders", &[1, 2], None, Delay::Until(at))
+    ///     .await?;
+    /// assert_eq!(ids.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn send_batch_with<T: Serialize, H: Serialize>(
+        &self,
+        q: impl IntoQueueName,
+        msgs: &[T],
+        headers: Option<&[H]>,
+        delay: Delay,
+    ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
+
+    /// `pgmq.read`: up to `qty` visible messages, hidden from other readers for `vt`.
+    ///
+    /// If a payload does not decode into `T`, the call fails with [`Error::Decode`] (msg_id
+    /// and raw JSON included); the messages read stay in the queue and become visible again
+    /// when `vt` ends. Read as [`serde_json::Value`] to inspect them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &7).await?;
+    /// let msgs = conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE).await?;
+    /// assert_eq!(msgs[0].message, 7);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn read<T: DeserializeOwned>(
         &self,
         q: impl IntoQueueName,
@@ -211,7 +505,52 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         qty: BatchSize,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
-    /// `pgmq.read_with_poll`: waits up to `poll`'s max wait for messages; empty on timeout.
+    /// `pgmq.read` with a filter: only messages whose payload contains `conditional`
+    /// (jsonb `@>`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("jobs").await?;
+    /// conn.send("jobs", &serde_json::json!({"kind": "sms"})).await?;
+    /// conn.send("jobs", &serde_json::json!({"kind": "email"})).await?;
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn
+    ///     .read_conditional::<serde_json::Value, _>("jobs", VisibilityTimeout::Seconds(30), BatchSize::ONE, &filter)
+    ///     .await?;
+    /// assert_eq!(msgs[0].message["kind"], "email");
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        conditional: &F,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_with_poll`: waits in the server up to `poll`'s max wait for messages;
+    /// empty on timeout.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let poll = PollOptions::new(std::time::Duration::from_millis(100), std::time::Duration::from_millis(10));
+    /// let msgs = conn
+    ///     .read_with_poll::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE, poll)
+    ///     .await?;
+    /// assert!(msgs.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn read_with_poll<T: DeserializeOwned>(
         &self,
         q: impl IntoQueueName,
@@ -220,14 +559,71 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         poll: PollOptions,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
-    /// `pgmq.pop`: reads and deletes up to `qty` messages.
+    /// `pgmq.read_with_poll` with a payload filter (see [`Self::read_conditional`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("jobs").await?;
+    /// conn.send("jobs", &serde_json::json!({"kind": "email"})).await?;
+    /// let poll = PollOptions::new(std::time::Duration::from_millis(100), std::time::Duration::from_millis(10));
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn
+    ///     .read_with_poll_conditional::<serde_json::Value, _>("jobs", VisibilityTimeout::Seconds(30), BatchSize::ONE, poll, &filter)
+    ///     .await?;
+    /// assert_eq!(msgs.len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+        conditional: &F,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.pop`: reads and deletes up to `qty` messages in one step.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &1).await?;
+    /// assert_eq!(conn.pop::<i32>("orders", BatchSize::ONE).await?[0].message, 1);
+    /// assert_eq!(conn.metrics("orders").await?.queue_length, 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn pop<T: DeserializeOwned>(
         &self,
         q: impl IntoQueueName,
         qty: BatchSize,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
-    /// `pgmq.set_vt`: the updated message, or `None` if no such message.
+    /// `pgmq.set_vt`: moves one message's visibility timeout; the updated message, or
+    /// `None` if there is no such message.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &1).await?;
+    /// let m = conn.set_vt::<i32>("orders", id, VisibilityTimeout::Seconds(60)).await?;
+    /// assert_eq!(m.map(|m| m.msg_id), Some(id));
+    /// # Ok(())
+    /// # }
+    /// ```
     fn set_vt<T: DeserializeOwned>(
         &self,
         q: impl IntoQueueName,
@@ -235,7 +631,43 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
     ) -> impl Future<Output = Result<Option<Message<T>>, Error>> + Send;
 
+    /// `pgmq.set_vt` for many messages; the ones that exist, updated.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let ids = conn.send_batch("orders", &[1, 2]).await?;
+    /// let moved = conn.set_vt_batch::<i32>("orders", &ids, VisibilityTimeout::Seconds(60)).await?;
+    /// assert_eq!(moved.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn set_vt_batch<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        msg_ids: &[i64],
+        vt: VisibilityTimeout,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
     /// `pgmq.delete`: `true` if the message existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &1).await?;
+    /// assert!(conn.delete("orders", id).await?);
+    /// assert!(!conn.delete("orders", id).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn delete(
         &self,
         q: impl IntoQueueName,
@@ -243,13 +675,40 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// `pgmq.delete` for many ids: the ids actually deleted.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let ids = conn.send_batch("orders", &[1, 2]).await?;
+    /// assert_eq!(conn.delete_batch("orders", &ids).await?.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn delete_batch(
         &self,
         q: impl IntoQueueName,
         msg_ids: &[i64],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
 
-    /// `pgmq.archive`: `true` if the message existed and moved to the archive.
+    /// `pgmq.archive`: moves the message to the archive (`pgmq.a_<name>`); `true` if it
+    /// existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &1).await?;
+    /// assert!(conn.archive("orders", id).await?);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn archive(
         &self,
         q: impl IntoQueueName,
@@ -257,33 +716,356 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 
     /// `pgmq.archive` for many ids: the ids actually archived.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let ids = conn.send_batch("orders", &[1, 2]).await?;
+    /// assert_eq!(conn.archive_batch("orders", &ids).await?.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn archive_batch(
         &self,
         q: impl IntoQueueName,
         msg_ids: &[i64],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
 
-    /// `pgmq.enable_notify_insert`: `NOTIFY` on insert, at most once per `throttle`.
+    /// `pgmq.read_grouped`: FIFO within message groups (the `x-pgmq-group` header): fills
+    /// the batch from the oldest group first, and never returns a message while an older one
+    /// of its group is invisible.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let got = conn.read_grouped::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::new(2)?).await?;
+    /// assert_eq!(got.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 2]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_grouped_rr`: grouped FIFO, taking round-robin across groups.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let got = conn.read_grouped_rr::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::new(2)?).await?;
+    /// assert_eq!(got.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped_rr<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_grouped_head`: at most one message per group, each group's oldest, and
+    /// only while it is visible.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let got = conn.read_grouped_head::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::new(10)?).await?;
+    /// assert_eq!(got.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 3]);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped_head<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_grouped_with_poll`: [`Self::read_grouped`], waiting for messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let poll = PollOptions::new(std::time::Duration::from_millis(100), std::time::Duration::from_millis(10));
+    /// let got = conn.read_grouped_with_poll::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::ONE, poll).await?;
+    /// assert_eq!(got[0].message, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_grouped_rr_with_poll`: [`Self::read_grouped_rr`], waiting for messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let poll = PollOptions::new(std::time::Duration::from_millis(100), std::time::Duration::from_millis(10));
+    /// let got = conn.read_grouped_rr_with_poll::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::new(2)?, poll).await?;
+    /// assert_eq!(got.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped_rr_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.read_grouped_head_with_poll`: [`Self::read_grouped_head`], waiting for messages.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     let headers = serde_json::json!({"x-pgmq-group": group});
+    ///     conn.send_with("tasks", &n, Some(&headers), Delay::Seconds(0)).await?;
+    /// }
+    /// let poll = PollOptions::new(std::time::Duration::from_millis(100), std::time::Duration::from_millis(10));
+    /// let got = conn.read_grouped_head_with_poll::<i32>("tasks", VisibilityTimeout::Seconds(30), BatchSize::new(10)?, poll).await?;
+    /// assert_eq!(got.len(), 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn read_grouped_head_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// `pgmq.create_fifo_index`: an index on the group header that speeds up grouped reads
+    /// (idempotent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// conn.create_fifo_index("tasks").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn create_fifo_index(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `pgmq.create_fifo_indexes_all`: [`Self::create_fifo_index`] on every queue.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("tasks").await?;
+    /// conn.create_fifo_indexes_all().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn create_fifo_indexes_all(&self) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// `pgmq.enable_notify_insert`: a `NOTIFY` on channel `pgmq.q_<name>.INSERT` for each
+    /// insert, at most once per `throttle` (whole milliseconds).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.enable_notify_insert("orders", std::time::Duration::from_millis(250)).await?;
+    /// assert_eq!(conn.list_notify_insert_throttles().await?[0].throttle_interval_ms, 250);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn enable_notify_insert(
         &self,
         q: impl IntoQueueName,
         throttle: Duration,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// `pgmq.update_notify_insert`: changes the throttle of an enabled notification.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.enable_notify_insert("orders", std::time::Duration::from_millis(250)).await?;
+    /// conn.update_notify_insert("orders", std::time::Duration::from_secs(1)).await?;
+    /// assert_eq!(conn.list_notify_insert_throttles().await?[0].throttle_interval_ms, 1000);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn update_notify_insert(
+        &self,
+        q: impl IntoQueueName,
+        throttle: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
     /// `pgmq.disable_notify_insert`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.enable_notify_insert("orders", std::time::Duration::ZERO).await?;
+    /// conn.disable_notify_insert("orders").await?;
+    /// assert!(conn.list_notify_insert_throttles().await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
     fn disable_notify_insert(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `pgmq.bind_topic`: routes keys matching `pattern` (`*` one word, `#` any) to `q`.
+    /// `pgmq.list_notify_insert_throttles`: the queues with insert notifications.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// assert!(conn.list_notify_insert_throttles().await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn list_notify_insert_throttles(
+        &self,
+    ) -> impl Future<Output = Result<Vec<NotifyThrottle>, Error>> + Send;
+
+    /// `pgmq.bind_topic`: routes keys matching `pattern` (`*` one word, `#` any number) to
+    /// `q` (idempotent).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.bind_topic("orders.*", "orders").await?;
+    /// assert_eq!(conn.send_topic::<_, serde_json::Value>("orders.paid", &1, None, Delay::Seconds(0)).await?, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn bind_topic(
         &self,
         pattern: &str,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
-    /// `pgmq.send_topic`: sends to every bound queue, returns how many got it.
+    /// `pgmq.unbind_topic`: `true` if the binding existed.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.bind_topic("orders.*", "orders").await?;
+    /// assert!(conn.unbind_topic("orders.*", "orders").await?);
+    /// assert!(!conn.unbind_topic("orders.*", "orders").await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn unbind_topic(
+        &self,
+        pattern: &str,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<bool, Error>> + Send;
+
+    /// `pgmq.send_topic`: sends to every queue bound to a matching pattern; how many got it.
+    /// pgmq takes the delay in seconds, so [`Delay::Until`] is rounded up to whole seconds.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.create_queue("audit").await?;
+    /// conn.bind_topic("orders.*", "orders").await?;
+    /// conn.bind_topic("#", "audit").await?;
+    /// assert_eq!(conn.send_topic::<_, serde_json::Value>("orders.paid", &1, None, Delay::Seconds(0)).await?, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
     fn send_topic<T: Serialize + ?Sized, H: Serialize + ?Sized>(
         &self,
         routing_key: &str,
@@ -291,6 +1073,107 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         headers: Option<&H>,
         delay: Delay,
     ) -> impl Future<Output = Result<i32, Error>> + Send;
+
+    /// `pgmq.send_batch_topic`: every message to every matching queue; which queue got which
+    /// msg_id. `headers`, when given, must hold one entry per message. An empty slice sends
+    /// nothing.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.bind_topic("orders.*", "orders").await?;
+    /// let sent = conn
+    ///     .send_batch_topic::<_, serde_json::Value>("orders.paid", &[1, 2], None, Delay::Seconds(0))
+    ///     .await?;
+    /// assert_eq!(sent.len(), 2);
+    /// assert_eq!(sent[0].queue_name, "orders");
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn send_batch_topic<T: Serialize, H: Serialize>(
+        &self,
+        routing_key: &str,
+        msgs: &[T],
+        headers: Option<&[H]>,
+        delay: Delay,
+    ) -> impl Future<Output = Result<Vec<TopicMessageId>, Error>> + Send;
+
+    /// `pgmq.list_topic_bindings()`: every binding.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.bind_topic("orders.#", "orders").await?;
+    /// assert_eq!(conn.list_topic_bindings().await?[0].pattern, "orders.#");
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn list_topic_bindings(&self) -> impl Future<Output = Result<Vec<TopicBinding>, Error>> + Send;
+
+    /// `pgmq.list_topic_bindings(queue_name)`: one queue's bindings.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.create_queue("audit").await?;
+    /// conn.bind_topic("orders.#", "orders").await?;
+    /// conn.bind_topic("#", "audit").await?;
+    /// assert_eq!(conn.list_topic_bindings_for("audit").await?[0].pattern, "#");
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn list_topic_bindings_for(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<Vec<TopicBinding>, Error>> + Send;
+
+    /// `pgmq.test_routing`: the bindings a routing key would match, without sending.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.bind_topic("orders.*", "orders").await?;
+    /// assert_eq!(conn.test_routing("orders.paid").await?[0].queue_name, "orders");
+    /// assert!(conn.test_routing("users.created").await?.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn test_routing(
+        &self,
+        routing_key: &str,
+    ) -> impl Future<Output = Result<Vec<RoutingMatch>, Error>> + Send;
+
+    /// The installed pgmq version (the extension's, else the highest the SQL install
+    /// recorded): [`Error::PgmqMissing`] when pgmq is absent, [`Error::PgmqTooOld`] below
+    /// [`MIN_PGMQ_VERSION`](crate::MIN_PGMQ_VERSION).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// assert!(conn.pgmq_version().await? >= MIN_PGMQ_VERSION);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn pgmq_version(&self) -> impl Future<Output = Result<PgmqVersion, Error>> + Send;
 }
 
 impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
@@ -298,28 +1181,16 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let q = named(q);
-        async move {
-            exec(
-                self,
-                query::select_scalar(crate::functions::create(&q?), "ok"),
-            )
-            .await
-        }
+        let stmt = on(q, query::create);
+        async move { exec(self, stmt?).await }
     }
 
     fn create_unlogged_queue(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let q = named(q);
-        async move {
-            exec(
-                self,
-                query::select_scalar(crate::functions::create_unlogged(&q?), "ok"),
-            )
-            .await
-        }
+        let stmt = on(q, query::create_unlogged);
+        async move { exec(self, stmt?).await }
     }
 
     fn create_partitioned_queue(
@@ -328,16 +1199,8 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         partition_interval: &str,
         retention_interval: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let stmt = named(q).map(|q| {
-            query::select_scalar(
-                crate::functions::create_partitioned(
-                    &q,
-                    partition_interval,
-                    retention_interval,
-                    sql::DEFAULT_PREMAKE,
-                ),
-                "ok",
-            )
+        let stmt = on(q, |q| {
+            query::create_partitioned(q, partition_interval, retention_interval)
         });
         async move { exec(self, stmt?).await }
     }
@@ -346,52 +1209,32 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<bool, Error>> + Send {
-        let q = named(q);
-        async move { flag(self, query::drop_queue(&q?)).await }
+        let stmt = on(q, query::drop_queue);
+        async move { flag(self, stmt?).await }
     }
 
     fn purge_queue(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
-        let q = named(q);
-        async move {
-            Ok(fetch_one::<CountRow, _>(self, query::purge_queue(&q?))
-                .await?
-                .map_or(0, |r| r.count))
-        }
+        let stmt = on(q, query::purge_queue);
+        async move { Ok(one::<CountRow, _>(self, stmt?).await?.count) }
     }
 
     async fn list_queues(&self) -> Result<Vec<QueueInfo>, Error> {
-        Ok(fetch_all::<QueueInfoRow, _>(self, query::list_queues())
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        rows::<QueueInfoRow, _, _>(self, query::list_queues()).await
     }
 
     fn metrics(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<QueueMetrics, Error>> + Send {
-        let q = named(q);
-        async move {
-            let q = q?;
-            match fetch_one::<MetricsRow, _>(self, query::metrics(&q)).await? {
-                Some(r) => Ok(r.into()),
-                None => Err(Error::InvalidArgument(format!(
-                    "pgmq.metrics returned no row for {q}"
-                ))),
-            }
-        }
+        let stmt = on(q, query::metrics);
+        async move { Ok(one::<MetricsRow, _>(self, stmt?).await?.into()) }
     }
 
     async fn metrics_all(&self) -> Result<Vec<QueueMetrics>, Error> {
-        Ok(fetch_all::<MetricsRow, _>(self, query::metrics_all())
-            .await?
-            .into_iter()
-            .map(Into::into)
-            .collect())
+        rows::<MetricsRow, _, _>(self, query::metrics_all()).await
     }
 
     fn send<T: Serialize + ?Sized>(
@@ -399,7 +1242,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg: &T,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
-        let stmt = named(q).and_then(|q| Ok(query::send(&q, encode_message(msg)?)));
+        let stmt = try_on(q, |q| Ok(query::send(q, encode_message(msg)?)));
         async move { one_id(self, stmt?).await }
     }
 
@@ -410,13 +1253,9 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         headers: Option<&H>,
         delay: Delay,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
-        let stmt = named(q).and_then(|q| {
-            Ok(query::send_with(
-                &q,
-                encode_message(msg)?,
-                encode_opt_headers(headers)?,
-                delay,
-            ))
+        let stmt = try_on(q, |q| {
+            let (msg, headers) = (encode_message(msg)?, encode_opt_headers(headers)?);
+            Ok(query::send_with(q, msg, headers, delay))
         });
         async move { one_id(self, stmt?).await }
     }
@@ -426,17 +1265,21 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msgs: &[T],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
-        let stmt = named(q).and_then(|q| {
-            (!msgs.is_empty())
-                .then(|| encode_all(msgs).map(|m| query::send_batch(&q, m)))
-                .transpose()
+        let stmt = try_on(q, |q| {
+            send_batch_stmt::<T, serde_json::Value>(q, msgs, None, Delay::Seconds(0))
         });
-        async move {
-            match stmt? {
-                Some(stmt) => ids(self, stmt).await,
-                None => Ok(Vec::new()),
-            }
-        }
+        async move { batch_ids(self, stmt?).await }
+    }
+
+    fn send_batch_with<T: Serialize, H: Serialize>(
+        &self,
+        q: impl IntoQueueName,
+        msgs: &[T],
+        headers: Option<&[H]>,
+        delay: Delay,
+    ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
+        let stmt = try_on(q, |q| send_batch_stmt(q, msgs, headers, delay));
+        async move { batch_ids(self, stmt?).await }
     }
 
     fn read<T: DeserializeOwned>(
@@ -445,8 +1288,26 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
-        let q = named(q);
-        async move { messages(self, query::read(&q?, vt, qty)).await }
+        let stmt = on(q, |q| query::read(q, vt, qty));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        conditional: &F,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = try_on(q, |q| {
+            Ok(query::read_conditional(
+                q,
+                vt,
+                qty,
+                encode_message(conditional)?,
+            ))
+        });
+        async move { messages(self, stmt?).await }
     }
 
     fn read_with_poll<T: DeserializeOwned>(
@@ -456,8 +1317,28 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         qty: BatchSize,
         poll: PollOptions,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
-        let q = named(q);
-        async move { messages(self, query::read_with_poll(&q?, vt, qty, poll)).await }
+        let stmt = on(q, |q| query::read_with_poll(q, vt, qty, poll));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+        conditional: &F,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = try_on(q, |q| {
+            Ok(query::read_with_poll_conditional(
+                q,
+                vt,
+                qty,
+                poll,
+                encode_message(conditional)?,
+            ))
+        });
+        async move { messages(self, stmt?).await }
     }
 
     fn pop<T: DeserializeOwned>(
@@ -465,8 +1346,8 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         qty: BatchSize,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
-        let q = named(q);
-        async move { messages(self, query::pop(&q?, qty)).await }
+        let stmt = on(q, |q| query::pop(q, qty));
+        async move { messages(self, stmt?).await }
     }
 
     fn set_vt<T: DeserializeOwned>(
@@ -475,13 +1356,18 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         msg_id: i64,
         vt: VisibilityTimeout,
     ) -> impl Future<Output = Result<Option<Message<T>>, Error>> + Send {
-        let q = named(q);
-        async move {
-            Ok(messages(self, query::set_vt(&q?, msg_id, vt))
-                .await?
-                .into_iter()
-                .next())
-        }
+        let stmt = on(q, |q| query::set_vt(q, msg_id, vt));
+        async move { Ok(messages(self, stmt?).await?.into_iter().next()) }
+    }
+
+    fn set_vt_batch<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        msg_ids: &[i64],
+        vt: VisibilityTimeout,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::set_vt_batch(q, msg_ids, vt));
+        async move { messages(self, stmt?).await }
     }
 
     fn delete(
@@ -489,8 +1375,8 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_id: i64,
     ) -> impl Future<Output = Result<bool, Error>> + Send {
-        let q = named(q);
-        async move { flag(self, query::delete(&q?, msg_id)).await }
+        let stmt = on(q, |q| query::delete(q, msg_id));
+        async move { flag(self, stmt?).await }
     }
 
     fn delete_batch(
@@ -498,7 +1384,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_ids: &[i64],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
-        let stmt = named(q).map(|q| query::delete_batch(&q, msg_ids));
+        let stmt = on(q, |q| query::delete_batch(q, msg_ids));
         async move { ids(self, stmt?).await }
     }
 
@@ -507,8 +1393,8 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_id: i64,
     ) -> impl Future<Output = Result<bool, Error>> + Send {
-        let q = named(q);
-        async move { flag(self, query::archive(&q?, msg_id)).await }
+        let stmt = on(q, |q| query::archive(q, msg_id));
+        async move { flag(self, stmt?).await }
     }
 
     fn archive_batch(
@@ -516,8 +1402,83 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_ids: &[i64],
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send {
-        let stmt = named(q).map(|q| query::archive_batch(&q, msg_ids));
+        let stmt = on(q, |q| query::archive_batch(q, msg_ids));
         async move { ids(self, stmt?).await }
+    }
+
+    fn read_grouped<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped(q, vt, qty));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_grouped_rr<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped_rr(q, vt, qty));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_grouped_head<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped_head(q, vt, qty));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_grouped_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped_with_poll(q, vt, qty, poll));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_grouped_rr_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped_rr_with_poll(q, vt, qty, poll));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn read_grouped_head_with_poll<T: DeserializeOwned>(
+        &self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+        let stmt = on(q, |q| query::read_grouped_head_with_poll(q, vt, qty, poll));
+        async move { messages(self, stmt?).await }
+    }
+
+    fn create_fifo_index(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let stmt = on(q, query::create_fifo_index);
+        async move { exec(self, stmt?).await }
+    }
+
+    async fn create_fifo_indexes_all(&self) -> Result<(), Error> {
+        exec(self, query::create_fifo_indexes_all()).await
     }
 
     fn enable_notify_insert(
@@ -525,31 +1486,29 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         throttle: Duration,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let q = named(q);
-        async move {
-            exec(
-                self,
-                query::select_scalar(
-                    crate::functions::enable_notify_insert(&q?, millis(throttle)),
-                    "ok",
-                ),
-            )
-            .await
-        }
+        let stmt = on(q, |q| query::enable_notify_insert(q, millis(throttle)));
+        async move { exec(self, stmt?).await }
+    }
+
+    fn update_notify_insert(
+        &self,
+        q: impl IntoQueueName,
+        throttle: Duration,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        let stmt = on(q, |q| query::update_notify_insert(q, millis(throttle)));
+        async move { exec(self, stmt?).await }
     }
 
     fn disable_notify_insert(
         &self,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let q = named(q);
-        async move {
-            exec(
-                self,
-                query::select_scalar(crate::functions::disable_notify_insert(&q?), "ok"),
-            )
-            .await
-        }
+        let stmt = on(q, query::disable_notify_insert);
+        async move { exec(self, stmt?).await }
+    }
+
+    async fn list_notify_insert_throttles(&self) -> Result<Vec<NotifyThrottle>, Error> {
+        rows::<NotifyThrottleRow, _, _>(self, query::list_notify_insert_throttles()).await
     }
 
     fn bind_topic(
@@ -557,9 +1516,17 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         pattern: &str,
         q: impl IntoQueueName,
     ) -> impl Future<Output = Result<(), Error>> + Send {
-        let stmt =
-            named(q).map(|q| query::select_scalar(crate::functions::bind_topic(pattern, &q), "ok"));
+        let stmt = on(q, |q| query::bind_topic(pattern, q));
         async move { exec(self, stmt?).await }
+    }
+
+    fn unbind_topic(
+        &self,
+        pattern: &str,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let stmt = on(q, |q| query::unbind_topic(pattern, q));
+        async move { flag(self, stmt?).await }
     }
 
     fn send_topic<T: Serialize + ?Sized, H: Serialize + ?Sized>(
@@ -570,17 +1537,57 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         delay: Delay,
     ) -> impl Future<Output = Result<i32, Error>> + Send {
         let stmt = encode_message(msg).and_then(|m| {
-            Ok(query::send_topic(
-                routing_key,
-                m,
-                encode_opt_headers(headers)?,
-                delay,
-            ))
+            let headers = encode_opt_headers(headers)?;
+            Ok(query::send_topic(routing_key, m, headers, delay))
         });
+        async move { Ok(one::<TopicCountRow, _>(self, stmt?).await?.count) }
+    }
+
+    fn send_batch_topic<T: Serialize, H: Serialize>(
+        &self,
+        routing_key: &str,
+        msgs: &[T],
+        headers: Option<&[H]>,
+        delay: Delay,
+    ) -> impl Future<Output = Result<Vec<TopicMessageId>, Error>> + Send {
+        let stmt = (!msgs.is_empty())
+            .then(|| {
+                let (msgs, headers) = encode_batch(msgs, headers)?;
+                Ok::<_, Error>(query::send_batch_topic(routing_key, msgs, headers, delay))
+            })
+            .transpose();
         async move {
-            Ok(fetch_one::<TopicCountRow, _>(self, stmt?)
-                .await?
-                .map_or(0, |r| r.count))
+            match stmt? {
+                Some(stmt) => rows::<TopicMessageIdRow, _, _>(self, stmt).await,
+                None => Ok(Vec::new()),
+            }
         }
+    }
+
+    async fn list_topic_bindings(&self) -> Result<Vec<TopicBinding>, Error> {
+        rows::<TopicBindingRow, _, _>(self, query::list_topic_bindings(None)).await
+    }
+
+    fn list_topic_bindings_for(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<Vec<TopicBinding>, Error>> + Send {
+        let stmt = on(q, |q| query::list_topic_bindings(Some(q)));
+        async move { rows::<TopicBindingRow, _, _>(self, stmt?).await }
+    }
+
+    fn test_routing(
+        &self,
+        routing_key: &str,
+    ) -> impl Future<Output = Result<Vec<RoutingMatch>, Error>> + Send {
+        let stmt = query::test_routing(routing_key);
+        async move { rows::<RoutingMatchRow, _, _>(self, stmt).await }
+    }
+
+    async fn pgmq_version(&self) -> Result<PgmqVersion, Error> {
+        installed_version(self)
+            .await?
+            .ok_or(Error::PgmqMissing { source: None })?
+            .check()
     }
 }

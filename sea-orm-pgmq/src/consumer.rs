@@ -2,8 +2,10 @@
 //!
 //! The loop, retries, dead-lettering, heartbeat and shutdown live in
 //! [`pgmq_orm_core::consumer`]; this module supplies its database side
-//! ([`SeaOrmBackend`]), the transactional processor ([`Transactional`] with
-//! [`TxHandler`]) and a dead-letter toolkit ([`DeadLetters`]).
+//! ([`SeaOrmBackend`], with `LISTEN` wake-ups through sqlx's `PgListener`) and the
+//! transactional processor ([`Transactional`] with [`TxHandler`]), whose handler gets
+//! the `&DatabaseTransaction` that also acknowledges the message. What a consumer
+//! dead-lettered is listed and moved back with [`crate::dead_letter`].
 //!
 //! ```no_run
 //! use sea_orm_pgmq::consumer::{SeaOrmBackend, ConsumerConfig, Consumer, cancel_on_ctrl_c};
@@ -24,22 +26,17 @@ use std::time::Duration;
 
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, BoxError, Delay, Error, Message, QueueName, RawMessage, VisibilityTimeout,
+    BatchSize, BoxError, Delay, Error, Message, QueueName, RawMessage, VisibilityTimeout, sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
-use tokio::sync::Mutex;
 
 use crate::connection::messages;
 use crate::{PgmqConnectionExt, into_pgmq_error, query};
 
 fn listener_error(e: sea_orm::sqlx::Error) -> Error {
     Error::from_database(None, &e.to_string(), e)
-}
-
-fn seconds(d: Duration) -> VisibilityTimeout {
-    VisibilityTimeout::Seconds(i32::try_from(d.as_secs()).unwrap_or(i32::MAX))
 }
 
 /// The consumer's database side on a SeaORM pool; optionally with a `LISTEN` connection
@@ -53,8 +50,7 @@ fn seconds(d: Duration) -> VisibilityTimeout {
 #[derive(Debug)]
 pub struct SeaOrmBackend {
     db: DatabaseConnection,
-    // A dedicated pool connection: LISTEN is per session.
-    listener: Option<Mutex<PgListener>>,
+    wakeups: Option<Wakeups<SeaOrmListener>>,
 }
 
 impl SeaOrmBackend {
@@ -64,13 +60,14 @@ impl SeaOrmBackend {
     /// # fn f(db: sea_orm::DatabaseConnection) { let _ = sea_orm_pgmq::consumer::SeaOrmBackend::new(db); }
     /// ```
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, listener: None }
+        Self { db, wakeups: None }
     }
 
     /// A backend that also wakes on inserts into `queue`: enables pgmq's insert
-    /// notifications (throttled to one per 250 ms) and listens on the queue's channel from
-    /// a dedicated connection. Polling stays as the fallback for delayed messages and
-    /// expired visibility timeouts, which never notify.
+    /// notifications (throttled to [`sql::DEFAULT_NOTIFY_THROTTLE`]) and listens on the
+    /// queue's channel from a dedicated connection (held from the pool for good; size
+    /// the pool for it), re-opened if lost. Polling stays as the fallback for delayed
+    /// messages and expired visibility timeouts, which never notify.
     ///
     /// ```no_run
     /// # async fn f(db: sea_orm::DatabaseConnection) -> Result<(), sea_orm_pgmq::Error> {
@@ -79,18 +76,12 @@ impl SeaOrmBackend {
     /// # Ok(()) }
     /// ```
     pub async fn with_notify(db: DatabaseConnection, queue: &QueueName) -> Result<Self, Error> {
-        db.enable_notify_insert(queue, Duration::from_millis(250))
+        db.enable_notify_insert(queue, sql::DEFAULT_NOTIFY_THROTTLE)
             .await?;
-        let mut listener = PgListener::connect_with(db.get_postgres_connection_pool())
-            .await
-            .map_err(listener_error)?;
-        listener
-            .listen(&queue.notify_channel())
-            .await
-            .map_err(listener_error)?;
+        let listener = SeaOrmListener { db: db.clone() };
         Ok(Self {
+            wakeups: Some(Wakeups::connect(listener, queue).await?),
             db,
-            listener: Some(Mutex::new(listener)),
         })
     }
 
@@ -116,9 +107,15 @@ impl ConsumerBackend for SeaOrmBackend {
         Box::pin(async move {
             let qty = BatchSize::new(qty)?;
             if fifo {
-                messages(&self.db, query::read_grouped(&queue, seconds(vt), qty)).await
+                messages(
+                    &self.db,
+                    query::read_grouped_head(&queue, VisibilityTimeout::from(vt), qty),
+                )
+                .await
             } else {
-                self.db.read::<Value>(&queue, seconds(vt), qty).await
+                self.db
+                    .read::<Value>(&queue, VisibilityTimeout::from(vt), qty)
+                    .await
             }
         })
     }
@@ -132,7 +129,7 @@ impl ConsumerBackend for SeaOrmBackend {
         let queue = queue.clone();
         Box::pin(async move {
             self.db
-                .set_vt::<Value>(&queue, msg_id, seconds(delay))
+                .set_vt::<Value>(&queue, msg_id, VisibilityTimeout::from(delay))
                 .await
                 .map(drop)
         })
@@ -183,14 +180,66 @@ impl ConsumerBackend for SeaOrmBackend {
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
         Box::pin(async move {
-            let Some(listener) = &self.listener else {
-                tokio::time::sleep(timeout).await;
-                return;
-            };
-            let mut listener = listener.lock().await;
-            // Errors (a dropped connection: sqlx reconnects on the next recv) and
-            // timeouts both just end the wait; the loop reads either way.
-            let _ = tokio::time::timeout(timeout, listener.recv()).await;
+            match &self.wakeups {
+                Some(w) => w.wait(timeout).await,
+                None => tokio::time::sleep(timeout).await,
+            }
+        })
+    }
+}
+
+/// Insert notifications through sqlx's `PgListener` on a connection taken from the
+/// SeaORM pool. Used by [`SeaOrmBackend::with_notify`]; public for use with [`Wakeups`]
+/// elsewhere.
+///
+/// ```no_run
+/// # async fn f(db: sea_orm::DatabaseConnection) -> Result<(), sea_orm_pgmq::Error> {
+/// use sea_orm_pgmq::consumer::{SeaOrmListener, Wakeups};
+/// let q = sea_orm_pgmq::QueueName::new("orders")?;
+/// let wakeups = Wakeups::connect(SeaOrmListener::new(db), &q).await?;
+/// wakeups.wait(std::time::Duration::from_secs(5)).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct SeaOrmListener {
+    db: DatabaseConnection,
+}
+
+impl SeaOrmListener {
+    /// A listener on a connection of `db`'s pool (a Postgres connection).
+    ///
+    /// ```no_run
+    /// # fn f(db: sea_orm::DatabaseConnection) { let _ = sea_orm_pgmq::consumer::SeaOrmListener::new(db); }
+    /// ```
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+impl NotificationSource for SeaOrmListener {
+    type Connection = PgListener;
+
+    fn connect<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<PgListener, Error>> {
+        Box::pin(async move {
+            let mut listener = PgListener::connect_with(self.db.get_postgres_connection_pool())
+                .await
+                .map_err(listener_error)?;
+            listener
+                .listen(&queue.notify_channel())
+                .await
+                .map_err(listener_error)?;
+            Ok(listener)
+        })
+    }
+
+    fn recv<'a>(&'a self, conn: &'a mut PgListener) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            // `try_recv` answers `None` after re-establishing a lost connection (where
+            // `recv` would wait on silently): a wake-up too, since notifications sent in
+            // the gap are lost and the loop must read to catch up. A failed reconnect is
+            // an error, and the shared code reconnects later.
+            conn.try_recv().await.map_err(listener_error)?;
+            Ok(())
         })
     }
 }
@@ -226,7 +275,11 @@ pub trait TxHandler<T>: Send + Sync + 'static {
 }
 
 /// The transactional [`Processor`]: begin, run the [`TxHandler`], delete (or archive) the
-/// message in the same transaction, commit.
+/// message in the same transaction, commit. If the message was already acknowledged
+/// elsewhere (its visibility timeout ran out), the transaction rolls back instead.
+///
+/// Each running handler holds a pooled connection for its whole transaction, and reads
+/// and heartbeats need one more: size the pool above the consumer's concurrency.
 ///
 /// ```no_run
 /// # use sea_orm_pgmq::consumer::*;
@@ -289,11 +342,12 @@ where
             let msg_id = message.msg_id;
             // An early return drops `tx`, which rolls back the handler's writes too.
             handler.handle(&tx, message).await?;
-            if archive {
-                tx.archive(&queue, msg_id).await?;
+            let found = if archive {
+                tx.archive(&queue, msg_id).await?
             } else {
-                tx.delete(&queue, msg_id).await?;
-            }
+                tx.delete(&queue, msg_id).await?
+            };
+            acknowledged(found, &queue, msg_id)?;
             tx.commit().await?;
             Ok(())
         })

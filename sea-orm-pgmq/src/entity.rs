@@ -33,25 +33,6 @@
 //! # Ok::<(), sea_orm::DbErr>(()) }).unwrap();
 //! ```
 
-/// `true` when `table` is `prefix` followed by `queue`; a `const fn` so that
-/// [`pgmq_entities!`](crate::pgmq_entities) can check its arguments at compile time.
-#[doc(hidden)]
-pub const fn __table_matches(table: &str, prefix: &str, queue: &str) -> bool {
-    let (t, p, q) = (table.as_bytes(), prefix.as_bytes(), queue.as_bytes());
-    if t.len() != p.len() + q.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < t.len() {
-        let expected = if i < p.len() { p[i] } else { q[i - p.len()] };
-        if t[i] != expected {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
-
 /// Declares SeaORM entities for a queue: a module named after the queue holding
 /// `queue` (entity of `pgmq.q_<name>`), `archive` (entity of `pgmq.a_<name>`) and the
 /// const `QUEUE`, a [`QueueName`](crate::QueueName).
@@ -91,11 +72,11 @@ macro_rules! pgmq_entities {
                 $crate::QueueName::from_static(::core::stringify!($queue));
 
             const _: () = ::core::assert!(
-                $crate::entity::__table_matches($q, "q_", ::core::stringify!($queue)),
+                $crate::__table_matches($q, "q_", ::core::stringify!($queue)),
                 "pgmq_entities!: the queue table must be named \"q_<module name>\""
             );
             const _: () = ::core::assert!(
-                $crate::entity::__table_matches($a, "a_", ::core::stringify!($queue)),
+                $crate::__table_matches($a, "a_", ::core::stringify!($queue)),
                 "pgmq_entities!: the archive table must be named \"a_<module name>\""
             );
 

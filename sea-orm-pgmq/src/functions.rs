@@ -296,6 +296,17 @@ pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> Func
     plain_call(f::READ_GROUPED_HEAD, q, vt, qty)
 }
 
+/// `pgmq.read_grouped_head_with_poll(queue_name, vt, qty, max_poll_seconds,
+/// poll_interval_ms)`: [`read_grouped_head`], waiting for messages.
+pub fn read_grouped_head_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: i32,
+    poll: PollOptions,
+) -> FunctionCall {
+    poll_call(f::READ_GROUPED_HEAD_WITH_POLL, q, vt, qty, poll)
+}
+
 /// `pgmq.pop(queue_name, qty)`: reads and deletes in one step.
 pub fn pop(q: &QueueName, qty: i32) -> FunctionCall {
     call(f::POP).args([queue(q), int(qty)])
@@ -334,6 +345,29 @@ pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
 /// `pgmq.create_fifo_index(queue_name)`: a GIN index on headers for grouped reads.
 pub fn create_fifo_index(q: &QueueName) -> FunctionCall {
     call(f::CREATE_FIFO_INDEX).arg(queue(q))
+}
+
+/// `pgmq.create_fifo_indexes_all()`: [`create_fifo_index`] on every queue.
+pub fn create_fifo_indexes_all() -> FunctionCall {
+    call(f::CREATE_FIFO_INDEXES_ALL)
+}
+
+/// `pgmq.convert_archive_partitioned(queue_name, partition_interval, retention_interval,
+/// leading_partition)`: turns a queue's archive table into a pg_partman partitioned one
+/// (needs pg_partman; a no-op if it already is). The old table stays as
+/// `pgmq.a_<name>_old`.
+pub fn convert_archive_partitioned(
+    q: &QueueName,
+    partition_interval: &str,
+    retention_interval: &str,
+    leading_partition: i32,
+) -> FunctionCall {
+    call(f::CONVERT_ARCHIVE_PARTITIONED).args([
+        queue(q),
+        text(partition_interval),
+        text(retention_interval),
+        int(leading_partition),
+    ])
 }
 
 /// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`.

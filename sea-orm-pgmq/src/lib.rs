@@ -16,6 +16,11 @@
 //!   [`Queue<T, H>`](Queue) handle, returning the shared [`Error`]; [`into_pgmq_error`]
 //!   classifies SeaORM's `DbErr` by SQLSTATE ([`Error::QueueMissing`], ...).
 //!
+//! [`OutboxExt::enqueue`] turns an entity insert (or any sea-query insert, update or
+//! delete with `RETURNING`) into a transactional outbox of one statement: every returned
+//! row is also sent to a queue, and comes back paired with its message id (see
+//! [`outbox`]).
+//!
 //! The crate picks no async runtime or TLS backend: enable SeaORM's `runtime-*` feature
 //! in your application as usual. The `migration` feature adds sea-orm-migration steps
 //! that install pgmq and create queues.
@@ -59,13 +64,17 @@ pub use pgmq_orm_core::*;
 mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "consumer")]
+pub mod dead_letter;
 mod error;
 pub mod functions;
+pub mod outbox;
 pub mod query;
 mod queue;
 
 pub use connection::PgmqConnectionExt;
 pub use error::into_pgmq_error;
+pub use outbox::{Outbox, OutboxExt, Payload};
 pub use queue::Queue;
 
 pub mod entity;

@@ -62,7 +62,7 @@ use sea_orm_migration::sea_orm;
 use pgmq_orm_core::migrate::{self, Bind, Statement, install};
 #[doc(no_inline)]
 pub use pgmq_orm_core::migrate::{LOCK_KEY, QueueKind, QueueSpec};
-use pgmq_orm_core::{Error, PgmqVersion, sql};
+use pgmq_orm_core::{Error, PgmqVersion};
 
 /// The tracking table of [`PgmqMigrator`]: `pgmq_orm_migrations`.
 ///
@@ -213,6 +213,94 @@ impl MigrationTrait for InstallPgmq {
     }
 }
 
+/// Whether a queue step creates its queue on `up` (and drops it on `down`) or the reverse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Create,
+    Drop,
+}
+
+/// The one implementation behind [`CreateQueue`] and [`DropQueue`]: a queue, the name the
+/// tracking table records, and which way `up` goes.
+#[derive(Debug, Clone)]
+struct QueueStep {
+    spec: QueueSpec,
+    name: Cow<'static, str>,
+    direction: Direction,
+}
+
+impl QueueStep {
+    fn new(spec: QueueSpec, direction: Direction) -> Self {
+        let verb = match direction {
+            Direction::Create => "create",
+            Direction::Drop => "drop",
+        };
+        let name = format!("m00000000_000000_pgmq_{verb}_queue_{}", spec.name()).into();
+        Self {
+            spec,
+            name,
+            direction,
+        }
+    }
+
+    async fn run(&self, manager: &SchemaManager<'_>, creating: bool) -> Result<(), DbErr> {
+        let schema = PgmqSchema::new(manager);
+        if creating {
+            schema.create_queue(&self.spec).await
+        } else {
+            schema.drop_queue(&self.spec).await
+        }
+    }
+}
+
+impl MigrationName for QueueStep {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for QueueStep {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.run(manager, self.direction == Direction::Create).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        self.run(manager, self.direction == Direction::Drop).await
+    }
+
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+}
+
+/// `MigrationName` and `MigrationTrait` for the public step types, by delegation to their
+/// [`QueueStep`].
+macro_rules! queue_step_traits {
+    ($($ty:ident),*) => {$(
+        impl MigrationName for $ty {
+            fn name(&self) -> &str {
+                self.0.name()
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for $ty {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                self.0.up(manager).await
+            }
+
+            async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                self.0.down(manager).await
+            }
+
+            fn use_transaction(&self) -> Option<bool> {
+                self.0.use_transaction()
+            }
+        }
+    )*};
+}
+
 /// Creates a queue as its [`QueueSpec`] says; `down` drops it.
 ///
 /// ```
@@ -223,10 +311,7 @@ impl MigrationTrait for InstallPgmq {
 /// assert_eq!(step.name(), "m00000000_000000_pgmq_create_queue_orders");
 /// ```
 #[derive(Debug, Clone)]
-pub struct CreateQueue {
-    spec: QueueSpec,
-    name: Cow<'static, str>,
-}
+pub struct CreateQueue(QueueStep);
 
 impl CreateQueue {
     /// The step, named `m00000000_000000_pgmq_create_queue_<queue>`.
@@ -236,8 +321,7 @@ impl CreateQueue {
     /// let step = CreateQueue::new(QueueSpec::new(QueueName::from_static("jobs")));
     /// ```
     pub fn new(spec: QueueSpec) -> Self {
-        let name = format!("m00000000_000000_pgmq_create_queue_{}", spec.name()).into();
-        Self { spec, name }
+        Self(QueueStep::new(spec, Direction::Create))
     }
 
     /// Renames the step (the name is what the tracking table records), e.g. to create a
@@ -251,29 +335,8 @@ impl CreateQueue {
     /// assert_eq!(step.name(), "m20250101_000000_recreate_jobs");
     /// ```
     pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
+        self.0.name = name.into();
         self
-    }
-}
-
-impl MigrationName for CreateQueue {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for CreateQueue {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        PgmqSchema::new(manager).create_queue(&self.spec).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        PgmqSchema::new(manager).drop_queue(&self.spec).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
     }
 }
 
@@ -287,10 +350,7 @@ impl MigrationTrait for CreateQueue {
 /// assert_eq!(step.name(), "m00000000_000000_pgmq_drop_queue_legacy");
 /// ```
 #[derive(Debug, Clone)]
-pub struct DropQueue {
-    spec: QueueSpec,
-    name: Cow<'static, str>,
-}
+pub struct DropQueue(QueueStep);
 
 impl DropQueue {
     /// The step, named `m00000000_000000_pgmq_drop_queue_<queue>`.
@@ -300,8 +360,7 @@ impl DropQueue {
     /// let step = DropQueue::new(QueueSpec::new(QueueName::from_static("jobs")));
     /// ```
     pub fn new(spec: QueueSpec) -> Self {
-        let name = format!("m00000000_000000_pgmq_drop_queue_{}", spec.name()).into();
-        Self { spec, name }
+        Self(QueueStep::new(spec, Direction::Drop))
     }
 
     /// Renames the step (see [`CreateQueue::named`]).
@@ -313,31 +372,12 @@ impl DropQueue {
     /// assert_eq!(step.name(), "m1_drop");
     /// ```
     pub fn named(mut self, name: impl Into<Cow<'static, str>>) -> Self {
-        self.name = name.into();
+        self.0.name = name.into();
         self
     }
 }
 
-impl MigrationName for DropQueue {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-#[async_trait::async_trait]
-impl MigrationTrait for DropQueue {
-    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        PgmqSchema::new(manager).drop_queue(&self.spec).await
-    }
-
-    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        PgmqSchema::new(manager).create_queue(&self.spec).await
-    }
-
-    fn use_transaction(&self) -> Option<bool> {
-        Some(true)
-    }
-}
+queue_step_traits!(CreateQueue, DropQueue);
 
 /// `SchemaManager`-style helpers for your own migrations: wrap the manager and call
 /// them from `up`/`down`.
@@ -500,8 +540,7 @@ pub struct PgmqQueueMigrator {
 #[derive(Debug, Clone)]
 enum Step {
     Install(InstallPgmq),
-    Create(CreateQueue),
-    Drop(DropQueue),
+    Queue(QueueStep),
 }
 
 impl PgmqQueueMigrator {
@@ -544,7 +583,8 @@ impl PgmqQueueMigrator {
     /// let m = PgmqQueueMigrator::new("q").create_queue(QueueSpec::new(QueueName::from_static("a")));
     /// ```
     pub fn create_queue(mut self, spec: QueueSpec) -> Self {
-        self.steps.push(Step::Create(CreateQueue::new(spec)));
+        self.steps
+            .push(Step::Queue(QueueStep::new(spec, Direction::Create)));
         self
     }
 
@@ -555,7 +595,8 @@ impl PgmqQueueMigrator {
     /// let m = PgmqQueueMigrator::new("q").drop_queue(QueueSpec::new(QueueName::from_static("a")));
     /// ```
     pub fn drop_queue(mut self, spec: QueueSpec) -> Self {
-        self.steps.push(Step::Drop(DropQueue::new(spec)));
+        self.steps
+            .push(Step::Queue(QueueStep::new(spec, Direction::Drop)));
         self
     }
 
@@ -638,8 +679,7 @@ impl MigratorTraitSelf for PgmqQueueMigrator {
             .map(|s| -> Box<dyn MigrationTrait> {
                 match s {
                     Step::Install(m) => Box::new(m.clone()),
-                    Step::Create(m) => Box::new(m.clone()),
-                    Step::Drop(m) => Box::new(m.clone()),
+                    Step::Queue(m) => Box::new(m.clone()),
                 }
             })
             .collect()
@@ -682,33 +722,7 @@ pub async fn up_locked<M: MigratorTrait>(
 /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
 /// ```
 pub async fn pgmq_version<C: ConnectionTrait>(db: &C) -> Result<Option<PgmqVersion>, Error> {
-    let ext = db
-        .query_one_raw(raw(sql::EXTENSION_VERSION, &[]))
-        .await
-        .map_err(db_error)?;
-    if let Some(row) = ext {
-        let v: String = row.try_get_by_index(0).map_err(db_error)?;
-        return v
-            .parse()
-            .map(Some)
-            .map_err(|e: pgmq_orm_core::ParseVersionError| Error::InvalidArgument(e.to_string()));
-    }
-    if !query_bool(db, sql::HAS_SQL_INSTALL, &[])
-        .await
-        .map_err(db_error)?
-    {
-        return Ok(None);
-    }
-    let rows = db
-        .query_all_raw(raw(sql::SQL_INSTALL_VERSIONS, &[]))
-        .await
-        .map_err(db_error)?;
-    Ok(rows
-        .iter()
-        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
-        // The installer also records non-version rows; skip what does not parse.
-        .filter_map(|v| v.parse::<PgmqVersion>().ok())
-        .max())
+    crate::connection::installed_version(db).await
 }
 
 /// The installed pgmq version, or [`Error::PgmqMissing`] when pgmq is absent and
@@ -755,18 +769,4 @@ async fn query_bool<C: ConnectionTrait>(db: &C, sql: &str, binds: &[Bind]) -> Re
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(sql.to_owned()))?;
     row.try_get_by_index(0)
-}
-
-/// SeaORM's error, classified by the core (`QueueMissing`, `PgmqMissing`, `Database`).
-fn db_error(e: DbErr) -> Error {
-    let message = e.to_string();
-    let code = match &e {
-        DbErr::Query(sea_orm::RuntimeErr::SqlxError(s))
-        | DbErr::Exec(sea_orm::RuntimeErr::SqlxError(s)) => s
-            .as_database_error()
-            .and_then(|d| d.code())
-            .map(|c| c.into_owned()),
-        _ => None,
-    };
-    Error::from_database(code.as_deref(), &message, e)
 }

@@ -105,6 +105,50 @@ pub fn read_grouped_rr_with_poll(
     messages(functions::read_grouped_rr_with_poll(q, vt, qty.get(), poll))
 }
 
+/// `pgmq.read_grouped_head`: at most the head (oldest) message of each group, and none
+/// from a group whose head is in flight; what a concurrent FIFO consumer reads.
+///
+/// ```
+/// use sea_orm_pgmq::{query, BatchSize, QueueName, VisibilityTimeout};
+/// let q = QueueName::new("jobs").unwrap();
+/// let _stmt = query::read_grouped_head(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE);
+/// ```
+pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
+    messages(functions::read_grouped_head(q, vt, qty.get()))
+}
+
+/// `pgmq.read_grouped_head_with_poll`.
+pub fn read_grouped_head_with_poll(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    poll: PollOptions,
+) -> SelectStatement {
+    messages(functions::read_grouped_head_with_poll(
+        q,
+        vt,
+        qty.get(),
+        poll,
+    ))
+}
+
+/// `pgmq.read_with_poll` with a jsonb containment filter on the payload.
+pub fn read_with_poll_conditional(
+    q: &QueueName,
+    vt: VisibilityTimeout,
+    qty: BatchSize,
+    poll: PollOptions,
+    conditional: Json,
+) -> SelectStatement {
+    messages(functions::read_with_poll_conditional(
+        q,
+        vt,
+        qty.get(),
+        poll,
+        conditional,
+    ))
+}
+
 /// `pgmq.pop`: read and delete.
 pub fn pop(q: &QueueName, qty: BatchSize) -> SelectStatement {
     messages(functions::pop(q, qty.get()))
@@ -166,6 +210,91 @@ pub fn archive(q: &QueueName, msg_id: i64) -> SelectStatement {
 /// `pgmq.archive` (many ids): the archived ids, column `msg_id`.
 pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> SelectStatement {
     select_scalar(functions::archive_batch(q, msg_ids), "msg_id")
+}
+
+/// `SELECT <func> AS ok`: for pgmq functions returning `void` (the row's value is SQL
+/// `NULL`; run it with `execute`).
+fn void(func: FunctionCall) -> SelectStatement {
+    select_scalar(func, "ok")
+}
+
+/// `pgmq.create`: creates the queue (idempotent).
+pub fn create(q: &QueueName) -> SelectStatement {
+    void(functions::create(q))
+}
+
+/// `pgmq.create_unlogged`.
+pub fn create_unlogged(q: &QueueName) -> SelectStatement {
+    void(functions::create_unlogged(q))
+}
+
+/// `pgmq.create_partitioned` with pgmq's default `premake` (needs pg_partman).
+pub fn create_partitioned(
+    q: &QueueName,
+    partition_interval: &str,
+    retention_interval: &str,
+) -> SelectStatement {
+    void(functions::create_partitioned(
+        q,
+        partition_interval,
+        retention_interval,
+        pgmq_orm_core::sql::DEFAULT_PREMAKE,
+    ))
+}
+
+/// `pgmq.create_fifo_index`.
+pub fn create_fifo_index(q: &QueueName) -> SelectStatement {
+    void(functions::create_fifo_index(q))
+}
+
+/// `pgmq.create_fifo_indexes_all`.
+pub fn create_fifo_indexes_all() -> SelectStatement {
+    void(functions::create_fifo_indexes_all())
+}
+
+/// `pgmq.detach_archive` (a no-op in pgmq 1.x).
+pub fn detach_archive(q: &QueueName) -> SelectStatement {
+    void(functions::detach_archive(q))
+}
+
+/// `pgmq.convert_archive_partitioned` (needs pg_partman).
+pub fn convert_archive_partitioned(
+    q: &QueueName,
+    partition_interval: &str,
+    retention_interval: &str,
+    leading_partition: i32,
+) -> SelectStatement {
+    void(functions::convert_archive_partitioned(
+        q,
+        partition_interval,
+        retention_interval,
+        leading_partition,
+    ))
+}
+
+/// `pgmq.enable_notify_insert`.
+pub fn enable_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> SelectStatement {
+    void(functions::enable_notify_insert(q, throttle_interval_ms))
+}
+
+/// `pgmq.update_notify_insert`.
+pub fn update_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> SelectStatement {
+    void(functions::update_notify_insert(q, throttle_interval_ms))
+}
+
+/// `pgmq.disable_notify_insert`.
+pub fn disable_notify_insert(q: &QueueName) -> SelectStatement {
+    void(functions::disable_notify_insert(q))
+}
+
+/// `pgmq.bind_topic`.
+pub fn bind_topic(pattern: &str, q: &QueueName) -> SelectStatement {
+    void(functions::bind_topic(pattern, q))
+}
+
+/// `pgmq.unbind_topic`: column `ok` ([`BoolRow`]), `true` if the binding existed.
+pub fn unbind_topic(pattern: &str, q: &QueueName) -> SelectStatement {
+    select_scalar(functions::unbind_topic(pattern, q), "ok")
 }
 
 /// `pgmq.drop_queue`: column `ok`.

@@ -164,6 +164,39 @@ pub fn encode_headers<H: Serialize + ?Sized>(headers: &H) -> Result<Value, Error
     }
 }
 
+/// Serializes a batch: every payload, and the headers when given, which must hold one
+/// entry per payload (else [`Error::InvalidArgument`], before anything reaches pgmq).
+///
+/// ```
+/// # use pgmq_orm_core::{encode_batch, Error};
+/// let (msgs, headers) = encode_batch(&[1, 2], Some(&[serde_json::json!({}), serde_json::json!({})]))?;
+/// assert_eq!((msgs.len(), headers.map(|h| h.len())), (2, Some(2)));
+/// assert!(matches!(encode_batch(&[1, 2], Some(&[serde_json::json!({})])), Err(Error::InvalidArgument(_))));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn encode_batch<T: Serialize, H: Serialize>(
+    messages: &[T],
+    headers: Option<&[H]>,
+) -> Result<(Vec<Value>, Option<Vec<Value>>), Error> {
+    if let Some(h) = headers
+        && h.len() != messages.len()
+    {
+        return Err(Error::InvalidArgument(format!(
+            "a batch of {} messages got {} headers",
+            messages.len(),
+            h.len()
+        )));
+    }
+    let messages = messages
+        .iter()
+        .map(encode_message)
+        .collect::<Result<_, _>>()?;
+    let headers = headers
+        .map(|h| h.iter().map(encode_headers).collect::<Result<_, _>>())
+        .transpose()?;
+    Ok((messages, headers))
+}
+
 fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",

@@ -310,8 +310,36 @@ impl<'de> Deserialize<'de> for QueueName {
     }
 }
 
+/// `true` when `table` is `prefix` followed by `queue`. A `const fn`, so that the table
+/// macros of `diesel-pgmq` (`pgmq_tables!`) and `sea-orm-pgmq` (`pgmq_entities!`) can check
+/// the table names their user spells out against the queue name at compile time.
+#[doc(hidden)]
+pub const fn __table_matches(table: &str, prefix: &str, queue: &str) -> bool {
+    let (t, p, q) = (table.as_bytes(), prefix.as_bytes(), queue.as_bytes());
+    if t.len() != p.len() + q.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < t.len() {
+        let expected = if i < p.len() { p[i] } else { q[i - p.len()] };
+        if t[i] != expected {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn table_matches_needs_prefix_then_queue() {
+        assert!(super::__table_matches("q_orders", "q_", "orders"));
+        assert!(!super::__table_matches("q_order", "q_", "orders"));
+        assert!(!super::__table_matches("a_orders", "q_", "orders"));
+        assert!(!super::__table_matches("q_ordersx", "q_", "orders"));
+    }
+
     use super::*;
     use proptest::prelude::*;
 

@@ -65,8 +65,14 @@ pub mod function {
         READ_GROUPED_RR_WITH_POLL = "read_grouped_rr_with_poll";
         /// `pgmq.read_grouped_head(queue_name, vt, qty)`
         READ_GROUPED_HEAD = "read_grouped_head";
+        /// `pgmq.read_grouped_head_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`
+        READ_GROUPED_HEAD_WITH_POLL = "read_grouped_head_with_poll";
         /// `pgmq.create_fifo_index(queue_name)`
         CREATE_FIFO_INDEX = "create_fifo_index";
+        /// `pgmq.create_fifo_indexes_all()`
+        CREATE_FIFO_INDEXES_ALL = "create_fifo_indexes_all";
+        /// `pgmq.convert_archive_partitioned(queue_name, partition_interval, retention_interval, leading_partition)`
+        CONVERT_ARCHIVE_PARTITIONED = "convert_archive_partitioned";
         /// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`
         ENABLE_NOTIFY_INSERT = "enable_notify_insert";
         /// `pgmq.disable_notify_insert(queue_name)`

@@ -14,6 +14,9 @@
 //!   (about 50 ms), dropped when the `TestDb` is dropped (set `PGMQ_KEEP_TEST_DB=1` to keep
 //!   it for inspection).
 //!
+//! - [`PrivateCluster`] always starts a cluster of its own, for tests that stop, restart
+//!   or freeze the server (`SIGSTOP`); data and port survive restarts.
+//!
 //! Why in-house rather than a crate: `pgtemp` shells out to `sudo` (absent here, and
 //! needed as root), `postgresql_embedded` downloads binaries (no network here) and
 //! `testcontainers` needs a Docker engine. What remains is about two hundred lines over
@@ -59,7 +62,9 @@ fn server() -> &'static Server {
     SERVER.get_or_init(|| {
         let admin_url = match std::env::var("DATABASE_URL") {
             Ok(url) if !url.is_empty() => url,
-            _ => Cluster::start().unwrap_or_else(|e| panic!("pgmq-harness: {e}")),
+            _ => Cluster::start()
+                .map(|c| c.admin_url())
+                .unwrap_or_else(|e| panic!("pgmq-harness: {e}")),
         };
         let pgmq_version = run(prepare_template(admin_url.clone()))
             .and_then(|r| r)
@@ -324,8 +329,14 @@ fn with_database(url: &str, db: &str) -> String {
     }
 }
 
-/// A throwaway PostgreSQL cluster, started once per process.
-struct Cluster;
+/// A throwaway PostgreSQL cluster on disk: its directory, port and how to run `pg_ctl`.
+#[derive(Debug)]
+struct Cluster {
+    pg_ctl: PathBuf,
+    user: Option<(u32, u32)>,
+    dir: PathBuf,
+    port: u16,
+}
 
 /// The OS user to run the server as, when we are root: `(uid, gid)`.
 fn server_user() -> Result<Option<(u32, u32)>, String> {
@@ -397,14 +408,16 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Cluster {
-    /// Starts the cluster and its watchdog; returns the admin URL.
-    fn start() -> Result<String, String> {
+    /// Creates the cluster's directory (watched: removed with the server once this
+    /// process is gone), runs `initdb` and starts the server on a free port.
+    fn start() -> Result<Self, String> {
         let initdb = find_binary("initdb")?;
         let pg_ctl = find_binary("pg_ctl")?;
         let user = server_user()?;
         let dir = std::env::temp_dir().join(format!(
-            "pgmq-harness-{}-{}",
+            "pgmq-harness-{}-{}-{}",
             std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed),
             SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_nanos())
@@ -416,10 +429,9 @@ impl Cluster {
                 .map_err(|e| format!("chown {}: {e}", dir.display()))?;
         }
         Self::watch(&pg_ctl, &dir, user)?;
-        let data = dir.join("data");
         let out = command(&initdb, user)
             .args(["-D"])
-            .arg(&data)
+            .arg(dir.join("data"))
             .args([
                 "-U",
                 "postgres",
@@ -438,30 +450,69 @@ impl Cluster {
                 String::from_utf8_lossy(&out.stderr)
             ));
         }
+        let mut cluster = Self {
+            pg_ctl,
+            user,
+            dir,
+            port: 0,
+        };
         // The chosen port can be taken between the check and the start: try a few.
         let mut last_error = String::new();
         for _ in 0..5 {
-            let port = free_port()?;
-            let options = format!(
-                "-p {port} -h 127.0.0.1 -k {} -F -c synchronous_commit=off -c full_page_writes=off \
-                 -c max_connections=300 -c shared_buffers=128MB",
-                dir.display()
-            );
-            let out = command(&pg_ctl, user)
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(dir.join("server.log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"])
-                .stdout(Stdio::null())
-                .output()
-                .map_err(|e| format!("running pg_ctl: {e}"))?;
-            if out.status.success() {
-                return Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"));
+            cluster.port = free_port()?;
+            match cluster.pg_ctl_start() {
+                Ok(()) => return Ok(cluster),
+                Err(e) => last_error = e,
             }
-            last_error = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
         }
-        Err(format!("the server did not start:\n{last_error}"))
+        Err(last_error)
+    }
+
+    /// `pg_ctl start` on this cluster's port, waiting until it accepts connections.
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -h 127.0.0.1 -k {} -F -c synchronous_commit=off -c full_page_writes=off \
+             -c max_connections=300 -c shared_buffers=128MB",
+            self.port,
+            self.dir.display()
+        );
+        let out = command(&self.pg_ctl, self.user)
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "-o", &options, "start"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        Err(format!("the server did not start:\n{log}"))
+    }
+
+    /// `pg_ctl stop` with `mode` (`fast` or `immediate`), waiting until it is down.
+    fn pg_ctl_stop(&self, mode: &str) -> Result<(), String> {
+        let out = command(&self.pg_ctl, self.user)
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-w", "-t", "60", "-m", mode, "stop"])
+            .stdout(Stdio::null())
+            .output()
+            .map_err(|e| format!("running pg_ctl: {e}"))?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "pg_ctl stop failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    fn admin_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
     /// Starts a detached watchdog that stops the server and deletes `dir` once this process
@@ -483,6 +534,154 @@ impl Cluster {
             .spawn()
             .map(drop)
             .map_err(|e| format!("starting the watchdog: {e}"))
+    }
+}
+
+/// A PostgreSQL cluster of its own, for tests that stop, restart or freeze the server.
+///
+/// Always started from the local server binaries (even when `DATABASE_URL` is set),
+/// with one database that has pgmq installed ([`url`](Self::url)). The data and the
+/// port survive [`stop`](Self::stop)/[`start`](Self::start)/[`restart`](Self::restart),
+/// so clients and pools can reconnect to the same URL. Dropping it stops the server
+/// (thawing it first if [`freeze`](Self::freeze)d) and deletes its directory; a watchdog
+/// does the same if the process dies first.
+///
+/// ```no_run
+/// let cluster = pgmq_harness::PrivateCluster::start();
+/// let url = cluster.url().to_owned();
+/// cluster.restart();
+/// assert_eq!(url, cluster.url());
+/// ```
+#[derive(Debug)]
+pub struct PrivateCluster {
+    cluster: Cluster,
+    url: String,
+}
+
+impl PrivateCluster {
+    /// Initializes and starts a new cluster and installs pgmq into its database `pgmq`.
+    /// Panics with the reason when the server binaries are missing: this is test support.
+    pub fn start() -> Self {
+        let cluster = Cluster::start().unwrap_or_else(|e| panic!("pgmq-harness: {e}"));
+        let admin = cluster.admin_url();
+        let url = with_database(&admin, "pgmq");
+        let installed = run(execute(admin, "CREATE DATABASE pgmq".to_owned()))
+            .and_then(|r| r.map_err(Into::into))
+            .and_then(|()| run(install_pgmq(url.clone())).and_then(|r| r));
+        if let Err(e) = installed {
+            panic!("pgmq-harness: installing pgmq into the private cluster: {e}");
+        }
+        Self { cluster, url }
+    }
+
+    /// The URL of the cluster's database, which has pgmq installed.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL of the cluster's `postgres` database, as its superuser.
+    pub fn admin_url(&self) -> String {
+        self.cluster.admin_url()
+    }
+
+    /// The TCP port the server listens on (the same across restarts).
+    pub fn port(&self) -> u16 {
+        self.cluster.port
+    }
+
+    /// Stops the server (`pg_ctl stop -m fast`: sessions are terminated, transactions in
+    /// flight roll back), waiting until it is down.
+    pub fn stop(&self) {
+        self.cluster
+            .pg_ctl_stop("fast")
+            .unwrap_or_else(|e| panic!("pgmq-harness: {e}"));
+    }
+
+    /// Starts the stopped server again on the same port, waiting until it accepts
+    /// connections.
+    pub fn start_again(&self) {
+        self.cluster
+            .pg_ctl_start()
+            .unwrap_or_else(|e| panic!("pgmq-harness: {e}"));
+    }
+
+    /// [`stop`](Self::stop) then [`start_again`](Self::start_again).
+    pub fn restart(&self) {
+        self.stop();
+        self.start_again();
+    }
+
+    /// The process ids of the postmaster and all its children (backends and background
+    /// workers).
+    pub fn server_pids(&self) -> Vec<u32> {
+        let pid_file = self.cluster.dir.join("data").join("postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|s| s.lines().next()?.trim().parse::<u32>().ok())
+        else {
+            return Vec::new();
+        };
+        let mut pids = vec![postmaster];
+        let children = std::fs::read_dir("/proc").into_iter().flatten().flatten();
+        for entry in children {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid ...`; comm may hold spaces, so split after the `)`.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if ppid == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    /// Freezes the whole server with `SIGSTOP`: connections stay open (the kernel still
+    /// accepts and acknowledges) but nothing answers, as with a hung host.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a [`freeze`](Self::freeze)d server with `SIGCONT`.
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pids = self.server_pids();
+        let Some((postmaster, children)) = pids.split_first() else {
+            return;
+        };
+        let kill = |pid: &u32| {
+            Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(pid.to_string())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !kill(postmaster) {
+            eprintln!("pgmq-harness: kill -{sig} {postmaster} (the postmaster) failed");
+        }
+        // A child may exit between listing and signalling; that is fine.
+        for pid in children {
+            kill(pid);
+        }
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        self.thaw();
+        let _ = self.cluster.pg_ctl_stop("immediate");
+        let _ = std::fs::remove_dir_all(&self.cluster.dir);
     }
 }
 

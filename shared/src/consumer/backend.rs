@@ -20,7 +20,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// fn assert_backend<B: ConsumerBackend>() {}
 /// ```
 pub trait ConsumerBackend: Send + Sync + 'static {
-    /// Reads up to `qty` messages and hides them for `vt`; FIFO consumers read grouped.
+    /// Reads up to `qty` messages and hides them for `vt`. FIFO consumers read with
+    /// `pgmq.read_grouped_head`: at most one message per group, and none from a group
+    /// with a message in flight, so handlers running side by side never reorder a group.
     fn read(
         &self,
         queue: &QueueName,

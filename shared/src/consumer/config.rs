@@ -39,7 +39,9 @@ pub struct ConsumerConfig {
     pub on_failure: FailureDestination,
     /// Archive instead of delete on success.
     pub archive_on_success: bool,
-    /// Read with pgmq's grouped (FIFO) reads.
+    /// FIFO per message group (the `x-pgmq-group` header): one message of a group is
+    /// handled at a time, in order; different groups run concurrently. A failing message
+    /// holds its group back until it succeeds or leaves the queue.
     pub fifo: bool,
 }
 
@@ -144,6 +146,18 @@ impl ConsumerConfig {
         self
     }
 
+    /// Archives (instead of deletes) successfully processed messages, keeping them in
+    /// `pgmq.a_<queue>`.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// assert!(ConsumerConfig::new(QueueName::new("q").unwrap()).archive_on_success(true).archive_on_success);
+    /// ```
+    pub fn archive_on_success(mut self, on: bool) -> Self {
+        self.archive_on_success = on;
+        self
+    }
+
     /// Sets how long running handlers may finish after cancellation.
     ///
     /// ```
@@ -157,7 +171,7 @@ impl ConsumerConfig {
         self
     }
 
-    /// Reads with pgmq's grouped (FIFO) reads.
+    /// Turns FIFO-per-group mode on (see the `fifo` field).
     ///
     /// ```
     /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};

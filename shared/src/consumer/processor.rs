@@ -78,3 +78,22 @@ where
         })
     }
 }
+
+/// The check a transactional processor makes after deleting (or archiving) its message
+/// inside the handler's transaction: if the message was already gone (its visibility
+/// timeout ran out and another consumer acknowledged it), the transaction must roll back
+/// so the handler's effects do not commit twice.
+///
+/// ```
+/// use pgmq_orm_core::{QueueName, consumer::acknowledged};
+/// let q = QueueName::new("jobs").unwrap();
+/// assert!(acknowledged(true, &q, 1).is_ok());
+/// assert!(acknowledged(false, &q, 1).unwrap_err().to_string().contains("no longer"));
+/// ```
+pub fn acknowledged(found: bool, queue: &QueueName, msg_id: i64) -> Result<(), BoxError> {
+    if found {
+        Ok(())
+    } else {
+        Err(format!("message {msg_id} is no longer in queue {queue}; rolling back").into())
+    }
+}

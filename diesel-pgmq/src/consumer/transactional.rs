@@ -1,0 +1,130 @@
+//! Transactional acknowledgement: the handler runs inside the transaction that deletes
+//! (or archives) its message.
+
+use std::sync::Arc;
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use pgmq_orm_core::consumer::{BoxFuture, Consumer, ConsumerConfig, Processor, acknowledged};
+use pgmq_orm_core::{BoxError, Message, QueueName};
+
+use super::{DieselBackend, PgPool};
+use crate::PgmqAsyncConnectionExt;
+use crate::error::from_bb8;
+
+/// A handler that runs on the connection of the transaction which also acknowledges its
+/// message, so its database writes and the delete commit together (exactly-once
+/// effects). Returning `Err` (or panicking) rolls both back and the message is retried.
+///
+/// ```
+/// use diesel_async::{AsyncPgConnection, RunQueryDsl};
+/// use diesel_pgmq::consumer::{BoxFuture, TxHandler};
+/// use diesel_pgmq::{BoxError, Message};
+///
+/// struct RecordOrder;
+/// impl TxHandler<i64> for RecordOrder {
+///     fn handle<'a>(&'a self, conn: &'a mut AsyncPgConnection, m: Message<i64>)
+///         -> BoxFuture<'a, Result<(), BoxError>> {
+///         Box::pin(async move {
+///             diesel::sql_query("INSERT INTO orders(id) VALUES ($1)")
+///                 .bind::<diesel::sql_types::BigInt, _>(m.message)
+///                 .execute(conn)
+///                 .await?;
+///             Ok(())
+///         })
+///     }
+/// }
+/// ```
+pub trait TxHandler<T>: Send + Sync + 'static {
+    /// Handles `message` on `conn`, inside the open transaction; `Ok` lets the
+    /// acknowledgement and commit follow.
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>>;
+}
+
+/// The transactional [`Processor`]: take a pooled connection, begin, run the
+/// [`TxHandler`], delete (or archive) the message in the same transaction, commit. If the
+/// message was already acknowledged elsewhere (its visibility timeout ran out), the
+/// transaction rolls back instead.
+///
+/// Each running handler holds a pooled connection for its whole transaction, and reads
+/// and heartbeats need one more: size the pool above the consumer's concurrency.
+///
+/// ```no_run
+/// # use diesel_pgmq::consumer::*;
+/// # fn f<H: TxHandler<i64>>(pool: PgPool, h: H, c: ConsumerConfig) {
+/// let consumer = Transactional::consumer(DieselBackend::new(pool), c, h);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Transactional<H> {
+    pool: PgPool,
+    handler: Arc<H>,
+}
+
+impl<H> Transactional<H> {
+    /// A consumer whose handler runs in the acknowledging transaction.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::consumer::*;
+    /// # fn f<H: TxHandler<i64>>(pool: PgPool, h: H, c: ConsumerConfig) {
+    /// let consumer: Consumer<_, i64, _> = Transactional::consumer(DieselBackend::new(pool), c, h);
+    /// # }
+    /// ```
+    pub fn consumer<T>(
+        backend: DieselBackend,
+        config: ConsumerConfig,
+        handler: H,
+    ) -> Consumer<DieselBackend, T, Self>
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        H: TxHandler<T>,
+    {
+        let pool = backend.pool().clone();
+        Consumer::from_parts(
+            Arc::new(backend),
+            config,
+            Self {
+                pool,
+                handler: Arc::new(handler),
+            },
+        )
+    }
+}
+
+impl<T, H> Processor<T> for Transactional<H>
+where
+    T: Send + 'static,
+    H: TxHandler<T>,
+{
+    fn process(
+        &self,
+        queue: &QueueName,
+        message: Message<T>,
+        archive: bool,
+    ) -> BoxFuture<'static, Result<(), BoxError>> {
+        let pool = self.pool.clone();
+        let handler = Arc::clone(&self.handler);
+        let queue = queue.clone();
+        Box::pin(async move {
+            let mut pooled = pool.get_owned().await.map_err(from_bb8)?;
+            let conn: &mut AsyncPgConnection = &mut pooled;
+            let msg_id = message.msg_id;
+            // An error, or the task being aborted at shutdown, rolls back the handler's
+            // writes with the acknowledgement (an aborted transaction also marks the
+            // pooled connection broken, so bb8 discards it).
+            conn.transaction(async |tx| {
+                handler.handle(tx, message).await?;
+                let found = if archive {
+                    tx.archive(&queue, msg_id).await?
+                } else {
+                    tx.delete(&queue, msg_id).await?
+                };
+                acknowledged(found, &queue, msg_id)
+            })
+            .await
+        })
+    }
+}

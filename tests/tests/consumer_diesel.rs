@@ -1,0 +1,272 @@
+//! The consumer runtime on diesel-async (bb8) against a real pgmq: every scenario of
+//! `consumer_support`, plus transactional acknowledgement on `&mut AsyncPgConnection`.
+
+mod consumer_support;
+
+use std::time::Duration;
+
+use consumer_support::*;
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_pgmq::consumer::*;
+use diesel_pgmq::dead_letter::DeadLetters;
+use diesel_pgmq::{
+    BatchSize, BoxError, Delay, Error, Message, PgmqAsyncConnectionExt, QueueName,
+    VisibilityTimeout,
+};
+use pgmq_harness::TestDb;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+struct Diesel {
+    _db: TestDb,
+    url: String,
+    pool: PgPool,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+impl Diesel {
+    async fn count(&self, sql: String) -> i64 {
+        let mut conn = self.pool.get().await.unwrap();
+        let row: Count = diesel::sql_query(sql).get_result(&mut conn).await.unwrap();
+        row.n
+    }
+
+    async fn run_sql(&self, sql: &str) {
+        let mut conn = self.pool.get().await.unwrap();
+        diesel::sql_query(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+impl Fixture for Diesel {
+    type Backend = DieselBackend;
+
+    async fn new() -> Self {
+        let db = TestDb::new();
+        let url = db.url().to_owned();
+        let pool = PgPool::builder()
+            .max_size(8)
+            .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&url))
+            .await
+            .unwrap();
+        let mut conn = pool.get().await.unwrap();
+        conn.create_queue(&queue()).await.unwrap();
+        conn.create_queue(&dlq()).await.unwrap();
+        drop(conn);
+        Self { _db: db, url, pool }
+    }
+
+    fn backend(&self) -> DieselBackend {
+        DieselBackend::new(self.pool.clone())
+    }
+
+    async fn notify_backend(&self) -> DieselBackend {
+        DieselBackend::with_notify(self.pool.clone(), &self.url, &queue())
+            .await
+            .unwrap()
+    }
+
+    async fn send(&self, q: &QueueName, msg: Value, headers: Option<Value>) {
+        let mut conn = self.pool.get().await.unwrap();
+        conn.send_with(q, &msg, headers.as_ref(), Delay::Seconds(0))
+            .await
+            .unwrap();
+    }
+
+    async fn peek(&self, q: &QueueName) -> Vec<Message<Value>> {
+        let mut conn = self.pool.get().await.unwrap();
+        conn.read(
+            q,
+            VisibilityTimeout::Seconds(0),
+            BatchSize::new(100).unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn archived(&self, q: &QueueName) -> i64 {
+        self.count(format!(
+            "SELECT count(*) AS n FROM pgmq.{}",
+            q.archive_table_name()
+        ))
+        .await
+    }
+
+    async fn kill_listeners(&self) -> i64 {
+        self.count(KILL_LISTENERS.to_owned()).await
+    }
+}
+
+impl DeadLetterTools for Diesel {
+    async fn dl_list(&self, after: i64, limit: usize) -> Result<Vec<DeadLetter>, Error> {
+        let mut conn = self.pool.get().await.unwrap();
+        DeadLetters::new(dlq())?
+            .list(&mut conn, after, BatchSize::new(limit)?)
+            .await
+    }
+
+    async fn dl_inspect<T: DeserializeOwned>(
+        &self,
+        msg_id: i64,
+    ) -> Result<Option<DeadLetter<T>>, Error> {
+        let mut conn = self.pool.get().await.unwrap();
+        DeadLetters::new(dlq())?.inspect(&mut conn, msg_id).await
+    }
+
+    async fn dl_requeue(
+        &self,
+        target: Option<&QueueName>,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<Requeued>, Error> {
+        let mut conn = self.pool.get().await.unwrap();
+        let mut tools = DeadLetters::new(dlq())?;
+        if let Some(t) = target {
+            tools = tools.requeue_to(t)?;
+        }
+        match ids {
+            Some(ids) => tools.requeue(&mut conn, ids).await,
+            None => tools.requeue_all(&mut conn).await,
+        }
+    }
+}
+
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            consumer_support::$name::<Diesel>().await;
+        }
+    )*};
+}
+
+scenarios!(
+    plain_mode_processes_and_deletes_each_message,
+    archive_on_success_keeps_processed_messages_in_the_archive,
+    failed_handler_is_retried_no_sooner_than_the_backoff_then_dead_lettered,
+    failed_messages_go_to_the_archive_when_that_is_the_destination,
+    undecodable_payload_is_dead_lettered_at_once,
+    a_panicking_handler_is_retried_and_the_consumer_survives,
+    heartbeat_keeps_a_slow_message_invisible_past_its_visibility_timeout,
+    shutdown_past_the_deadline_releases_unfinished_messages_at_once,
+    an_insert_notification_wakes_an_idle_consumer_long_before_its_poll_interval,
+    wake_ups_resume_after_the_listening_connection_is_lost,
+    fifo_mode_handles_each_group_in_order_while_groups_run_side_by_side,
+    dead_letters_are_listed_and_inspected_without_being_consumed,
+    a_dead_letter_moved_back_is_consumed_again_with_its_original_headers,
+    a_move_that_cannot_complete_moves_nothing,
+);
+
+/// Inserts the payload into `effects`, then fails if told to.
+struct InsertThenMaybeFail {
+    fail: bool,
+}
+
+impl TxHandler<i64> for InsertThenMaybeFail {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        m: Message<i64>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            diesel::sql_query("INSERT INTO effects(v) VALUES ($1)")
+                .bind::<BigInt, _>(m.message)
+                .execute(conn)
+                .await?;
+            if self.fail {
+                return Err("after the insert".into());
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back_on_error() {
+    let fx = Diesel::new().await;
+    fx.run_sql("CREATE TABLE effects(v bigint)").await;
+    let effects = || fx.count("SELECT count(*) AS n FROM effects".to_owned());
+    let cfg = config().with_retry(RetryPolicy {
+        max_attempts: 2,
+        initial: Duration::from_secs(1),
+        jitter: 0.0,
+        ..RetryPolicy::default()
+    });
+
+    fx.send(&queue(), json!(42), None).await;
+    let ok = Transactional::consumer(
+        fx.backend(),
+        cfg.clone(),
+        InsertThenMaybeFail { fail: false },
+    );
+    let run = Running::start(ok);
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 1)
+            .await
+    );
+    run.stop().await;
+    assert_eq!(effects().await, 1);
+    assert!(fx.peek(&queue()).await.is_empty());
+
+    fx.send(&queue(), json!(43), None).await;
+    let failing = Transactional::consumer(fx.backend(), cfg, InsertThenMaybeFail { fail: true });
+    let run = Running::start(failing);
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.retried, 1);
+    assert_eq!(effects().await, 1, "failed attempts left no effect behind");
+    assert_eq!(fx.peek(&dlq()).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged() {
+    let fx = Diesel::new().await;
+    fx.run_sql("CREATE TABLE effects(v bigint)").await;
+    fx.send(&queue(), json!(1), None).await;
+
+    /// Deletes its own message behind the consumer's back (as a second consumer would
+    /// after the visibility timeout), then writes its effect.
+    struct DeletedMeanwhile(QueueName);
+    impl TxHandler<i64> for DeletedMeanwhile {
+        fn handle<'a>(
+            &'a self,
+            conn: &'a mut AsyncPgConnection,
+            m: Message<i64>,
+        ) -> BoxFuture<'a, Result<(), BoxError>> {
+            Box::pin(async move {
+                conn.delete(&self.0, m.msg_id).await?;
+                diesel::sql_query("INSERT INTO effects(v) VALUES (1)")
+                    .execute(conn)
+                    .await?;
+                Ok(())
+            })
+        }
+    }
+    // The handler's own delete runs in the same transaction, so the acknowledgement
+    // finds nothing to delete and everything rolls back.
+    let run = Running::start(Transactional::consumer(
+        fx.backend(),
+        config(),
+        DeletedMeanwhile(queue()),
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.retried >= 1)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.processed, 0);
+    assert_eq!(
+        fx.count("SELECT count(*) AS n FROM effects".to_owned())
+            .await,
+        0
+    );
+}

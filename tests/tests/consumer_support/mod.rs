@@ -1,0 +1,633 @@
+//! The consumer scenarios, written once against a [`Fixture`] that each ORM suite
+//! implements (a fresh database with the queues `jobs` and `jobs_dlq`, and the few
+//! queue operations the checks need), and the dead-letter toolkit scenarios against
+//! [`DeadLetterTools`]. The suites only add their transactional handler and the
+//! `#[tokio::test]` entry points.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pgmq_orm_core::consumer::{
+    CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetter,
+    DeadLetterInfo, FailureDestination, Processor, Requeued, RetryPolicy, dead_letter_headers,
+};
+use pgmq_orm_core::{BoxError, Error, ErrorKind, Message, QueueName, RawMessage};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+
+/// A fresh database with `jobs` and `jobs_dlq`, seen through one ORM.
+pub(crate) trait Fixture: Sized {
+    /// The ORM's consumer backend.
+    type Backend: ConsumerBackend;
+    /// A new database with both queues created.
+    fn new() -> impl Future<Output = Self>;
+    /// A polling-only backend.
+    fn backend(&self) -> Self::Backend;
+    /// A backend woken by insert notifications.
+    fn notify_backend(&self) -> impl Future<Output = Self::Backend>;
+    /// Sends a payload with optional headers.
+    fn send(&self, q: &QueueName, msg: Value, headers: Option<Value>) -> impl Future<Output = ()>;
+    /// Every visible message, read with a zero visibility timeout.
+    fn peek(&self, q: &QueueName) -> impl Future<Output = Vec<Message<Value>>>;
+    /// Rows in the queue's archive table.
+    fn archived(&self, q: &QueueName) -> impl Future<Output = i64>;
+    /// Terminates the sessions listening for notifications (a lost connection); how many.
+    fn kill_listeners(&self) -> impl Future<Output = i64>;
+}
+
+/// Terminates this database's `LISTEN`ing sessions; one row, `n`, how many.
+pub(crate) const KILL_LISTENERS: &str = "SELECT count(pg_terminate_backend(pid)) AS n \
+    FROM pg_stat_activity WHERE datname = current_database() \
+    AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()";
+
+pub(crate) fn queue() -> QueueName {
+    QueueName::from_static("jobs")
+}
+
+pub(crate) fn dlq() -> QueueName {
+    QueueName::from_static("jobs_dlq")
+}
+
+/// Fast settings: 100 ms polls, retries after 2 s then 4 s, three attempts, then the DLQ.
+pub(crate) fn config() -> ConsumerConfig {
+    ConsumerConfig::new(queue())
+        .with_poll_interval(Duration::from_millis(100))
+        .with_shutdown_deadline(Duration::from_secs(5))
+        .with_failure_destination(FailureDestination::DeadLetter(dlq()))
+        .with_retry(RetryPolicy {
+            initial: Duration::from_secs(2),
+            jitter: 0.0,
+            max_attempts: 3,
+            ..RetryPolicy::default()
+        })
+}
+
+/// A consumer running in its own task until [`stop`](Self::stop).
+pub(crate) struct Running<B, T, P> {
+    consumer: Arc<Consumer<B, T, P>>,
+    cancel: CancellationToken,
+    task: JoinHandle<Result<(), Error>>,
+}
+
+impl<B, T, P> Running<B, T, P>
+where
+    B: ConsumerBackend,
+    T: DeserializeOwned + Send + 'static,
+    P: Processor<T>,
+{
+    pub(crate) fn start(consumer: Consumer<B, T, P>) -> Self {
+        let consumer = Arc::new(consumer);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn({
+            let (c, t) = (Arc::clone(&consumer), cancel.clone());
+            async move { c.run(t).await }
+        });
+        Self {
+            consumer,
+            cancel,
+            task,
+        }
+    }
+
+    pub(crate) fn stats(&self) -> ConsumerStats {
+        self.consumer.stats()
+    }
+
+    /// Whether `done` holds for the counters within `limit`.
+    pub(crate) async fn wait_for(
+        &self,
+        limit: Duration,
+        done: impl Fn(&ConsumerStats) -> bool,
+    ) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if done(&self.stats()) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        done(&self.stats())
+    }
+
+    /// Cancels, waits for the run to return (it must, within 15 s) and gives the final counters.
+    pub(crate) async fn stop(self) -> ConsumerStats {
+        self.cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("run returns after cancellation")
+            .expect("run task does not panic")
+            .expect("run returns Ok");
+        self.consumer.stats()
+    }
+}
+
+fn counting_handler(
+    seen: &Arc<AtomicU32>,
+) -> impl Fn(Message<u32>) -> std::future::Ready<Result<(), BoxError>> + Send + Sync + 'static {
+    let seen = Arc::clone(seen);
+    move |_m| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        std::future::ready(Ok(()))
+    }
+}
+
+pub(crate) async fn plain_mode_processes_and_deletes_each_message<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..5 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(AtomicU32::new(0));
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        config(),
+        counting_handler(&seen),
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 5)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(seen.load(Ordering::SeqCst), 5);
+    assert_eq!((stats.retried, stats.dead_lettered), (0, 0));
+    assert!(fx.peek(&queue()).await.is_empty());
+    assert_eq!(fx.archived(&queue()).await, 0, "deleted, not archived");
+}
+
+pub(crate) async fn archive_on_success_keeps_processed_messages_in_the_archive<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config().archive_on_success(true);
+    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
+            .await
+    );
+    run.stop().await;
+    assert!(fx.peek(&queue()).await.is_empty());
+    assert_eq!(fx.archived(&queue()).await, 3);
+}
+
+pub(crate) async fn failed_handler_is_retried_no_sooner_than_the_backoff_then_dead_lettered<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!("x"), Some(json!({"trace": "t-1"})))
+        .await;
+    let attempts = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let a = Arc::clone(&attempts);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        config(),
+        move |_m: Message<String>| {
+            a.lock().unwrap().push(Instant::now());
+            async { Err::<(), BoxError>("always fails".into()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(20), |s| s.dead_lettered == 1)
+            .await
+    );
+    let stats = run.stop().await;
+    let times = attempts.lock().unwrap().clone();
+    assert_eq!(times.len(), 3, "max_attempts = 3");
+    // Backoff 2 s then 4 s; pgmq's vt has 1 s resolution, so allow 1 s less.
+    let (first, second) = (times[1] - times[0], times[2] - times[1]);
+    assert!(first >= Duration::from_secs(1), "{first:?}");
+    assert!(second >= Duration::from_secs(3), "{second:?}");
+    assert_eq!(stats.retried, 2);
+    assert!(fx.peek(&queue()).await.is_empty());
+    let dead = fx.peek(&dlq()).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].message, json!("x"));
+    let headers = dead[0].headers.as_ref();
+    let info = DeadLetterInfo::from_headers(headers).expect("failure record");
+    assert_eq!(
+        (
+            info.error.as_str(),
+            info.read_ct,
+            info.source_queue.as_str()
+        ),
+        ("always fails", 3, "jobs")
+    );
+    assert_eq!(headers.unwrap()["trace"], "t-1", "original headers kept");
+}
+
+pub(crate) async fn failed_messages_go_to_the_archive_when_that_is_the_destination<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    fx.send(&queue(), json!("not a number"), None).await;
+    let cfg = config()
+        .with_failure_destination(FailureDestination::Archive)
+        .with_retry(RetryPolicy {
+            max_attempts: 1,
+            ..config().retry
+        });
+    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
+        Err::<(), BoxError>("fails".into())
+    }));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 1
+            && s.decode_failed == 1)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.retried, 0, "max_attempts = 1");
+    assert!(fx.peek(&queue()).await.is_empty());
+    assert!(fx.peek(&dlq()).await.is_empty());
+    assert_eq!(fx.archived(&queue()).await, 2);
+}
+
+pub(crate) async fn undecodable_payload_is_dead_lettered_at_once<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!({"not": "a number"}), None).await;
+    let called = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&called);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        config(),
+        move |_m: Message<u64>| {
+            c.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<(), BoxError>(()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.decode_failed == 1)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.retried, stats.processed), (0, 0));
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+    let dead = fx.peek(&dlq()).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0].message,
+        json!({"not": "a number"}),
+        "payload kept as sent"
+    );
+    let info = DeadLetterInfo::from_headers(dead[0].headers.as_ref()).unwrap();
+    assert_eq!(info.read_ct, 1);
+    assert!(info.error.starts_with("decode"), "{}", info.error);
+}
+
+pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = Arc::clone(&calls);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        config(),
+        move |_m: Message<u32>| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                assert!(n > 0, "first attempt panics");
+                Ok::<(), BoxError>(())
+            }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.processed == 1)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.retried, 1);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+pub(crate) async fn heartbeat_keeps_a_slow_message_invisible_past_its_visibility_timeout<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let cfg = config().with_visibility(Duration::from_secs(2), Some(Duration::from_millis(500)));
+    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        Ok::<(), BoxError>(())
+    }));
+    tokio::time::sleep(Duration::from_millis(4500)).await;
+    // Well past the 2 s vt: without the heartbeat a reader would get it now.
+    assert!(
+        fx.peek(&queue()).await.is_empty(),
+        "visible while its handler ran"
+    );
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 1)
+            .await
+    );
+    run.stop().await;
+}
+
+pub(crate) async fn shutdown_past_the_deadline_releases_unfinished_messages_at_once<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let cfg = config()
+        .with_visibility(Duration::from_secs(300), None)
+        .with_shutdown_deadline(Duration::from_millis(300));
+    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        Ok::<(), BoxError>(())
+    }));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(fx.peek(&queue()).await.is_empty(), "taken by the consumer");
+    let stats = run.stop().await;
+    assert_eq!((stats.released, stats.processed), (1, 0));
+    assert_eq!(
+        fx.peek(&queue()).await.len(),
+        1,
+        "released message is visible at once"
+    );
+}
+
+/// With a 30 s poll interval, anything processed within 5 s was woken by NOTIFY.
+const IDLE_POLL: Duration = Duration::from_secs(30);
+const WOKEN_WITHIN: Duration = Duration::from_secs(5);
+
+pub(crate) async fn an_insert_notification_wakes_an_idle_consumer_long_before_its_poll_interval<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config().with_poll_interval(IDLE_POLL);
+    let run = Running::start(Consumer::new(
+        fx.notify_backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
+    // Let the consumer find the queue empty and start its 30 s wait.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    fx.send(&queue(), json!(7), None).await;
+    assert!(
+        run.wait_for(WOKEN_WITHIN, |s| s.processed == 1).await,
+        "not woken by NOTIFY"
+    );
+    run.stop().await;
+}
+
+pub(crate) async fn wake_ups_resume_after_the_listening_connection_is_lost<F: Fixture>() {
+    let fx = F::new().await;
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config().with_poll_interval(IDLE_POLL);
+    let run = Running::start(Consumer::new(
+        fx.notify_backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(fx.kill_listeners().await, 1, "one LISTEN session");
+    // The consumer notices the loss, reconnects, reads once and waits again.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    fx.send(&queue(), json!(1), None).await;
+    assert!(
+        run.wait_for(WOKEN_WITHIN, |s| s.processed == 1).await,
+        "not woken after reconnect"
+    );
+    run.stop().await;
+}
+
+pub(crate) async fn fifo_mode_handles_each_group_in_order_while_groups_run_side_by_side<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    for i in 0..4 {
+        for group in ["a", "b", "c"] {
+            fx.send(
+                &queue(),
+                json!([group, i]),
+                Some(json!({"x-pgmq-group": group})),
+            )
+            .await;
+        }
+    }
+    let log = Arc::new(Mutex::new(Vec::<(String, u32, Instant, Instant)>::new()));
+    let l = Arc::clone(&log);
+    let cfg = config().fifo(true).with_concurrency(6).with_batch_size(6);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        cfg,
+        move |m: Message<(String, u32)>| {
+            let l = Arc::clone(&l);
+            async move {
+                let start = Instant::now();
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let (group, i) = m.message;
+                l.lock().unwrap().push((group, i, start, Instant::now()));
+                Ok::<(), BoxError>(())
+            }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(20), |s| s.processed == 12)
+            .await
+    );
+    run.stop().await;
+    let log = log.lock().unwrap().clone();
+    for group in ["a", "b", "c"] {
+        let runs: Vec<_> = log.iter().filter(|r| r.0 == group).collect();
+        let order: Vec<u32> = runs.iter().map(|r| r.1).collect();
+        assert_eq!(order, [0, 1, 2, 3], "group {group} out of order");
+        for pair in runs.windows(2) {
+            assert!(
+                pair[1].2 >= pair[0].3,
+                "group {group}: two messages handled at once"
+            );
+        }
+    }
+    let overlapping = log
+        .iter()
+        .any(|x| log.iter().any(|y| x.0 != y.0 && x.2 < y.3 && y.2 < x.3));
+    assert!(overlapping, "different groups never ran side by side");
+}
+
+/// The dead-letter toolkit of one ORM, on the fixture's database and `jobs_dlq`.
+pub(crate) trait DeadLetterTools: Fixture {
+    /// `DeadLetters::list(after, limit)`.
+    fn dl_list(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>>;
+    /// `DeadLetters::inspect::<T>(msg_id)`.
+    fn dl_inspect<T: DeserializeOwned>(
+        &self,
+        msg_id: i64,
+    ) -> impl Future<Output = Result<Option<DeadLetter<T>>, Error>>;
+    /// `requeue(ids)` (or `requeue_all` for `None`), to `target` if given.
+    fn dl_requeue(
+        &self,
+        target: Option<&QueueName>,
+        ids: Option<&[i64]>,
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>>;
+}
+
+/// Puts a dead letter into `jobs_dlq` as a consumer of `source` would have.
+async fn dead_letter<F: Fixture>(fx: &F, source: &str, payload: Value, headers: Option<Value>) {
+    let failed = RawMessage {
+        msg_id: 1000,
+        read_ct: 5,
+        enqueued_at: chrono::Utc::now(),
+        last_read_at: None,
+        vt: chrono::Utc::now(),
+        message: payload.clone(),
+        headers,
+    };
+    let h = dead_letter_headers(&failed, &QueueName::new(source).unwrap(), "boom");
+    fx.send(&dlq(), payload, Some(h)).await;
+}
+
+pub(crate) async fn dead_letters_are_listed_and_inspected_without_being_consumed<
+    F: DeadLetterTools,
+>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        dead_letter(&fx, "jobs", json!(i), Some(json!({"trace": i}))).await;
+    }
+    let all = fx.dl_list(0, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let info = all[0].info.as_ref().expect("failure record");
+    assert_eq!(
+        (
+            info.source_queue.as_str(),
+            info.error.as_str(),
+            info.read_ct
+        ),
+        ("jobs", "boom", 5)
+    );
+    assert!(info.failed_at.is_some());
+    assert_eq!(
+        all.iter()
+            .map(|d| d.message.message.clone())
+            .collect::<Vec<_>>(),
+        [json!(0), json!(1), json!(2)]
+    );
+    let page = fx.dl_list(all[0].message.msg_id, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        page[0].message.msg_id, all[1].message.msg_id,
+        "keyset paging"
+    );
+    // Looking consumed nothing: still visible, never read.
+    assert_eq!(fx.dl_list(0, 10).await.unwrap(), all);
+    let visible = fx.peek(&dlq()).await;
+    assert_eq!(visible.len(), 3);
+    assert!(all.iter().all(|d| d.message.read_ct == 0));
+
+    let one = fx
+        .dl_inspect::<u32>(all[2].message.msg_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.message.message, 2);
+    assert_eq!(one.info.unwrap().msg_id, 1000);
+    assert!(fx.dl_inspect::<u32>(9999).await.unwrap().is_none());
+    let wrong = fx
+        .dl_inspect::<String>(all[0].message.msg_id)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), ErrorKind::Decode);
+}
+
+pub(crate) async fn a_dead_letter_moved_back_is_consumed_again_with_its_original_headers<
+    F: DeadLetterTools,
+>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), Some(json!({"trace": "t-1"})))
+        .await;
+    fx.send(&queue(), json!(2), None).await;
+    fx.send(&queue(), json!(3), None).await;
+    let healed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::<(u32, Option<Value>)>::new()));
+    let (h, s) = (Arc::clone(&healed), Arc::clone(&seen));
+    let cfg = config().with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..config().retry
+    });
+    let run = Running::start(Consumer::new(fx.backend(), cfg, move |m: Message<u32>| {
+        let ok = h.load(Ordering::SeqCst);
+        if ok {
+            s.lock().unwrap().push((m.message, m.headers));
+        }
+        async move {
+            if ok {
+                Ok(())
+            } else {
+                Err::<(), BoxError>("not yet".into())
+            }
+        }
+    }));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 3)
+            .await
+    );
+    let dead = fx.dl_list(0, 10).await.unwrap();
+    let ids: Vec<i64> = dead.iter().map(|d| d.message.msg_id).collect();
+
+    healed.store(true, Ordering::SeqCst);
+    let moved = fx
+        .dl_requeue(None, Some(&[ids[0], ids[2], 424_242]))
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.iter().map(|r| r.dead_msg_id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    assert!(moved.iter().all(|r| r.queue == queue()));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 2)
+            .await
+    );
+    assert_eq!(
+        fx.dl_list(0, 10).await.unwrap().len(),
+        1,
+        "the third stays dead"
+    );
+
+    let rest = fx.dl_requeue(None, None).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
+            .await
+    );
+    run.stop().await;
+    assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|x| x.0);
+    assert_eq!(
+        seen,
+        vec![(1, Some(json!({"trace": "t-1"}))), (2, None), (3, None)],
+        "original headers back, failure record gone"
+    );
+}
+
+pub(crate) async fn a_move_that_cannot_complete_moves_nothing<F: DeadLetterTools>() {
+    let fx = F::new().await;
+    dead_letter(&fx, "jobs", json!(1), None).await;
+    dead_letter(&fx, "no_such_queue", json!(2), None).await;
+    fx.send(&dlq(), json!(3), None).await; // no failure record
+    let before = fx.dl_list(0, 10).await.unwrap();
+
+    // No source for the third: refused before anything is sent.
+    let e = fx.dl_requeue(None, None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    // The first goes to `jobs`, then the send to a missing queue fails: rolled back.
+    let ids = [before[0].message.msg_id, before[1].message.msg_id];
+    let e = fx.dl_requeue(None, Some(&ids)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueMissing, "{e}");
+    assert!(fx.peek(&queue()).await.is_empty(), "nothing sent");
+    assert_eq!(fx.dl_list(0, 10).await.unwrap(), before, "nothing deleted");
+
+    // A named target takes them all.
+    let moved = fx.dl_requeue(Some(&queue()), None).await.unwrap();
+    assert_eq!(moved.len(), 3);
+    let back = fx.peek(&queue()).await;
+    assert_eq!(
+        back.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
+        [json!(1), json!(2), json!(3)]
+    );
+    assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
+}

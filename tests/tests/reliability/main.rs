@@ -1,0 +1,11 @@
+//! The reliability and security suite (issue #10): load, injected faults, timeouts, bad
+//! input and least privilege, each against a real PostgreSQL with real pgmq. See
+//! RELIABILITY.md at the repository root for the claims and the figures.
+
+mod bad_input;
+mod cluster;
+mod faults;
+mod load;
+mod roles;
+mod support;
+mod timeouts;

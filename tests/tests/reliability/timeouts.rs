@@ -1,0 +1,187 @@
+//! Pool exhaustion and a server that does not answer end in a typed timeout error, never
+//! a hang. Every wait is guarded by a much longer limit, so a hang fails the test instead
+//! of stalling the suite.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::{Connection, PgConnection};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use pgmq_harness::{PrivateCluster, TestDb};
+use pgmq_orm_core::{BoxError, Error, ErrorKind, QueueName};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait};
+use sea_orm_pgmq::PgmqConnectionExt;
+
+use crate::support::{Job, Res};
+
+/// What the pools are configured to wait.
+const POOL_WAIT: Duration = Duration::from_millis(500);
+/// How long a call may take before the test calls it a hang.
+const HANG: Duration = Duration::from_secs(20);
+
+/// Runs blocking `f` on a thread; `Err` if it has not returned within [`HANG`].
+fn guarded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, BoxError> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(HANG)
+        .map_err(|_| format!("no answer within {HANG:?}: a hang").into())
+}
+
+/// Awaits `f`; `Err` if it has not finished within [`HANG`].
+async fn guarded_async<T>(f: impl Future<Output = T>) -> Result<T, BoxError> {
+    tokio::time::timeout(HANG, f)
+        .await
+        .map_err(|_| format!("no answer within {HANG:?}: a hang").into())
+}
+
+async fn small_seaorm_pool(url: &str, lazy: bool) -> Result<DatabaseConnection, BoxError> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.max_connections(1)
+        .min_connections(0)
+        .acquire_timeout(POOL_WAIT)
+        .connect_timeout(POOL_WAIT)
+        .connect_lazy(lazy)
+        .sqlx_logging(false);
+    Ok(Database::connect(opts).await?)
+}
+
+fn r2d2_pool(url: &str) -> Pool<ConnectionManager<PgConnection>> {
+    Pool::builder()
+        .max_size(1)
+        .connection_timeout(POOL_WAIT)
+        .build_unchecked(ConnectionManager::<PgConnection>::new(url))
+}
+
+async fn bb8_pool(
+    url: &str,
+) -> Result<bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>, BoxError> {
+    Ok(bb8::Pool::builder()
+        .max_size(1)
+        .connection_timeout(POOL_WAIT)
+        .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(url))
+        .await?)
+}
+
+#[test]
+fn exhausted_r2d2_pool_is_a_pool_error_and_recovers() -> Res {
+    use diesel_pgmq::PgmqConnectionExt;
+    let tdb = TestDb::new();
+    let pool = r2d2_pool(tdb.url());
+    let mut held = pool.get()?;
+    held.create_queue("jobs")?;
+    let p = pool.clone();
+    let second = guarded(move || p.get().map(drop).map_err(diesel_pgmq::error::from_r2d2))?;
+    assert_eq!(second.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    drop(held);
+    pool.get()?.send("jobs", &Job { id: 1 })?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn exhausted_bb8_pool_is_a_pool_error_and_recovers() -> Res {
+    use diesel_pgmq::PgmqAsyncConnectionExt;
+    let tdb = TestDb::new();
+    let pool = bb8_pool(tdb.url()).await?;
+    let mut held = pool.get().await?;
+    held.create_queue("jobs").await?;
+    let second = guarded_async(pool.get()).await?;
+    let err = second.map(drop).map_err(diesel_pgmq::error::from_bb8);
+    assert_eq!(err.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    drop(held);
+    pool.get().await?.send("jobs", &Job { id: 1 }).await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn exhausted_seaorm_pool_is_a_pool_error_and_recovers() -> Res {
+    let tdb = TestDb::new();
+    let db = small_seaorm_pool(tdb.url(), false).await?;
+    let q = QueueName::new("jobs")?;
+    db.create_queue(&q).await?;
+    let held = db.begin().await?;
+    let sent = guarded_async(db.send(&q, &Job { id: 1 })).await?;
+    assert_eq!(sent.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    held.rollback().await?;
+    db.send(&q, &Job { id: 2 }).await?;
+    assert_eq!(
+        db.metrics(&q).await?.queue_length,
+        1,
+        "only the second send happened"
+    );
+    Ok(())
+}
+
+/// A "server" that accepts connections and never says a word.
+fn silent_server() -> Result<u16, BoxError> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    Ok(port)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_is_a_timeout_error_for_every_client() -> Res {
+    let port = silent_server()?;
+    let url = format!("postgres://postgres@127.0.0.1:{port}/pgmq");
+
+    // libpq's connect_timeout bounds the whole handshake.
+    let with_timeout = format!("{url}?connect_timeout=1");
+    let direct = guarded(move || PgConnection::establish(&with_timeout).map(drop))?;
+    assert!(direct.is_err());
+
+    let pool = r2d2_pool(&url);
+    let got = guarded(move || pool.get().map(drop).map_err(diesel_pgmq::error::from_r2d2))?;
+    assert_eq!(got.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+
+    let pool = bb8_pool(&url).await?;
+    let got = guarded_async(pool.get()).await?;
+    let got = got.map(drop).map_err(diesel_pgmq::error::from_bb8);
+    assert_eq!(got.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+
+    let db = small_seaorm_pool(&url, true).await?;
+    let sent = guarded_async(db.send("jobs", &Job { id: 1 })).await?;
+    assert_eq!(sent.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_server_is_a_pool_timeout_and_the_pools_work_again_once_it_thaws() -> Res {
+    use diesel_pgmq::PgmqAsyncConnectionExt;
+    let cluster = Arc::new(PrivateCluster::start());
+    let url = cluster.url().to_owned();
+    let sea = small_seaorm_pool(&url, false).await?;
+    let q = QueueName::new("jobs")?;
+    sea.create_queue(&q).await?;
+    let bb8 = bb8_pool(&url).await?;
+    bb8.get().await?.send("jobs", &Job { id: 0 }).await?;
+
+    cluster.freeze();
+    // Pooled connections are checked before use, under the pool's timeout.
+    let sent = guarded_async(sea.send(&q, &Job { id: 1 })).await;
+    let got = guarded_async(bb8.get()).await;
+    let direct = {
+        let url = format!("{url}?connect_timeout=1");
+        guarded(move || PgConnection::establish(&url).map(drop))
+    };
+    cluster.thaw();
+    let sent: Result<i64, Error> = sent?;
+    assert_eq!(sent.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    let got = got?.map(drop).map_err(diesel_pgmq::error::from_bb8);
+    assert_eq!(got.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    assert!(direct?.is_err(), "connected to a frozen server");
+
+    sea.send(&q, &Job { id: 2 }).await?;
+    bb8.get().await?.send("jobs", &Job { id: 3 }).await?;
+    assert_eq!(sea.metrics(&q).await?.queue_length, 3);
+    Ok(())
+}
