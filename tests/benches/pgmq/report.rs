@@ -92,10 +92,11 @@ pub(crate) fn markdown(
     let _ = writeln!(s, "# Benchmarks\n");
     let _ = writeln!(
         s,
-        "Throughput in messages per second (median of {rounds} interleaved rounds{}), and each \
+        "Throughput in messages per second (median of {rounds} interleaved round{}{}), and each \
          client's ratio to the raw ceiling (tokio-postgres with prepared statements, the same SQL). \
          All clients ran in one process against one server, in the same run ({:.0} s). \
          \"—\": the client has no such operation.\n",
+        if rounds == 1 { "" } else { "s" },
         if quick {
             ", `--quick`: 10x fewer messages"
         } else {

@@ -18,7 +18,7 @@ use tokio::sync::Barrier;
 use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, typed};
 
 /// The clients with a consumer backend.
-const WITH_BACKEND: &[ClientKind] = &[ClientKind::SeaOrm];
+const WITH_BACKEND: &[ClientKind] = &[ClientKind::DieselAsync, ClientKind::SeaOrm];
 
 pub(super) fn has_backend(kind: ClientKind) -> bool {
     WITH_BACKEND.contains(&kind)
@@ -29,6 +29,9 @@ async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn Cons
     match kind {
         ClientKind::SeaOrm => Box::new(sea_orm_pgmq::consumer::SeaOrmBackend::new(
             typed::SeaOrm::pool(url, queue).await,
+        )),
+        ClientKind::DieselAsync => Box::new(diesel_pgmq::consumer::DieselBackend::new(
+            typed::DieselAsync::pool(url, queue).await,
         )),
         other => unreachable!("{} has no consumer backend", other.label()),
     }

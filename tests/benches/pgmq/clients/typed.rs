@@ -96,6 +96,25 @@ impl DieselAsync {
         Self { conn, queue }
     }
 
+    /// A one-connection bb8 pool, opened, for the consumer backend. bb8 runs a test query
+    /// on every checkout unless `test_on_check_out` is off (a round trip per call, like
+    /// sqlx's ping); off, as for sea-orm-pgmq.
+    pub(crate) async fn pool(url: &str, queue: &QueueName) -> diesel_pgmq::consumer::PgPool {
+        use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+        use diesel_pgmq::PgmqAsyncConnectionExt;
+        let pool = diesel_pgmq::consumer::PgPool::builder()
+            .max_size(1)
+            .min_idle(1)
+            .test_on_check_out(false)
+            .build(AsyncDieselConnectionManager::new(url))
+            .await
+            .expect("bb8 pool");
+        let mut conn = pool.get().await.expect("bb8 checkout");
+        conn.metrics(queue).await.expect("diesel-async warm-up");
+        drop(conn);
+        pool
+    }
+
     pub(crate) async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
         use diesel_pgmq::PgmqAsyncConnectionExt;
         if op == Op::SendPipelined {
