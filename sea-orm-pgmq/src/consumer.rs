@@ -181,12 +181,7 @@ impl ConsumerBackend for SeaOrmBackend {
 
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
-        Box::pin(async move {
-            match &self.wakeups {
-                Some(w) => w.wait(timeout).await,
-                None => tokio::time::sleep(timeout).await,
-            }
-        })
+        Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
 }
 

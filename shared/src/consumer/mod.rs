@@ -68,4 +68,4 @@ pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
 pub use stats::ConsumerStats;
 pub use tokio_util::sync::CancellationToken;
-pub use wakeup::{NotificationSource, Wakeups, listen_sql};
+pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};

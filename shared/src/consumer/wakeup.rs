@@ -154,6 +154,27 @@ impl<S: NotificationSource> Wakeups<S> {
     }
 }
 
+/// What a backend's [`wait_for_messages`](super::ConsumerBackend::wait_for_messages)
+/// does: wait on `wakeups` when the backend listens, else sleep out the poll interval.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use pgmq_orm_core::consumer::{NotificationSource, Wakeups, wait_or_sleep};
+/// # #[derive(Debug)] struct Never;
+/// # impl NotificationSource for Never { type Connection = ();
+/// #   fn connect<'a>(&'a self, _: &'a pgmq_orm_core::QueueName) -> pgmq_orm_core::consumer::BoxFuture<'a, Result<(), pgmq_orm_core::Error>> { Box::pin(async { Ok(()) }) }
+/// #   fn recv<'a>(&'a self, _: &'a mut ()) -> pgmq_orm_core::consumer::BoxFuture<'a, Result<(), pgmq_orm_core::Error>> { Box::pin(std::future::pending()) } }
+/// let none: Option<&Wakeups<Never>> = None;
+/// wait_or_sleep(none, std::time::Duration::from_millis(10)).await;
+/// # }
+/// ```
+pub async fn wait_or_sleep<S: NotificationSource>(wakeups: Option<&Wakeups<S>>, limit: Duration) {
+    match wakeups {
+        Some(w) => w.wait(limit).await,
+        None => tokio::time::sleep(limit).await,
+    }
+}
+
 /// The `LISTEN` statement for a channel. The channel of a validated [`QueueName`] holds
 /// only `[a-z0-9_.]` and the fixed prefix and suffix, so quoting it is enough; `LISTEN`
 /// takes no bound parameters.
