@@ -5,6 +5,7 @@
 //! ([`DieselBackend`], with `LISTEN` wake-ups through diesel-async's notification stream)
 //! and the transactional processor ([`Transactional`] with [`TxHandler`]), whose handler
 //! gets the `&mut AsyncPgConnection` of the transaction that also acknowledges the message.
+//! What a consumer dead-lettered is listed and moved back with [`crate::dead_letter`].
 //!
 //! ```no_run
 //! use diesel_async::AsyncPgConnection;
@@ -30,7 +31,7 @@ use std::time::Duration;
 
 use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{BatchSize, Delay, Error, QueueName, RawMessage, VisibilityTimeout, sql};
 use serde_json::Value;
@@ -210,9 +211,11 @@ impl ConsumerBackend for DieselBackend {
                     let headers = dead_letter_headers(message, queue, error);
                     let conn: &mut AsyncPgConnection = &mut conn;
                     conn.transaction(async |tx| {
-                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                            .await?;
-                        tx.delete(queue, message.msg_id).await?;
+                        // Delete first: a message already gone is not copied again.
+                        if tx.delete(queue, message.msg_id).await? {
+                            tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                                .await?;
+                        }
                         Ok::<_, TxError>(())
                     })
                     .await
@@ -225,12 +228,7 @@ impl ConsumerBackend for DieselBackend {
 
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
-        Box::pin(async move {
-            match &self.wakeups {
-                Some(w) => w.wait(timeout).await,
-                None => tokio::time::sleep(timeout).await,
-            }
-        })
+        Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
 }
 
@@ -296,5 +294,13 @@ impl NotificationSource for DieselListener {
                 )),
             }
         })
+    }
+
+    fn drain(&self, conn: &mut AsyncPgConnection) {
+        // The stream is fed through a channel, so polling it once takes only what has
+        // already arrived. An error taken here ends the stream, and the next `recv`
+        // reports the lost connection.
+        let mut stream = pin!(conn.notifications_stream());
+        while let Some(Some(Ok(_))) = stream.next().now_or_never() {}
     }
 }

@@ -12,6 +12,10 @@
 //! - [`PgmqConnectionExt`] / [`PgmqAsyncConnectionExt`] (one method per operation,
 //!   returning core types and the core [`Error`]) and the typed [`Queue`] handle.
 //!
+//! [`OutboxExt::enqueue`] turns an `insert_into` / `update` / `delete` into a
+//! transactional outbox of one statement: every returned row is also sent to a queue,
+//! and comes back paired with its message id (see [`outbox`]).
+//!
 //! Everything runs on the connection you pass, so a send inside
 //! `conn.transaction(..)` commits or rolls back with your own writes.
 //!
@@ -20,7 +24,7 @@
 //! | `sync` | [`PgmqConnectionExt`] for `PgConnection`, r2d2 pool errors | yes |
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
 //! | `bb8` | bb8 pool errors ([`error::from_bb8`]) | no |
-//! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) | no |
+//! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) and the dead-letter toolkit (`dead_letter`) | no |
 //! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
 //! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |
 //!
@@ -50,8 +54,11 @@ pub use pgmq_orm_core::*;
 pub mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "consumer")]
+pub mod dead_letter;
 pub mod error;
 pub mod functions;
+pub mod outbox;
 pub mod query;
 pub mod queue;
 
@@ -59,6 +66,7 @@ pub mod queue;
 pub use connection::PgmqAsyncConnectionExt;
 #[cfg(feature = "sync")]
 pub use connection::PgmqConnectionExt;
+pub use outbox::{Outbox, OutboxExt, Payload};
 pub use queue::Queue;
 
 #[cfg(feature = "migrations")]

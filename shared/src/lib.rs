@@ -6,6 +6,7 @@
 //!   notification rows: what pgmq's functions return, decoded by column name.
 //! - [`VisibilityTimeout`], [`Delay`], [`PollOptions`], [`BatchSize`]: the arguments.
 //! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
+//! - [`outbox`]: the options and SQL pieces of the one-statement transactional outbox.
 //! - [`sql`]: pgmq's function names, column names and defaults, and [`PgmqVersion`] with
 //!   the minimum version both crates need.
 //!
@@ -19,6 +20,7 @@ pub mod consumer;
 mod error;
 mod message;
 pub mod migrate;
+pub mod outbox;
 mod queue_name;
 mod rows;
 pub mod sql;

@@ -11,9 +11,11 @@ use sea_orm::{
     ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
 };
 use sea_orm_pgmq::consumer::*;
+use sea_orm_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use sea_orm_pgmq::{
-    BatchSize, BoxError, Delay, Message, PgmqConnectionExt, QueueName, VisibilityTimeout,
+    BatchSize, BoxError, Delay, Error, Message, PgmqConnectionExt, QueueName, VisibilityTimeout,
 };
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 struct SeaOrm {
@@ -82,6 +84,36 @@ impl Fixture for SeaOrm {
     }
 }
 
+impl DeadLetterTools for SeaOrm {
+    async fn dl_list(&self, after: i64, limit: usize) -> Result<Vec<DeadLetter>, Error> {
+        DeadLetters::new(dlq())?
+            .list(&self.db, after, BatchSize::new(limit)?)
+            .await
+    }
+
+    async fn dl_inspect<T: DeserializeOwned>(
+        &self,
+        msg_id: i64,
+    ) -> Result<Option<DeadLetter<T>>, Error> {
+        DeadLetters::new(dlq())?.inspect(&self.db, msg_id).await
+    }
+
+    async fn dl_requeue(
+        &self,
+        target: Option<&QueueName>,
+        ids: Option<&[i64]>,
+    ) -> Result<Vec<Requeued>, Error> {
+        let mut tools = DeadLetters::new(dlq())?;
+        if let Some(t) = target {
+            tools = tools.requeue_to(t)?;
+        }
+        match ids {
+            Some(ids) => tools.requeue(&self.db, ids).await,
+            None => tools.requeue_all(&self.db).await,
+        }
+    }
+}
+
 macro_rules! scenarios {
     ($($name:ident),* $(,)?) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,6 +135,11 @@ scenarios!(
     an_insert_notification_wakes_an_idle_consumer_long_before_its_poll_interval,
     wake_ups_resume_after_the_listening_connection_is_lost,
     fifo_mode_handles_each_group_in_order_while_groups_run_side_by_side,
+    fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retry,
+    dead_lettering_copies_only_a_message_still_in_its_queue,
+    dead_letters_are_listed_and_inspected_without_being_consumed,
+    a_dead_letter_moved_back_is_consumed_again_with_its_original_headers,
+    a_move_that_cannot_complete_moves_nothing,
 );
 
 /// Inserts the payload into `effects`, then fails if told to.

@@ -1,16 +1,30 @@
-//! The transactional outbox with sync Diesel and diesel-pgmq: an order row and its
-//! `OrderCreated` event commit in one transaction (both or neither); a consumer then
-//! reads the event through a typed queue handle, handles it and deletes it.
+//! A small order service on diesel-async and diesel-pgmq: the transactional outbox and
+//! the consumer runtime, end to end.
+//!
+//! 1. Orders and their `OrderCreated` events are written in ONE statement
+//!    (`insert_into(..).returning(..).enqueue(&outbox)`), inside the caller's
+//!    transaction: both commit, or neither does.
+//! 2. A consumer processes the events in transactional mode: the shipment it records and
+//!    the deletion of the event commit together (exactly-once effects).
 //!
 //! Run with `cargo run -p pgmq-orm-examples --bin diesel_orders`
 //! (`DATABASE_URL`, or a throwaway server).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use diesel::prelude::*;
-use diesel_pgmq::{BatchSize, PgmqConnectionExt, Queue, VisibilityTimeout};
-use serde::{Deserialize, Serialize};
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_pgmq::consumer::{
+    BoxFuture, CancellationToken, ConsumerConfig, DieselBackend, PgPool, Transactional, TxHandler,
+};
+use diesel_pgmq::outbox::{Outbox, OutboxExt, Payload};
+use diesel_pgmq::{BoxError, Message, PgmqAsyncConnectionExt, QueueName};
+use serde::Deserialize;
 
 diesel::table! {
-    /// The application's own table.
+    /// The application's orders.
     shop_orders (id) {
         /// Primary key.
         id -> Int4,
@@ -19,69 +33,147 @@ diesel::table! {
     }
 }
 
-/// Any error, for the example's brevity.
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+diesel::table! {
+    /// What the consumer records for each order event.
+    shipments (order_id) {
+        /// The order shipped (primary key: a second delivery would fail).
+        order_id -> Int4,
+    }
+}
 
-/// The event other services consume.
-#[derive(Debug, Serialize, Deserialize)]
+/// A saved order, as the insert returns it.
+#[derive(Debug, Queryable)]
+struct Order {
+    id: i32,
+    item: String,
+}
+
+/// The event other services consume; built in SQL by the outbox's payload.
+#[derive(Debug, Deserialize)]
 struct OrderCreated {
     order_id: i32,
     item: String,
 }
 
-/// Inserts an order and queues its event in the caller's transaction.
-fn place_order(
-    conn: &mut PgConnection,
-    events: &Queue<OrderCreated>,
-    item: &str,
-) -> Result<(i32, i64), BoxError> {
-    let order_id: i32 = diesel::insert_into(shop_orders::table)
-        .values(shop_orders::item.eq(item))
-        .returning(shop_orders::id)
-        .get_result(conn)?;
-    let event = OrderCreated {
-        order_id,
-        item: item.to_owned(),
-    };
-    // `send` builds a Diesel statement; it runs on whatever connection (or transaction)
-    // the caller hands it.
-    let msg_id: i64 = events.send(&event)?.get_result(conn)?;
-    Ok((order_id, msg_id))
+/// The queue of order events, checked at compile time.
+const ORDER_EVENTS: QueueName = QueueName::from_static("order_events");
+
+/// Saves `items` as orders and queues one `OrderCreated` per order, in one statement,
+/// on the caller's connection (so inside the caller's transaction).
+async fn place_orders(
+    conn: &mut AsyncPgConnection,
+    outbox: &Outbox,
+    items: &[&str],
+) -> QueryResult<Vec<(Order, i64)>> {
+    let rows: Vec<_> = items.iter().map(|i| shop_orders::item.eq(*i)).collect();
+    diesel::insert_into(shop_orders::table)
+        .values(rows)
+        .returning((shop_orders::id, shop_orders::item))
+        .enqueue(outbox)
+        .get_results(conn)
+        .await
 }
 
-fn main() -> Result<(), BoxError> {
-    let mut conn = PgConnection::establish(&pgmq_harness::database_url())?;
+/// Ships an order: runs inside the transaction that also deletes its event.
+struct ShipOrder;
+
+impl TxHandler<OrderCreated> for ShipOrder {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        event: Message<OrderCreated>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            let order = &event.message;
+            diesel::insert_into(shipments::table)
+                .values(shipments::order_id.eq(order.order_id))
+                .execute(conn)
+                .await?;
+            println!(
+                "consumer: shipped order {} ({}), event {} (attempt {})",
+                order.order_id, order.item, event.msg_id, event.read_ct
+            );
+            Ok(())
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let url = pgmq_harness::database_url();
+    let pool: PgPool = PgPool::builder()
+        .max_size(4)
+        .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&url))
+        .await?;
+    let mut conn = pool.get().await?;
     diesel::sql_query(
         "CREATE TABLE IF NOT EXISTS shop_orders (id serial PRIMARY KEY, item text NOT NULL)",
     )
-    .execute(&mut conn)?;
-    conn.create_queue("order_events")?;
-    let events: Queue<OrderCreated> = Queue::new("order_events")?;
+    .execute(&mut conn)
+    .await?;
+    diesel::sql_query("CREATE TABLE IF NOT EXISTS shipments (order_id int PRIMARY KEY)")
+        .execute(&mut conn)
+        .await?;
+    conn.create_queue(ORDER_EVENTS).await?;
 
-    // Producer: the row and the event commit together.
-    let (order_id, msg_id) = conn.transaction(|c| place_order(c, &events, "teapot"))?;
-    println!("order {order_id} saved, event {msg_id} queued");
+    // The event is the order's id and item plus a constant type tag, built in SQL.
+    let outbox = Outbox::new(ORDER_EVENTS)?.payload(
+        Payload::fields([("order_id", "id"), ("item", "item")])?.with("type", "OrderCreated")?,
+    );
 
-    // A rolled-back order leaves no event behind.
-    let rolled_back = conn.transaction(|c| {
-        place_order(c, &events, "ghost")?;
-        Err::<(), BoxError>("payment declined".into())
-    });
-    println!("second order rolled back: {}", rolled_back.unwrap_err());
-
-    // Consumer: read with a visibility timeout, handle, then delete.
-    let batch = events
-        .read(VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
-        .run(&mut conn)?;
-    assert_eq!(batch.len(), 1, "only the committed order's event is queued");
-    for msg in batch {
+    // Producer: orders and events commit together.
+    let placed = conn
+        .transaction(async |tx| place_orders(tx, &outbox, &["teapot", "kettle"]).await)
+        .await?;
+    for (order, msg_id) in &placed {
         println!(
-            "handling order {} ({}), read {} time(s)",
-            msg.message.order_id, msg.message.item, msg.read_ct
+            "producer: order {} ({}) saved, event {msg_id} queued",
+            order.id, order.item
         );
-        conn.delete("order_events", msg.msg_id)?;
     }
-    let left = conn.metrics("order_events")?.queue_length;
-    println!("{left} event(s) left in the queue");
+
+    // A rolled-back transaction leaves neither orders nor events behind.
+    let declined = conn
+        .transaction(async |tx| {
+            place_orders(tx, &outbox, &["ghost"]).await?;
+            Err::<(), BoxError>("payment declined".into())
+        })
+        .await;
+    println!(
+        "producer: third order rolled back ({})",
+        declined.unwrap_err()
+    );
+    drop(conn);
+
+    // Consumer: wakes on insert notifications, ships each order in the transaction
+    // that deletes its event.
+    let backend = DieselBackend::with_notify(pool.clone(), &url, &ORDER_EVENTS).await?;
+    let config = ConsumerConfig::new(ORDER_EVENTS).with_poll_interval(Duration::from_secs(1));
+    let consumer = Arc::new(Transactional::consumer(backend, config, ShipOrder));
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let (consumer, stop) = (Arc::clone(&consumer), stop.clone());
+        async move { consumer.run(stop).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumer.stats().processed < placed.len() as u64 {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the consumer did not process the events within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.cancel();
+    running.await??;
+
+    let mut conn = pool.get().await?;
+    let shipped: i64 = shipments::table.count().get_result(&mut conn).await?;
+    let left = conn.metrics(ORDER_EVENTS).await?.queue_length;
+    println!(
+        "done: {shipped} order(s) shipped, {left} event(s) left, stats {:?}",
+        consumer.stats()
+    );
+    if shipped != placed.len() as i64 || left != 0 {
+        return Err("every committed order should be shipped exactly once".into());
+    }
     Ok(())
 }

@@ -1,8 +1,10 @@
 //! What a dead-lettered message carries about its failure, and how to read it back.
 
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::{QueueName, RawMessage};
+use crate::{Error, Message, QueueName, RawMessage};
 
 /// The header under which a dead-lettered message records why it left its queue.
 pub const DEAD_LETTER_HEADER: &str = "x-pgmq-dead-letter";
@@ -55,6 +57,8 @@ pub struct DeadLetterInfo {
     pub read_ct: i32,
     /// The last error.
     pub error: String,
+    /// When it was moved, if recorded.
+    pub failed_at: Option<DateTime<Utc>>,
 }
 
 impl DeadLetterInfo {
@@ -72,6 +76,50 @@ impl DeadLetterInfo {
             msg_id: rec.get("msg_id")?.as_i64()?,
             read_ct: i32::try_from(rec.get("read_ct")?.as_i64()?).ok()?,
             error: rec.get("error")?.as_str()?.to_owned(),
+            failed_at: rec
+                .get("failed_at")
+                .and_then(|t| serde_json::from_value(t.clone()).ok()),
+        })
+    }
+}
+
+/// A message in a dead-letter queue, with its failure record decoded: what the
+/// dead-letter toolkits of the ORM crates list and inspect.
+///
+/// ```
+/// use pgmq_orm_core::RawMessage;
+/// use pgmq_orm_core::consumer::DeadLetter;
+/// let raw = RawMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
+///     vt: chrono::Utc::now(), message: serde_json::json!(5),
+///     headers: Some(serde_json::json!({"x-pgmq-dead-letter": {"source_queue": "q", "msg_id": 1, "read_ct": 2, "error": "e"}})) };
+/// let dead = DeadLetter::<u8>::decode(raw)?;
+/// assert_eq!((dead.message.message, dead.info.unwrap().error.as_str()), (5, "e"));
+/// # Ok::<(), pgmq_orm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter<T = Value> {
+    /// The message as it sits in the dead-letter queue (`msg_id` is its id there; the
+    /// headers still hold the failure record).
+    pub message: Message<T>,
+    /// The failure record; `None` for a message put there by something else.
+    pub info: Option<DeadLetterInfo>,
+}
+
+impl<T: DeserializeOwned> DeadLetter<T> {
+    /// Decodes a row of a dead-letter queue; a payload that is not a `T` is an
+    /// [`Error::Decode`] naming the message.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{RawMessage, consumer::DeadLetter};
+    /// let raw = RawMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
+    ///     vt: chrono::Utc::now(), message: serde_json::json!("text"), headers: None };
+    /// assert!(DeadLetter::<u8>::decode(raw).is_err());
+    /// ```
+    pub fn decode(raw: RawMessage) -> Result<Self, Error> {
+        let info = DeadLetterInfo::from_headers(raw.headers.as_ref());
+        Ok(Self {
+            message: raw.decode()?,
+            info,
         })
     }
 }

@@ -7,8 +7,13 @@
 //! message back after an exponential, jittered backoff or, once `read_ct` reaches
 //! [`RetryPolicy::max_attempts`], moves it to a dead-letter queue or the archive. A payload
 //! that does not decode into `T` is moved there at once. The ORM crates supply a
-//! [`ConsumerBackend`] for their pools and, for transactional acknowledgement, a
+//! [`ConsumerBackend`] for their pools, a [`NotificationSource`] for insert wake-ups
+//! (driven, with reconnects, by [`Wakeups`]) and, for transactional acknowledgement, a
 //! [`Processor`].
+//!
+//! The dead-letter toolkits of the ORM crates share [`DeadLetter`], [`dead_letter_sql`]
+//! (looking at a dead-letter queue without consuming it) and [`plan_requeue`] (moving
+//! messages back with their original headers).
 //!
 //! # Delivery semantics
 //!
@@ -24,7 +29,7 @@
 //!
 //! # Shutdown
 //!
-//! When the [`CancellationToken`](tokio_util::sync::CancellationToken) passed to
+//! When the [`CancellationToken`] passed to
 //! [`Consumer::run`] fires, no new messages are read, running handlers get
 //! [`ConsumerConfig::shutdown_deadline`] to finish, and the messages of those still running
 //! are released (visibility timeout set to now) so another consumer takes them at once.
@@ -41,6 +46,7 @@
 mod backend;
 mod config;
 mod dead_letter;
+mod dead_letter_requeue;
 mod handler;
 mod processor;
 mod retry;
@@ -50,11 +56,16 @@ mod wakeup;
 
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
-pub use dead_letter::{DEAD_LETTER_HEADER, DeadLetterInfo, dead_letter_headers, requeue_headers};
+pub use dead_letter::{
+    DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, requeue_headers,
+};
+pub use dead_letter_requeue::{
+    DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
+};
 pub use handler::Handler;
 pub use processor::{AckAfter, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
 pub use stats::ConsumerStats;
 pub use tokio_util::sync::CancellationToken;
-pub use wakeup::{NotificationSource, Wakeups, listen_sql};
+pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};

@@ -1,8 +1,11 @@
 //! Throughput of every client against the raw-driver ceiling, in one process, interleaved,
-//! against one server.
+//! against one server; then the peak memory of a consumer by queue depth.
 //!
 //! Run: `cargo bench -p pgmq-harness --bench pgmq` (add `-- --quick` for a smoke run;
-//! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default).
+//! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default; `BENCH_OPS=send,consumer,rss`
+//! runs only the named ops, see [`clients::Op::key`], `outbox` the transactional-outbox
+//! comparison of `outbox.rs` and `rss` the memory measurement;
+//! `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -12,7 +15,9 @@
 //! gives each client's median msgs/s over the rounds and its ratio to the raw ceiling.
 
 mod clients;
+mod outbox;
 mod report;
+mod rss;
 
 use std::time::{Duration, Instant};
 
@@ -20,51 +25,76 @@ use clients::{ClientKind, Op, Payload};
 
 /// What one run measures.
 struct Plan {
+    quick: bool,
     rounds: usize,
     ops: Vec<Op>,
     concurrency: Vec<usize>,
     payload_sizes: Vec<usize>,
-    /// Messages moved per measurement, for single-message ops; batch ops move 20x this.
+    /// Messages moved per measurement, for single-message ops; others scale it.
     messages: usize,
+    /// Whether to run the transactional-outbox comparison (`outbox.rs`).
+    outbox: bool,
+    /// Queue depths the memory measurement drains; empty to skip it.
+    rss_depths: Vec<usize>,
 }
 
 impl Plan {
     fn from_args() -> Self {
         let quick = std::env::args().any(|a| a == "--quick");
+        let only = std::env::var("BENCH_OPS").ok();
+        let wanted = |key: &str| {
+            only.as_deref()
+                .is_none_or(|o| o.split(',').any(|k| k.trim() == key))
+        };
         Self {
+            quick,
             rounds: std::env::var("BENCH_ROUNDS")
                 .ok()
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(if quick { 1 } else { 5 }),
-            ops: Op::ALL.to_vec(),
+            ops: Op::ALL.into_iter().filter(|op| wanted(op.key())).collect(),
             concurrency: vec![1, 8],
             payload_sizes: vec![100, 1000],
             messages: if quick { 200 } else { 2000 },
+            outbox: wanted("outbox"),
+            rss_depths: match (wanted("rss"), quick) {
+                (false, _) => vec![],
+                (true, true) => vec![1_000, 10_000],
+                (true, false) => vec![10_000, 100_000],
+            },
         }
     }
 }
 
 /// One cell of the report: an op at a concurrency and payload, measured for every client.
 #[derive(Debug)]
-/// One cell of the report.
 pub(crate) struct Cell {
     pub(crate) op: Op,
     pub(crate) clients: usize,
     pub(crate) payload: usize,
-    /// (client, msgs/s of each round)
+    /// (client, msgs/s of each round); no rounds for a client that does not run the op.
     pub(crate) results: Vec<(ClientKind, Vec<f64>)>,
 }
 
-fn main() {
-    let plan = Plan::from_args();
-    let url = pgmq_harness::database_url();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+/// The runtime every measurement runs on: two workers, as many as the machine has cores.
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("tokio runtime");
+        .expect("tokio runtime")
+}
+
+fn main() {
+    if rss::child_mode() {
+        return;
+    }
+    let plan = Plan::from_args();
+    let url = pgmq_harness::database_url();
+    let runtime = runtime();
     let kinds = ClientKind::ALL;
     let started = Instant::now();
+    let load_at_start = report::load_average();
     let mut cells = Vec::new();
     for &op in &plan.ops {
         for &payload_size in &plan.payload_sizes {
@@ -77,6 +107,9 @@ fn main() {
                     for i in 0..kinds.len() {
                         let idx = (i + round) % kinds.len();
                         let kind = kinds[idx];
+                        if !kind.runs(op) {
+                            continue;
+                        }
                         let elapsed = runtime
                             .block_on(clients::measure(&url, kind, op, clients, total, &payload));
                         results[idx]
@@ -95,9 +128,33 @@ fn main() {
             }
         }
     }
+    let memory = rss::measure(&runtime, &url, &plan.rss_depths);
     let out = std::env::var("BENCH_OUT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
-    let text = report::markdown(&cells, plan.rounds, started.elapsed());
+    let outbox = if plan.outbox {
+        outbox::run(
+            &runtime,
+            &url,
+            plan.rounds,
+            &plan.concurrency,
+            plan.messages,
+        )
+    } else {
+        Vec::new()
+    };
+    let previous = std::fs::read_to_string(&out).ok();
+    let run = report::RunInfo {
+        rounds: plan.rounds,
+        quick: plan.quick,
+        took: started.elapsed(),
+        load_at_start,
+    };
+    let outbox = if outbox.is_empty() {
+        String::new()
+    } else {
+        outbox::markdown(&outbox, plan.rounds)
+    };
+    let text = report::markdown(&cells, &memory, &outbox, &run, previous.as_deref());
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");
 }

@@ -1,7 +1,8 @@
 //! The consumer scenarios, written once against a [`Fixture`] that each ORM suite
 //! implements (a fresh database with the queues `jobs` and `jobs_dlq`, and the few
-//! queue operations the checks need). The suites only add their transactional handler
-//! and the `#[tokio::test]` entry points.
+//! queue operations the checks need), and the dead-letter toolkit scenarios against
+//! [`DeadLetterTools`]. The suites only add their transactional handler and the
+//! `#[tokio::test]` entry points.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -9,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pgmq_orm_core::consumer::{
-    CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetterInfo,
-    FailureDestination, Processor, RetryPolicy,
+    CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetter,
+    DeadLetterInfo, FailureDestination, Processor, Requeued, RetryPolicy, dead_letter_headers,
 };
-use pgmq_orm_core::{BoxError, Error, Message, QueueName};
+use pgmq_orm_core::{BoxError, Error, ErrorKind, Message, QueueName, RawMessage};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -441,4 +442,265 @@ pub(crate) async fn fifo_mode_handles_each_group_in_order_while_groups_run_side_
         .iter()
         .any(|x| log.iter().any(|y| x.0 != y.0 && x.2 < y.3 && y.2 < x.3));
     assert!(overlapping, "different groups never ran side by side");
+}
+
+pub(crate) async fn fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retry<F: Fixture>() {
+    let fx = F::new().await;
+    for (group, i) in [("a", 0), ("a", 1), ("b", 0)] {
+        fx.send(
+            &queue(),
+            json!([group, i]),
+            Some(json!({"x-pgmq-group": group})),
+        )
+        .await;
+    }
+    let done = Arc::new(Mutex::new(Vec::<(String, u32)>::new()));
+    let d = Arc::clone(&done);
+    let cfg = config().fifo(true);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        cfg,
+        move |m: Message<(String, u32)>| {
+            let first_try_of_a0 = m.message == ("a".to_owned(), 0) && m.read_ct == 1;
+            if !first_try_of_a0 {
+                d.lock().unwrap().push(m.message);
+            }
+            async move {
+                if first_try_of_a0 {
+                    return Err::<(), BoxError>("a0 fails once".into());
+                }
+                Ok(())
+            }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.processed == 3)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.retried, 1);
+    let done = done.lock().unwrap().clone();
+    let a: Vec<u32> = done.iter().filter(|m| m.0 == "a").map(|m| m.1).collect();
+    assert_eq!(a, [0, 1], "a1 waited for a0's retry");
+    assert_eq!(done[0], ("b".to_owned(), 0), "group b was not held back");
+}
+
+pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let backend = fx.backend();
+    let dest = FailureDestination::DeadLetter(dlq());
+    let mut raw = backend
+        .read(&queue(), Duration::from_secs(30), 1, false)
+        .await
+        .unwrap()
+        .remove(0);
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    assert_eq!(fx.peek(&dlq()).await.len(), 1);
+    // Once more, as a consumer whose message someone else already took would.
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    raw.msg_id = 424_242;
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.peek(&dlq()).await.len(),
+        1,
+        "no copies of messages already gone"
+    );
+}
+
+/// The dead-letter toolkit of one ORM, on the fixture's database and `jobs_dlq`.
+pub(crate) trait DeadLetterTools: Fixture {
+    /// `DeadLetters::list(after, limit)`.
+    fn dl_list(
+        &self,
+        after: i64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>>;
+    /// `DeadLetters::inspect::<T>(msg_id)`.
+    fn dl_inspect<T: DeserializeOwned>(
+        &self,
+        msg_id: i64,
+    ) -> impl Future<Output = Result<Option<DeadLetter<T>>, Error>>;
+    /// `requeue(ids)` (or `requeue_all` for `None`), to `target` if given.
+    fn dl_requeue(
+        &self,
+        target: Option<&QueueName>,
+        ids: Option<&[i64]>,
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>>;
+}
+
+/// Puts a dead letter into `jobs_dlq` as a consumer of `source` would have.
+async fn dead_letter<F: Fixture>(fx: &F, source: &str, payload: Value, headers: Option<Value>) {
+    let failed = RawMessage {
+        msg_id: 1000,
+        read_ct: 5,
+        enqueued_at: chrono::Utc::now(),
+        last_read_at: None,
+        vt: chrono::Utc::now(),
+        message: payload.clone(),
+        headers,
+    };
+    let h = dead_letter_headers(&failed, &QueueName::new(source).unwrap(), "boom");
+    fx.send(&dlq(), payload, Some(h)).await;
+}
+
+pub(crate) async fn dead_letters_are_listed_and_inspected_without_being_consumed<
+    F: DeadLetterTools,
+>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        dead_letter(&fx, "jobs", json!(i), Some(json!({"trace": i}))).await;
+    }
+    let all = fx.dl_list(0, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    let info = all[0].info.as_ref().expect("failure record");
+    assert_eq!(
+        (
+            info.source_queue.as_str(),
+            info.error.as_str(),
+            info.read_ct
+        ),
+        ("jobs", "boom", 5)
+    );
+    assert!(info.failed_at.is_some());
+    assert_eq!(
+        all.iter()
+            .map(|d| d.message.message.clone())
+            .collect::<Vec<_>>(),
+        [json!(0), json!(1), json!(2)]
+    );
+    let page = fx.dl_list(all[0].message.msg_id, 1).await.unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(
+        page[0].message.msg_id, all[1].message.msg_id,
+        "keyset paging"
+    );
+    // Looking consumed nothing: still visible, never read.
+    assert_eq!(fx.dl_list(0, 10).await.unwrap(), all);
+    let visible = fx.peek(&dlq()).await;
+    assert_eq!(visible.len(), 3);
+    assert!(all.iter().all(|d| d.message.read_ct == 0));
+
+    let one = fx
+        .dl_inspect::<u32>(all[2].message.msg_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.message.message, 2);
+    assert_eq!(one.info.unwrap().msg_id, 1000);
+    assert!(fx.dl_inspect::<u32>(9999).await.unwrap().is_none());
+    let wrong = fx
+        .dl_inspect::<String>(all[0].message.msg_id)
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.kind(), ErrorKind::Decode);
+}
+
+pub(crate) async fn a_dead_letter_moved_back_is_consumed_again_with_its_original_headers<
+    F: DeadLetterTools,
+>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), Some(json!({"trace": "t-1"})))
+        .await;
+    fx.send(&queue(), json!(2), None).await;
+    fx.send(&queue(), json!(3), None).await;
+    let healed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let seen = Arc::new(Mutex::new(Vec::<(u32, Option<Value>)>::new()));
+    let (h, s) = (Arc::clone(&healed), Arc::clone(&seen));
+    let cfg = config().with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..config().retry
+    });
+    let run = Running::start(Consumer::new(fx.backend(), cfg, move |m: Message<u32>| {
+        let ok = h.load(Ordering::SeqCst);
+        if ok {
+            s.lock().unwrap().push((m.message, m.headers));
+        }
+        async move {
+            if ok {
+                Ok(())
+            } else {
+                Err::<(), BoxError>("not yet".into())
+            }
+        }
+    }));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 3)
+            .await
+    );
+    let dead = fx.dl_list(0, 10).await.unwrap();
+    let ids: Vec<i64> = dead.iter().map(|d| d.message.msg_id).collect();
+
+    healed.store(true, Ordering::SeqCst);
+    let moved = fx
+        .dl_requeue(None, Some(&[ids[0], ids[2], 424_242]))
+        .await
+        .unwrap();
+    assert_eq!(
+        moved.iter().map(|r| r.dead_msg_id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    assert!(moved.iter().all(|r| r.queue == queue()));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 2)
+            .await
+    );
+    assert_eq!(
+        fx.dl_list(0, 10).await.unwrap().len(),
+        1,
+        "the third stays dead"
+    );
+
+    let rest = fx.dl_requeue(None, None).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
+            .await
+    );
+    run.stop().await;
+    assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort_by_key(|x| x.0);
+    assert_eq!(
+        seen,
+        vec![(1, Some(json!({"trace": "t-1"}))), (2, None), (3, None)],
+        "original headers back, failure record gone"
+    );
+}
+
+pub(crate) async fn a_move_that_cannot_complete_moves_nothing<F: DeadLetterTools>() {
+    let fx = F::new().await;
+    dead_letter(&fx, "jobs", json!(1), None).await;
+    dead_letter(&fx, "no_such_queue", json!(2), None).await;
+    fx.send(&dlq(), json!(3), None).await; // no failure record
+    let before = fx.dl_list(0, 10).await.unwrap();
+
+    // No source for the third: refused before anything is sent.
+    let e = fx.dl_requeue(None, None).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{e}");
+    // The first goes to `jobs`, then the send to a missing queue fails: rolled back.
+    let ids = [before[0].message.msg_id, before[1].message.msg_id];
+    let e = fx.dl_requeue(None, Some(&ids)).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::QueueMissing, "{e}");
+    assert!(fx.peek(&queue()).await.is_empty(), "nothing sent");
+    assert_eq!(fx.dl_list(0, 10).await.unwrap(), before, "nothing deleted");
+
+    // A named target takes them all.
+    let moved = fx.dl_requeue(Some(&queue()), None).await.unwrap();
+    assert_eq!(moved.len(), 3);
+    let back = fx.peek(&queue()).await;
+    assert_eq!(
+        back.iter().map(|m| m.message.clone()).collect::<Vec<_>>(),
+        [json!(1), json!(2), json!(3)]
+    );
+    assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
 }

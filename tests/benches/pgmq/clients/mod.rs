@@ -1,8 +1,11 @@
 //! The clients under test, the operations, and one timed measurement.
 
+mod consumer;
 mod raw;
 mod typed;
 mod upstream;
+
+pub(crate) use consumer::{RSS_QUEUE, RSS_URL_VAR, rss_child};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +46,16 @@ impl ClientKind {
             Self::SeaOrm => "sea-orm-pgmq",
         }
     }
+
+    /// Whether this client has something to measure for `op`: the consumer loop needs a
+    /// consumer runtime, pipelining needs a connection that pipelines.
+    pub(crate) fn runs(self, op: Op) -> bool {
+        match op {
+            Op::Consume => self == Self::Raw || consumer::has_backend(self),
+            Op::SendPipelined => matches!(self, Self::Raw | Self::DieselAsync),
+            _ => true,
+        }
+    }
 }
 
 /// What is measured.
@@ -58,19 +71,39 @@ pub(crate) enum Op {
     ReadBatchDelete,
     /// `pgmq.pop` of one message.
     Pop,
+    /// Fire-and-forget `pgmq.send`s, [`BATCH`] in flight on one connection (pipelined).
+    SendPipelined,
+    /// The consumer runtime draining a pre-loaded queue (handler, then one delete per
+    /// message); the ceiling is a raw read(100) + delete(100) loop.
+    Consume,
 }
 
 /// Messages per batch call.
 pub(crate) const BATCH: usize = 100;
 
 impl Op {
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Send,
         Self::SendBatch,
         Self::ReadDelete,
         Self::ReadBatchDelete,
         Self::Pop,
+        Self::SendPipelined,
+        Self::Consume,
     ];
+
+    /// The short name `BENCH_OPS` selects it by.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Self::Send => "send",
+            Self::SendBatch => "send_batch",
+            Self::ReadDelete => "read",
+            Self::ReadBatchDelete => "read_batch",
+            Self::Pop => "pop",
+            Self::SendPipelined => "pipelined",
+            Self::Consume => "consumer",
+        }
+    }
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -79,6 +112,8 @@ impl Op {
             Self::ReadDelete => "read 1 + delete 1",
             Self::ReadBatchDelete => "read 100 + delete 100",
             Self::Pop => "pop",
+            Self::SendPipelined => "send, pipelined (100 in flight)",
+            Self::Consume => "consumer loop (end to end)",
         }
     }
 
@@ -86,6 +121,8 @@ impl Op {
     pub(crate) fn scale(self) -> usize {
         match self {
             Self::SendBatch | Self::ReadBatchDelete => 20,
+            Self::SendPipelined => 5,
+            Self::Consume => 3,
             _ => 1,
         }
     }
@@ -95,7 +132,10 @@ impl Op {
     }
 
     fn consumes(self) -> bool {
-        matches!(self, Self::ReadDelete | Self::ReadBatchDelete | Self::Pop)
+        matches!(
+            self,
+            Self::ReadDelete | Self::ReadBatchDelete | Self::Pop | Self::Consume
+        )
     }
 
     fn queue(self) -> &'static str {
@@ -105,6 +145,8 @@ impl Op {
             Self::ReadDelete => "bench_read",
             Self::ReadBatchDelete => "bench_read_batch",
             Self::Pop => "bench_pop",
+            Self::SendPipelined => "bench_send_pipelined",
+            Self::Consume => "bench_consume",
         }
     }
 }
@@ -170,11 +212,20 @@ impl Worker {
 
 /// Resets the op's queue (and fills it for consuming ops), outside the timing.
 async fn prepare(url: &str, op: Op, total: usize, payload: &Payload) {
-    let mut admin = raw::Worker::connect(url, op.queue()).await;
+    reset(
+        url,
+        op.queue(),
+        if op.consumes() { total } else { 0 },
+        payload,
+    )
+    .await;
+}
+
+/// Creates or empties `queue`, then loads `messages` copies of `payload` into it.
+pub(crate) async fn reset(url: &str, queue: &str, messages: usize, payload: &Payload) {
+    let mut admin = raw::Worker::connect(url, queue).await;
     admin.reset().await;
-    if op.consumes() {
-        admin.fill(total, payload).await;
-    }
+    admin.fill(messages, payload).await;
 }
 
 /// Times `total` messages moved by `clients` workers of `kind`.
@@ -188,11 +239,22 @@ pub(crate) async fn measure(
 ) -> Duration {
     prepare(url, op, total, payload).await;
     let barrier = Arc::new(Barrier::new(clients + 1));
+    let done = consumer::Done::new(total);
     let mut tasks = Vec::with_capacity(clients);
     for i in 0..clients {
         let share = total / clients + usize::from(i < total % clients);
         let (url, barrier, payload) = (url.to_owned(), barrier.clone(), payload.clone());
-        if kind == ClientKind::DieselSync {
+        if op == Op::Consume {
+            let done = Arc::clone(&done);
+            tasks.push(tokio::spawn(consumer::worker(
+                kind,
+                url,
+                op.queue(),
+                share,
+                done,
+                barrier,
+            )));
+        } else if kind == ClientKind::DieselSync {
             let runtime = tokio::runtime::Handle::current();
             tasks.push(tokio::task::spawn_blocking(move || {
                 let mut worker = typed::DieselSync::connect(&url, op.queue());

@@ -1,7 +1,7 @@
 //! The ceiling: tokio-postgres, statements prepared once per connection.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::{Json, Type};
+use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
 use super::{BATCH, BenchEvent, Op, Payload};
@@ -124,6 +124,19 @@ impl Worker {
                         .expect("send");
                 }
             }
+            Op::SendPipelined => {
+                let mut left = count;
+                while left > 0 {
+                    let n = left.min(BATCH);
+                    let value = Json(&payload.event);
+                    let params: [&(dyn ToSql + Sync); 2] = [q, &value];
+                    let sends = (0..n).map(|_| self.client.query_one(&self.send, &params));
+                    futures_util::future::try_join_all(sends)
+                        .await
+                        .expect("pipelined send");
+                    left -= n;
+                }
+            }
             Op::SendBatch => {
                 let mut left = count;
                 while left > 0 {
@@ -155,7 +168,7 @@ impl Worker {
                     }
                 }
             }
-            Op::ReadBatchDelete => {
+            Op::ReadBatchDelete | Op::Consume => {
                 let mut left = count;
                 while left > 0 {
                     let n = i32::try_from(left.min(BATCH)).expect("batch");

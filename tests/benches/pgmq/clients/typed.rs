@@ -51,6 +51,7 @@ macro_rules! run_ops {
                     left -= c.pop::<BenchEvent>(q, BatchSize::ONE)$(.$aw)?.expect("pop").len();
                 }
             }
+            Op::SendPipelined | Op::Consume => unreachable!("not a per-call op: {}", $op.label()),
         }
     }};
 }
@@ -95,9 +96,52 @@ impl DieselAsync {
         Self { conn, queue }
     }
 
+    /// A one-connection bb8 pool, opened, for the consumer backend. bb8 runs a test query
+    /// on every checkout unless `test_on_check_out` is off (a round trip per call, like
+    /// sqlx's ping); off, as for sea-orm-pgmq.
+    pub(crate) async fn pool(url: &str, queue: &QueueName) -> diesel_pgmq::consumer::PgPool {
+        use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+        use diesel_pgmq::PgmqAsyncConnectionExt;
+        let pool = diesel_pgmq::consumer::PgPool::builder()
+            .max_size(1)
+            .min_idle(1)
+            .test_on_check_out(false)
+            .build(AsyncDieselConnectionManager::new(url))
+            .await
+            .expect("bb8 pool");
+        let mut conn = pool.get().await.expect("bb8 checkout");
+        conn.metrics(queue).await.expect("diesel-async warm-up");
+        drop(conn);
+        pool
+    }
+
     pub(crate) async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
         use diesel_pgmq::PgmqAsyncConnectionExt;
+        if op == Op::SendPipelined {
+            self.send_pipelined(count, payload).await;
+            return;
+        }
         run_ops!(&mut self.conn, &self.queue, op, count, payload, await);
+    }
+
+    /// Sends in windows of [`BATCH`] statements polled together: diesel-async writes them
+    /// all before reading the first reply, so one connection keeps the server busy.
+    async fn send_pipelined(&self, count: usize, payload: &Payload) {
+        use diesel_async::RunQueryDsl;
+        let conn = &self.conn;
+        let mut left = count;
+        while left > 0 {
+            let n = left.min(BATCH);
+            let sends = (0..n).map(|_| {
+                diesel_pgmq::query::send(&self.queue, &payload.event)
+                    .expect("encode")
+                    .get_result::<i64>(&mut &*conn)
+            });
+            futures_util::future::try_join_all(sends)
+                .await
+                .expect("pipelined send");
+            left -= n;
+        }
     }
 }
 
@@ -108,18 +152,27 @@ pub(crate) struct SeaOrm {
 }
 
 impl SeaOrm {
-    pub(crate) async fn connect(url: &str, queue: &str) -> Self {
+    /// A one-connection pool, opened. sqlx pings a pooled connection on every acquire
+    /// unless `test_before_acquire` is off: an extra round trip per call. Off, as
+    /// sea-orm-pgmq's docs recommend; `BENCH_SQLX_PING=1` turns it back on to compare.
+    pub(crate) async fn pool(url: &str, queue: &QueueName) -> sea_orm::DatabaseConnection {
         use sea_orm_pgmq::PgmqConnectionExt;
         let mut options = sea_orm::ConnectOptions::new(url.to_owned());
         options
             .max_connections(1)
             .min_connections(1)
+            .test_before_acquire(std::env::var_os("BENCH_SQLX_PING").is_some())
             .sqlx_logging(false);
         let conn = sea_orm::Database::connect(options)
             .await
             .expect("sea-orm connect");
+        conn.metrics(queue).await.expect("sea-orm warm-up");
+        conn
+    }
+
+    pub(crate) async fn connect(url: &str, queue: &str) -> Self {
         let queue = QueueName::new(queue).expect("queue name");
-        conn.metrics(&queue).await.expect("sea-orm warm-up");
+        let conn = Self::pool(url, &queue).await;
         Self { conn, queue }
     }
 

@@ -13,6 +13,8 @@ pub(crate) struct Worker {
 impl Worker {
     pub(crate) async fn connect(url: &str, queue: &str) -> Self {
         // Its own URL parser rejects some valid URLs; a pool it is given has none of that.
+        // sqlx's defaults otherwise, as `PGMQueueExt::new` would have them, including
+        // `test_before_acquire` (a ping round trip on every acquire).
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(1)
             .connect(url)
@@ -74,6 +76,7 @@ impl Worker {
                     }
                 }
             }
+            Op::SendPipelined | Op::Consume => unreachable!("not run for upstream: {}", op.label()),
         }
     }
 }

@@ -1,0 +1,235 @@
+//! A dead-letter toolkit on diesel-async (feature `consumer`): list and inspect what a
+//! consumer dead-lettered without consuming it, and move messages back in one
+//! transaction.
+//!
+//! [`DeadLetters`] (which queue, and where messages go back to), the SQL and the move plan
+//! are the core's; [`DeadLetterOps`] runs them on an `AsyncPgConnection` (or a bb8 pooled
+//! one, through `&mut *pooled`).
+//!
+//! ```
+//! use diesel_async::{AsyncConnection, AsyncPgConnection};
+//! use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+//! use diesel_pgmq::{BatchSize, PgmqAsyncConnectionExt};
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let db = pgmq_harness::TestDb::new();
+//! let mut conn = AsyncPgConnection::establish(db.url()).await?;
+//! conn.create_queue("jobs").await?;
+//! conn.create_queue("jobs_dlq").await?;
+//! # let headers = serde_json::json!({"x-pgmq-dead-letter": {"source_queue": "jobs", "msg_id": 1, "read_ct": 5, "error": "boom"}});
+//! # conn.send_with("jobs_dlq", &serde_json::json!({"order": 1}), Some(&headers), diesel_pgmq::Delay::Seconds(0)).await?;
+//! // ... a consumer dead-lettered a message into `jobs_dlq` ...
+//! let dlq = DeadLetters::new("jobs_dlq")?;
+//! let dead = dlq.list(&mut conn, 0, BatchSize::new(50)?).await?;
+//! assert_eq!(dead[0].info.as_ref().unwrap().error, "boom");
+//! let moved = dlq.requeue(&mut conn, &[dead[0].message.msg_id]).await?;
+//! assert_eq!(moved[0].queue.as_str(), "jobs");
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! ```
+
+use chrono::{DateTime, Utc};
+use diesel::QueryableByName;
+use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Timestamptz};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use std::future::Future;
+
+pub use pgmq_orm_core::consumer::{DeadLetter, DeadLetterInfo, DeadLetters, Requeued};
+use pgmq_orm_core::consumer::{dead_letter_sql, requeued};
+use pgmq_orm_core::{BatchSize, Delay, Error, RawMessage};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::PgmqAsyncConnectionExt;
+use crate::consumer::TxError;
+use crate::error::from_diesel;
+
+/// A row of a queue table, by column name.
+#[derive(QueryableByName)]
+struct TableRow {
+    #[diesel(sql_type = BigInt)]
+    msg_id: i64,
+    #[diesel(sql_type = Integer)]
+    read_ct: i32,
+    #[diesel(sql_type = Timestamptz)]
+    enqueued_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    last_read_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Timestamptz)]
+    vt: DateTime<Utc>,
+    #[diesel(sql_type = Jsonb)]
+    message: Value,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    headers: Option<Value>,
+}
+
+impl From<TableRow> for RawMessage {
+    fn from(r: TableRow) -> Self {
+        Self {
+            msg_id: r.msg_id,
+            read_ct: r.read_ct,
+            enqueued_at: r.enqueued_at,
+            last_read_at: r.last_read_at,
+            vt: r.vt,
+            message: r.message,
+            headers: r.headers,
+        }
+    }
+}
+
+/// The dead-letter toolkit on diesel-async, as methods of [`DeadLetters`].
+///
+/// ```no_run
+/// use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+/// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+/// let moved = DeadLetters::new("jobs_dlq")?.requeue_all(conn).await?;
+/// # Ok(()) }
+/// ```
+pub trait DeadLetterOps {
+    /// Up to `limit` dead letters with `msg_id > after` (0 for the first page), oldest
+    /// first. Reads the queue's table, so nothing is hidden and no `read_ct` changes.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// for dead in DeadLetters::new("jobs_dlq")?.list(conn, 0, diesel_pgmq::BatchSize::new(100)?).await? {
+    ///     println!("{} failed: {:?}", dead.message.msg_id, dead.info.map(|i| i.error));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn list(
+        &self,
+        conn: &mut AsyncPgConnection,
+        after: i64,
+        limit: BatchSize,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>> + Send;
+
+    /// One dead letter with its payload decoded into `T`; `None` if no such id.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// if let Some(dead) = DeadLetters::new("jobs_dlq")?.inspect::<serde_json::Value>(conn, 7).await? {
+    ///     println!("{:?}", dead.info);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn inspect<T: DeserializeOwned>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        msg_id: i64,
+    ) -> impl Future<Output = Result<Option<DeadLetter<T>>, Error>> + Send;
+
+    /// Moves the dead letters with these ids back, in one transaction: each is sent
+    /// with its original headers and deleted here, or nothing happens. Ids not in the
+    /// queue are skipped; the result lists what moved and the new ids.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// let moved = DeadLetters::new("jobs_dlq")?.requeue(conn, &[3, 4]).await?;
+    /// # Ok(()) }
+    /// ```
+    fn requeue(
+        &self,
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>> + Send;
+
+    /// Moves every message of the dead-letter queue back, in one transaction.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// let moved = DeadLetters::new("jobs_dlq")?.requeue_all(conn).await?;
+    /// println!("{} messages back in their queues", moved.len());
+    /// # Ok(()) }
+    /// ```
+    fn requeue_all(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>> + Send;
+}
+
+impl DeadLetterOps for DeadLetters {
+    async fn list(
+        &self,
+        conn: &mut AsyncPgConnection,
+        after: i64,
+        limit: BatchSize,
+    ) -> Result<Vec<DeadLetter>, Error> {
+        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::list(self.queue()))
+            .bind::<BigInt, _>(after)
+            .bind::<BigInt, _>(i64::from(limit.get()))
+            .load(conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter()
+            .map(|r| DeadLetter::decode(r.into()))
+            .collect()
+    }
+
+    async fn inspect<T: DeserializeOwned>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        msg_id: i64,
+    ) -> Result<Option<DeadLetter<T>>, Error> {
+        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::get(self.queue()))
+            .bind::<BigInt, _>(msg_id)
+            .load(conn)
+            .await
+            .map_err(from_diesel)?;
+        rows.into_iter()
+            .next()
+            .map(|r| DeadLetter::decode(r.into()))
+            .transpose()
+    }
+
+    async fn requeue(
+        &self,
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> Result<Vec<Requeued>, Error> {
+        let sql = dead_letter_sql::lock_ids(self.queue());
+        conn.transaction(async |tx| {
+            let rows: Vec<TableRow> = diesel::sql_query(sql)
+                .bind::<Array<BigInt>, _>(ids)
+                .load(tx)
+                .await?;
+            send_back(self, tx, rows).await
+        })
+        .await
+        .map_err(|e| e.0)
+    }
+
+    async fn requeue_all(&self, conn: &mut AsyncPgConnection) -> Result<Vec<Requeued>, Error> {
+        let sql = dead_letter_sql::lock_all(self.queue());
+        conn.transaction(async |tx| {
+            let rows: Vec<TableRow> = diesel::sql_query(sql).load(tx).await?;
+            send_back(self, tx, rows).await
+        })
+        .await
+        .map_err(|e| e.0)
+    }
+}
+
+/// Sends `rows` back and deletes them from the dead-letter queue, inside `tx`.
+async fn send_back(
+    dead: &DeadLetters,
+    tx: &mut AsyncPgConnection,
+    rows: Vec<TableRow>,
+) -> Result<Vec<Requeued>, TxError> {
+    let mut moved = Vec::new();
+    for batch in dead.plan(rows.into_iter().map(RawMessage::from).collect())? {
+        let sent = tx
+            .send_batch_with(
+                &batch.queue,
+                &batch.messages,
+                batch.headers.as_deref(),
+                Delay::Seconds(0),
+            )
+            .await?;
+        let deleted = tx.delete_batch(dead.queue(), &batch.dead_ids).await?;
+        moved.extend(requeued(&batch, &sent, &deleted)?);
+    }
+    Ok(moved)
+}

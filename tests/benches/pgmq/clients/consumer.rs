@@ -1,0 +1,217 @@
+//! The consumer runtime (`pgmq_orm_core::consumer`) as a client. Each worker is one
+//! `Consumer` on its own one-connection backend, all draining the same pre-loaded queue; a
+//! run ends when the workers together have acknowledged every message.
+//!
+//! A client kind takes part once [`backend`] can build its `ConsumerBackend`: add it to
+//! [`WITH_BACKEND`] and give it a match arm there.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use pgmq_orm_core::consumer::{
+    BoxFuture, CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, FailureDestination,
+};
+use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawMessage};
+use tokio::sync::Barrier;
+
+use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, typed};
+
+/// The clients with a consumer backend.
+const WITH_BACKEND: &[ClientKind] = &[ClientKind::DieselAsync, ClientKind::SeaOrm];
+
+pub(super) fn has_backend(kind: ClientKind) -> bool {
+    WITH_BACKEND.contains(&kind)
+}
+
+/// A connected consumer backend of `kind`, its connection already open.
+async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn ConsumerBackend> {
+    match kind {
+        ClientKind::SeaOrm => Box::new(sea_orm_pgmq::consumer::SeaOrmBackend::new(
+            typed::SeaOrm::pool(url, queue).await,
+        )),
+        ClientKind::DieselAsync => Box::new(diesel_pgmq::consumer::DieselBackend::new(
+            typed::DieselAsync::pool(url, queue).await,
+        )),
+        other => unreachable!("{} has no consumer backend", other.label()),
+    }
+}
+
+/// Counts acknowledgements across all workers of a run and stops them at the last one.
+#[derive(Debug)]
+pub(crate) struct Done {
+    left: AtomicUsize,
+    cancel: CancellationToken,
+}
+
+impl Done {
+    pub(crate) fn new(total: usize) -> Arc<Self> {
+        Arc::new(Self {
+            left: AtomicUsize::new(total),
+            cancel: CancellationToken::new(),
+        })
+    }
+}
+
+/// A backend that counts its successful acknowledgements into [`Done`]; everything else
+/// is passed through.
+struct Counting {
+    inner: Box<dyn ConsumerBackend>,
+    done: Arc<Done>,
+}
+
+impl ConsumerBackend for Counting {
+    fn read(
+        &self,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+        fifo: bool,
+    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>> {
+        self.inner.read(queue, vt, qty, fifo)
+    }
+
+    fn set_vt(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        delay: Duration,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        self.inner.set_vt(queue, msg_id, delay)
+    }
+
+    fn ack(
+        &self,
+        queue: &QueueName,
+        msg_id: i64,
+        archive: bool,
+    ) -> BoxFuture<'_, Result<(), Error>> {
+        let ack = self.inner.ack(queue, msg_id, archive);
+        Box::pin(async move {
+            ack.await?;
+            if self.done.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                self.done.cancel.cancel();
+            }
+            Ok(())
+        })
+    }
+
+    fn dead_letter<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        message: &'a RawMessage,
+        error: &'a str,
+        dest: &'a FailureDestination,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        self.inner.dead_letter(queue, message, error, dest)
+    }
+
+    fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
+        self.inner.wait_for_messages(queue, timeout)
+    }
+}
+
+/// Reads up to [`BATCH`] at a time with as many handlers, like the raw ceiling's
+/// read(100); polls every 100 ms when the queue is empty (it only is at the very end).
+fn config(queue: QueueName) -> ConsumerConfig {
+    ConsumerConfig::new(queue)
+        .with_batch_size(BATCH)
+        .with_concurrency(BATCH)
+        .with_poll_interval(Duration::from_millis(100))
+}
+
+/// Builds a consumer of `kind` on `queue`, passes `barrier`, and consumes until `done`
+/// has counted every message. Returns when it stopped.
+async fn consume(
+    kind: ClientKind,
+    url: &str,
+    queue: &str,
+    done: Arc<Done>,
+    barrier: Arc<Barrier>,
+) -> Instant {
+    let queue = QueueName::new(queue).expect("queue name");
+    let backend = Counting {
+        inner: backend(kind, url, &queue).await,
+        done: Arc::clone(&done),
+    };
+    let consumer = Consumer::new(
+        backend,
+        config(queue),
+        |m: Message<BenchEvent>| async move {
+            std::hint::black_box(&m);
+            Ok::<(), BoxError>(())
+        },
+    );
+    barrier.wait().await;
+    consumer
+        .run(done.cancel.clone())
+        .await
+        .expect("consumer run");
+    Instant::now()
+}
+
+/// One worker of a consumer-loop measurement: the raw ceiling moves its `share` with
+/// read(100) + delete(100); the others run the consumer runtime until all are done.
+pub(super) async fn worker(
+    kind: ClientKind,
+    url: String,
+    queue: &'static str,
+    share: usize,
+    done: Arc<Done>,
+    barrier: Arc<Barrier>,
+) -> Instant {
+    if kind == ClientKind::Raw {
+        let mut w = raw::Worker::connect(&url, queue).await;
+        barrier.wait().await;
+        w.run(Op::Consume, share, &Payload::of_size(0)).await;
+        Instant::now()
+    } else {
+        consume(kind, &url, queue, done, barrier).await
+    }
+}
+
+/// The child process of the memory measurement: `--rss-child <client index> <messages>`.
+/// Drains the pre-loaded queue [`RSS_QUEUE`] with one worker and prints
+/// `<VmRSS before, kB> <VmHWM after, kB> <seconds>`.
+pub(crate) fn rss_child(kind: ClientKind, messages: usize) {
+    let url = std::env::var(RSS_URL_VAR).expect("the parent passes the URL");
+    let runtime = crate::runtime();
+    let (before, took) = runtime.block_on(async {
+        let done = Done::new(messages);
+        let barrier = Arc::new(Barrier::new(2));
+        let task = tokio::spawn(worker(
+            kind,
+            url,
+            RSS_QUEUE,
+            messages,
+            Arc::clone(&done),
+            Arc::clone(&barrier),
+        ));
+        // Connected and ready: what the process holds before any message.
+        barrier.wait().await;
+        let before = proc_status_kb("VmRSS");
+        let start = Instant::now();
+        let end = task.await.expect("consumer panicked");
+        (before, end - start)
+    });
+    println!(
+        "{before} {} {:.3}",
+        proc_status_kb("VmHWM"),
+        took.as_secs_f64()
+    );
+}
+
+/// The queue the memory measurement drains.
+pub(crate) const RSS_QUEUE: &str = "bench_rss";
+/// The environment variable carrying the database URL to the child.
+pub(crate) const RSS_URL_VAR: &str = "BENCH_RSS_URL";
+
+/// A line of `/proc/self/status`, in kB.
+fn proc_status_kb(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("{key} missing from /proc/self/status"))
+}
