@@ -211,9 +211,11 @@ impl ConsumerBackend for DieselBackend {
                     let headers = dead_letter_headers(message, queue, error);
                     let conn: &mut AsyncPgConnection = &mut conn;
                     conn.transaction(async |tx| {
-                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                            .await?;
-                        tx.delete(queue, message.msg_id).await?;
+                        // Delete first: a message already gone is not copied again.
+                        if tx.delete(queue, message.msg_id).await? {
+                            tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                                .await?;
+                        }
                         Ok::<_, TxError>(())
                     })
                     .await
@@ -226,12 +228,7 @@ impl ConsumerBackend for DieselBackend {
 
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
-        Box::pin(async move {
-            match &self.wakeups {
-                Some(w) => w.wait(timeout).await,
-                None => tokio::time::sleep(timeout).await,
-            }
-        })
+        Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
 }
 

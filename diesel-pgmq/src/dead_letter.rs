@@ -2,12 +2,13 @@
 //! consumer dead-lettered without consuming it, and move messages back in one
 //! transaction.
 //!
-//! The SQL and the move plan are the core's ([`dead_letter_sql`], [`plan_requeue`]);
-//! this module runs them on an `AsyncPgConnection` (or a bb8 pooled one).
+//! [`DeadLetters`] (which queue, and where messages go back to), the SQL and the move plan
+//! are the core's; [`DeadLetterOps`] runs them on an `AsyncPgConnection` (or a bb8 pooled
+//! one, through `&mut *pooled`).
 //!
 //! ```
 //! use diesel_async::{AsyncConnection, AsyncPgConnection};
-//! use diesel_pgmq::dead_letter::DeadLetters;
+//! use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 //! use diesel_pgmq::{BatchSize, PgmqAsyncConnectionExt};
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! # let db = pgmq_harness::TestDb::new();
@@ -30,10 +31,11 @@ use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-pub use pgmq_orm_core::consumer::{
-    DeadLetter, DeadLetterInfo, Requeued, dead_letter_sql, plan_requeue, requeued,
-};
-use pgmq_orm_core::{BatchSize, Delay, Error, IntoQueueName, QueueName, RawMessage};
+use std::future::Future;
+
+pub use pgmq_orm_core::consumer::{DeadLetter, DeadLetterInfo, DeadLetters, Requeued};
+use pgmq_orm_core::consumer::{dead_letter_sql, requeued};
+use pgmq_orm_core::{BatchSize, Delay, Error, RawMessage};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -74,63 +76,88 @@ impl From<TableRow> for RawMessage {
     }
 }
 
-/// One dead-letter queue: list, inspect, and move messages back to their source queue
-/// (or to [`requeue_to`](Self::requeue_to)'s queue).
+/// The dead-letter toolkit on diesel-async, as methods of [`DeadLetters`].
 ///
+/// ```no_run
+/// use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+/// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+/// let moved = DeadLetters::new("jobs_dlq")?.requeue_all(conn).await?;
+/// # Ok(()) }
 /// ```
-/// let dlq = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?.requeue_to("jobs_retry")?;
-/// # Ok::<(), diesel_pgmq::Error>(())
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetters {
-    dlq: QueueName,
-    target: Option<QueueName>,
-}
-
-impl DeadLetters {
-    /// The toolkit for dead-letter queue `dlq`; messages go back to the queue recorded
-    /// in their failure record.
-    ///
-    /// ```
-    /// assert!(diesel_pgmq::dead_letter::DeadLetters::new("Bad Name").is_err());
-    /// ```
-    pub fn new(dlq: impl IntoQueueName) -> Result<Self, Error> {
-        Ok(Self {
-            dlq: dlq.into_queue_name()?,
-            target: None,
-        })
-    }
-
-    /// Sends moved messages to `queue` instead of their recorded source queue (also the
-    /// way to move messages that carry no failure record).
-    ///
-    /// ```
-    /// let dlq = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?.requeue_to("jobs")?;
-    /// # Ok::<(), diesel_pgmq::Error>(())
-    /// ```
-    pub fn requeue_to(mut self, queue: impl IntoQueueName) -> Result<Self, Error> {
-        self.target = Some(queue.into_queue_name()?);
-        Ok(self)
-    }
-
+pub trait DeadLetterOps {
     /// Up to `limit` dead letters with `msg_id > after` (0 for the first page), oldest
     /// first. Reads the queue's table, so nothing is hidden and no `read_ct` changes.
     ///
     /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
     /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
-    /// let dlq = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?;
-    /// for dead in dlq.list(conn, 0, diesel_pgmq::BatchSize::new(100)?).await? {
+    /// for dead in DeadLetters::new("jobs_dlq")?.list(conn, 0, diesel_pgmq::BatchSize::new(100)?).await? {
     ///     println!("{} failed: {:?}", dead.message.msg_id, dead.info.map(|i| i.error));
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn list(
+    fn list(
+        &self,
+        conn: &mut AsyncPgConnection,
+        after: i64,
+        limit: BatchSize,
+    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>> + Send;
+
+    /// One dead letter with its payload decoded into `T`; `None` if no such id.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// if let Some(dead) = DeadLetters::new("jobs_dlq")?.inspect::<serde_json::Value>(conn, 7).await? {
+    ///     println!("{:?}", dead.info);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn inspect<T: DeserializeOwned>(
+        &self,
+        conn: &mut AsyncPgConnection,
+        msg_id: i64,
+    ) -> impl Future<Output = Result<Option<DeadLetter<T>>, Error>> + Send;
+
+    /// Moves the dead letters with these ids back, in one transaction: each is sent
+    /// with its original headers and deleted here, or nothing happens. Ids not in the
+    /// queue are skipped; the result lists what moved and the new ids.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// let moved = DeadLetters::new("jobs_dlq")?.requeue(conn, &[3, 4]).await?;
+    /// # Ok(()) }
+    /// ```
+    fn requeue(
+        &self,
+        conn: &mut AsyncPgConnection,
+        ids: &[i64],
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>> + Send;
+
+    /// Moves every message of the dead-letter queue back, in one transaction.
+    ///
+    /// ```no_run
+    /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
+    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
+    /// let moved = DeadLetters::new("jobs_dlq")?.requeue_all(conn).await?;
+    /// println!("{} messages back in their queues", moved.len());
+    /// # Ok(()) }
+    /// ```
+    fn requeue_all(
+        &self,
+        conn: &mut AsyncPgConnection,
+    ) -> impl Future<Output = Result<Vec<Requeued>, Error>> + Send;
+}
+
+impl DeadLetterOps for DeadLetters {
+    async fn list(
         &self,
         conn: &mut AsyncPgConnection,
         after: i64,
         limit: BatchSize,
     ) -> Result<Vec<DeadLetter>, Error> {
-        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::list(&self.dlq))
+        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::list(self.queue()))
             .bind::<BigInt, _>(after)
             .bind::<BigInt, _>(i64::from(limit.get()))
             .load(conn)
@@ -141,22 +168,12 @@ impl DeadLetters {
             .collect()
     }
 
-    /// One dead letter with its payload decoded into `T`; `None` if no such id.
-    ///
-    /// ```no_run
-    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
-    /// let dlq = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?;
-    /// if let Some(dead) = dlq.inspect::<serde_json::Value>(conn, 7).await? {
-    ///     println!("{:?}", dead.info);
-    /// }
-    /// # Ok(()) }
-    /// ```
-    pub async fn inspect<T: DeserializeOwned>(
+    async fn inspect<T: DeserializeOwned>(
         &self,
         conn: &mut AsyncPgConnection,
         msg_id: i64,
     ) -> Result<Option<DeadLetter<T>>, Error> {
-        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::get(&self.dlq))
+        let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::get(self.queue()))
             .bind::<BigInt, _>(msg_id)
             .load(conn)
             .await
@@ -167,69 +184,52 @@ impl DeadLetters {
             .transpose()
     }
 
-    /// Moves the dead letters with these ids back, in one transaction: each is sent
-    /// with its original headers and deleted here, or nothing happens. Ids not in the
-    /// queue are skipped; the result lists what moved and the new ids.
-    ///
-    /// ```no_run
-    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
-    /// let moved = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?.requeue(conn, &[3, 4]).await?;
-    /// # Ok(()) }
-    /// ```
-    pub async fn requeue(
+    async fn requeue(
         &self,
         conn: &mut AsyncPgConnection,
         ids: &[i64],
     ) -> Result<Vec<Requeued>, Error> {
-        let sql = dead_letter_sql::lock_ids(&self.dlq);
+        let sql = dead_letter_sql::lock_ids(self.queue());
         conn.transaction(async |tx| {
             let rows: Vec<TableRow> = diesel::sql_query(sql)
                 .bind::<Array<BigInt>, _>(ids)
                 .load(tx)
                 .await?;
-            self.send_back(tx, rows).await
+            send_back(self, tx, rows).await
         })
         .await
         .map_err(|e| e.0)
     }
 
-    /// Moves every message of the dead-letter queue back, in one transaction.
-    ///
-    /// ```no_run
-    /// # async fn f(conn: &mut diesel_async::AsyncPgConnection) -> Result<(), diesel_pgmq::Error> {
-    /// let moved = diesel_pgmq::dead_letter::DeadLetters::new("jobs_dlq")?.requeue_all(conn).await?;
-    /// println!("{} messages back in their queues", moved.len());
-    /// # Ok(()) }
-    /// ```
-    pub async fn requeue_all(&self, conn: &mut AsyncPgConnection) -> Result<Vec<Requeued>, Error> {
-        let sql = dead_letter_sql::lock_all(&self.dlq);
+    async fn requeue_all(&self, conn: &mut AsyncPgConnection) -> Result<Vec<Requeued>, Error> {
+        let sql = dead_letter_sql::lock_all(self.queue());
         conn.transaction(async |tx| {
             let rows: Vec<TableRow> = diesel::sql_query(sql).load(tx).await?;
-            self.send_back(tx, rows).await
+            send_back(self, tx, rows).await
         })
         .await
         .map_err(|e| e.0)
     }
+}
 
-    async fn send_back(
-        &self,
-        tx: &mut AsyncPgConnection,
-        rows: Vec<TableRow>,
-    ) -> Result<Vec<Requeued>, TxError> {
-        let rows = rows.into_iter().map(RawMessage::from).collect();
-        let mut moved = Vec::new();
-        for batch in plan_requeue(rows, self.target.as_ref())? {
-            let sent = tx
-                .send_batch_with(
-                    &batch.queue,
-                    &batch.messages,
-                    batch.headers.as_deref(),
-                    Delay::Seconds(0),
-                )
-                .await?;
-            let deleted = tx.delete_batch(&self.dlq, &batch.dead_ids).await?;
-            moved.extend(requeued(&batch, &sent, &deleted)?);
-        }
-        Ok(moved)
+/// Sends `rows` back and deletes them from the dead-letter queue, inside `tx`.
+async fn send_back(
+    dead: &DeadLetters,
+    tx: &mut AsyncPgConnection,
+    rows: Vec<TableRow>,
+) -> Result<Vec<Requeued>, TxError> {
+    let mut moved = Vec::new();
+    for batch in dead.plan(rows.into_iter().map(RawMessage::from).collect())? {
+        let sent = tx
+            .send_batch_with(
+                &batch.queue,
+                &batch.messages,
+                batch.headers.as_deref(),
+                Delay::Seconds(0),
+            )
+            .await?;
+        let deleted = tx.delete_batch(dead.queue(), &batch.dead_ids).await?;
+        moved.extend(requeued(&batch, &sent, &deleted)?);
     }
+    Ok(moved)
 }

@@ -187,10 +187,10 @@ pub(crate) async fn installed_version<C: ConnectionTrait + ?Sized>(
         .map_err(into_pgmq_error)?;
     if let Some(row) = ext {
         let v: String = row.try_get_by_index(0).map_err(into_pgmq_error)?;
-        return v
-            .parse()
-            .map(Some)
-            .map_err(|e: pgmq_orm_core::ParseVersionError| Error::InvalidArgument(e.to_string()));
+        return match PgmqVersion::installed(Some(&v), [""; 0]) {
+            Some(v) => Ok(Some(v)),
+            None => Err(Error::InvalidArgument(format!("not a pgmq version: {v:?}"))),
+        };
     }
     let has_sql = conn
         .query_one_raw(raw(&format!(
@@ -209,12 +209,10 @@ pub(crate) async fn installed_version<C: ConnectionTrait + ?Sized>(
         .query_all_raw(raw(sql::SQL_INSTALL_VERSIONS))
         .await
         .map_err(into_pgmq_error)?;
-    Ok(rows
+    let versions = rows
         .iter()
-        .filter_map(|r| r.try_get_by_index::<String>(0).ok())
-        // The installer also records non-version rows; skip what does not parse.
-        .filter_map(|v| v.parse::<PgmqVersion>().ok())
-        .max())
+        .filter_map(|r| r.try_get_by_index::<String>(0).ok());
+    Ok(PgmqVersion::installed(None, versions))
 }
 
 /// pgmq's operations on any SeaORM connection: a `DatabaseConnection`, a

@@ -167,9 +167,11 @@ impl ConsumerBackend for SeaOrmBackend {
                 FailureDestination::DeadLetter(dlq) => {
                     let headers = dead_letter_headers(message, queue, error);
                     let tx = self.db.begin().await.map_err(into_pgmq_error)?;
-                    tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                        .await?;
-                    tx.delete(queue, message.msg_id).await?;
+                    // Delete first: a message already gone is not copied again.
+                    if tx.delete(queue, message.msg_id).await? {
+                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
+                            .await?;
+                    }
                     tx.commit().await.map_err(into_pgmq_error)?;
                 }
             }
@@ -179,12 +181,7 @@ impl ConsumerBackend for SeaOrmBackend {
 
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
-        Box::pin(async move {
-            match &self.wakeups {
-                Some(w) => w.wait(timeout).await,
-                None => tokio::time::sleep(timeout).await,
-            }
-        })
+        Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
 }
 
@@ -272,6 +269,23 @@ pub trait TxHandler<T>: Send + Sync + 'static {
         tx: &'a DatabaseTransaction,
         message: Message<T>,
     ) -> BoxFuture<'a, Result<(), BoxError>>;
+}
+
+/// A boxed transactional handler is one too, so handlers can be chosen at run time.
+///
+/// ```
+/// # use sea_orm_pgmq::consumer::TxHandler;
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// fn pick(h: Box<dyn TxHandler<i64>>) { assert_tx_handler(&h); }
+/// ```
+impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a DatabaseTransaction,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        (**self).handle(tx, message)
+    }
 }
 
 /// The transactional [`Processor`]: begin, run the [`TxHandler`], delete (or archive) the

@@ -119,11 +119,29 @@ fn vt_value(vt: VisibilityTimeout) -> Expr {
 }
 
 /// `pgmq.create(queue_name)`: creates the queue and its archive.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::create(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create($1)");
+/// ```
 pub fn create(q: &QueueName) -> FunctionCall {
     call(f::CREATE).arg(queue(q))
 }
 
 /// `pgmq.create_unlogged(queue_name)`: an unlogged queue (fast, lost on crash).
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::create_unlogged(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_unlogged($1)");
+/// ```
 pub fn create_unlogged(q: &QueueName) -> FunctionCall {
     call(f::CREATE_UNLOGGED).arg(queue(q))
 }
@@ -131,6 +149,15 @@ pub fn create_unlogged(q: &QueueName) -> FunctionCall {
 /// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval, premake)`
 /// (needs pg_partman). The intervals are msg_id counts (`"10000"`) or time spans
 /// (`"1 day"`); see [`pgmq_orm_core::sql::DEFAULT_PARTITION_INTERVAL`] and friends.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::create_partitioned(&q, "10000", "100000", 4);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3, $4)");
+/// ```
 pub fn create_partitioned(
     q: &QueueName,
     partition_interval: &str,
@@ -146,36 +173,98 @@ pub fn create_partitioned(
 }
 
 /// `pgmq.drop_queue(queue_name)`: drops the queue and its archive; returns `boolean`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::drop_queue(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.drop_queue($1)");
+/// ```
 pub fn drop_queue(q: &QueueName) -> FunctionCall {
     call(f::DROP_QUEUE).arg(queue(q))
 }
 
 /// `pgmq.purge_queue(queue_name)`: deletes every message; returns the count (`bigint`).
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::purge_queue(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.purge_queue($1)");
+/// ```
 pub fn purge_queue(q: &QueueName) -> FunctionCall {
     call(f::PURGE_QUEUE).arg(queue(q))
 }
 
 /// `pgmq.detach_archive(queue_name)`: deprecated no-op in pgmq 1.x, kept for completeness.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::detach_archive(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.detach_archive($1)");
+/// ```
 pub fn detach_archive(q: &QueueName) -> FunctionCall {
     call(f::DETACH_ARCHIVE).arg(queue(q))
 }
 
 /// `pgmq.list_queues()`: `SETOF pgmq.queue_record`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let call = functions::list_queues();
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.list_queues()");
+/// ```
 pub fn list_queues() -> FunctionCall {
     call(f::LIST_QUEUES)
 }
 
 /// `pgmq.metrics(queue_name)`: one `pgmq.metrics_result`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::metrics(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.metrics($1)");
+/// ```
 pub fn metrics(q: &QueueName) -> FunctionCall {
     call(f::METRICS).arg(queue(q))
 }
 
 /// `pgmq.metrics_all()`: `SETOF pgmq.metrics_result`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let call = functions::metrics_all();
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.metrics_all()");
+/// ```
 pub fn metrics_all() -> FunctionCall {
     call(f::METRICS_ALL)
 }
 
 /// `pgmq.send(queue_name, msg)`: returns the new msg_id.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::send(&q, json!({"id": 1}));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send($1, $2)");
+/// ```
 pub fn send(q: &QueueName, msg: Json) -> FunctionCall {
     call(f::SEND).args([queue(q), jsonb(msg)])
 }
@@ -183,17 +272,47 @@ pub fn send(q: &QueueName, msg: Json) -> FunctionCall {
 /// `pgmq.send(queue_name, msg, headers, delay)`: the full form. `headers: None` binds SQL
 /// `NULL`; [`Delay::Seconds`] picks the `integer` overload, [`Delay::Until`] the
 /// `timestamptz` one.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, Delay};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::send_with(&q, json!({"id": 1}), Some(json!({"x-pgmq-group": "a"})), Delay::Seconds(5));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send($1, $2, $3, CAST($4 AS integer))");
+/// ```
 pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) -> FunctionCall {
     call(f::SEND).args([queue(q), jsonb(msg), jsonb_opt(headers), delay_value(delay)])
 }
 
 /// `pgmq.send_batch(queue_name, msgs)`: returns one msg_id per message, in order.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::send_batch(&q, vec![json!(1), json!(2)]);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_batch($1, $2)");
+/// ```
 pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> FunctionCall {
     call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs)])
 }
 
 /// `pgmq.send_batch(queue_name, msgs, headers, delay)`: `headers`, when given, must hold
 /// one entry per message (pgmq checks).
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, Delay};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::send_batch_with(&q, vec![json!(1), json!(2)], None, Delay::Seconds(5));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_batch($1, $2, $3, CAST($4 AS integer))");
+/// ```
 pub fn send_batch_with(
     q: &QueueName,
     msgs: Vec<Json>,
@@ -209,12 +328,31 @@ pub fn send_batch_with(
 
 /// `pgmq.read(queue_name, vt, qty)`: `SETOF pgmq.message_record`. pgmq takes the
 /// visibility timeout in seconds, so [`VisibilityTimeout::Until`] is converted here.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read(&q, VisibilityTimeout::Seconds(30), 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read($1, $2, $3)");
+/// ```
 pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
     call(f::READ).args([queue(q), int(vt_seconds(vt)), int(qty)])
 }
 
 /// `pgmq.read(queue_name, vt, qty, conditional)`: only messages whose payload contains
 /// `conditional` (jsonb `@>`).
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_conditional(&q, VisibilityTimeout::Seconds(30), 10, json!({"kind": "email"}));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read($1, $2, $3, $4)");
+/// ```
 pub fn read_conditional(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -225,6 +363,15 @@ pub fn read_conditional(
 }
 
 /// `pgmq.read_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout, PollOptions};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_with_poll(&q, VisibilityTimeout::Seconds(30), 10, PollOptions::default());
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_with_poll($1, $2, $3, $4, $5)");
+/// ```
 pub fn read_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -235,6 +382,16 @@ pub fn read_with_poll(
 }
 
 /// `pgmq.read_with_poll(..., conditional)`: polling, with a payload filter.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout, PollOptions};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_with_poll_conditional(&q, VisibilityTimeout::Seconds(30), 10, PollOptions::default(), json!({"kind": "email"}));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_with_poll($1, $2, $3, $4, $5, $6)");
+/// ```
 pub fn read_with_poll_conditional(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -262,11 +419,29 @@ fn poll_call(
 }
 
 /// `pgmq.read_grouped(queue_name, vt, qty)`: FIFO within `x-pgmq-group` header groups.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped(&q, VisibilityTimeout::Seconds(30), 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped($1, $2, $3)");
+/// ```
 pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
     plain_call(f::READ_GROUPED, q, vt, qty)
 }
 
 /// `pgmq.read_grouped_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout, PollOptions};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped_with_poll(&q, VisibilityTimeout::Seconds(30), 10, PollOptions::default());
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped_with_poll($1, $2, $3, $4, $5)");
+/// ```
 pub fn read_grouped_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -277,11 +452,29 @@ pub fn read_grouped_with_poll(
 }
 
 /// `pgmq.read_grouped_rr(queue_name, vt, qty)`: grouped FIFO, round-robin across groups.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped_rr(&q, VisibilityTimeout::Seconds(30), 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped_rr($1, $2, $3)");
+/// ```
 pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
     plain_call(f::READ_GROUPED_RR, q, vt, qty)
 }
 
 /// `pgmq.read_grouped_rr_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout, PollOptions};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped_rr_with_poll(&q, VisibilityTimeout::Seconds(30), 10, PollOptions::default());
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped_rr_with_poll($1, $2, $3, $4, $5)");
+/// ```
 pub fn read_grouped_rr_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -292,12 +485,30 @@ pub fn read_grouped_rr_with_poll(
 }
 
 /// `pgmq.read_grouped_head(queue_name, vt, qty)`: the head message of each group.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped_head(&q, VisibilityTimeout::Seconds(30), 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped_head($1, $2, $3)");
+/// ```
 pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
     plain_call(f::READ_GROUPED_HEAD, q, vt, qty)
 }
 
 /// `pgmq.read_grouped_head_with_poll(queue_name, vt, qty, max_poll_seconds,
 /// poll_interval_ms)`: [`read_grouped_head`], waiting for messages.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout, PollOptions};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::read_grouped_head_with_poll(&q, VisibilityTimeout::Seconds(30), 10, PollOptions::default());
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.read_grouped_head_with_poll($1, $2, $3, $4, $5)");
+/// ```
 pub fn read_grouped_head_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -308,46 +519,126 @@ pub fn read_grouped_head_with_poll(
 }
 
 /// `pgmq.pop(queue_name, qty)`: reads and deletes in one step.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::pop(&q, 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.pop($1, $2)");
+/// ```
 pub fn pop(q: &QueueName, qty: i32) -> FunctionCall {
     call(f::POP).args([queue(q), int(qty)])
 }
 
 /// `pgmq.set_vt(queue_name, msg_id, vt)`: seconds from now or an absolute time.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::set_vt(&q, 7, VisibilityTimeout::Seconds(30));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.set_vt($1, CAST($2 AS bigint), CAST($3 AS integer))");
+/// ```
 pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> FunctionCall {
     call(f::SET_VT).args([queue(q), bigint(msg_id), vt_value(vt)])
 }
 
 /// `pgmq.set_vt(queue_name, msg_ids, vt)`: the `bigint[]` overload.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::set_vt_batch(&q, &[7, 8], VisibilityTimeout::Seconds(30));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.set_vt($1, CAST($2 AS bigint[]), CAST($3 AS integer))");
+/// ```
 pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> FunctionCall {
     call(f::SET_VT).args([queue(q), bigint_array(msg_ids), vt_value(vt)])
 }
 
 /// `pgmq.delete(queue_name, msg_id)`: returns `boolean`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::delete(&q, 7);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint))");
+/// ```
 pub fn delete(q: &QueueName, msg_id: i64) -> FunctionCall {
     call(f::DELETE).args([queue(q), bigint(msg_id)])
 }
 
 /// `pgmq.delete(queue_name, msg_ids)`: returns the ids actually deleted.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::delete_batch(&q, &[7, 8]);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint[]))");
+/// ```
 pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
     call(f::DELETE).args([queue(q), bigint_array(msg_ids)])
 }
 
 /// `pgmq.archive(queue_name, msg_id)`: moves the message to the archive; `boolean`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::archive(&q, 7);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint))");
+/// ```
 pub fn archive(q: &QueueName, msg_id: i64) -> FunctionCall {
     call(f::ARCHIVE).args([queue(q), bigint(msg_id)])
 }
 
 /// `pgmq.archive(queue_name, msg_ids)`: returns the ids actually archived.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::archive_batch(&q, &[7, 8]);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint[]))");
+/// ```
 pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
     call(f::ARCHIVE).args([queue(q), bigint_array(msg_ids)])
 }
 
 /// `pgmq.create_fifo_index(queue_name)`: a GIN index on headers for grouped reads.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::create_fifo_index(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_fifo_index($1)");
+/// ```
 pub fn create_fifo_index(q: &QueueName) -> FunctionCall {
     call(f::CREATE_FIFO_INDEX).arg(queue(q))
 }
 
 /// `pgmq.create_fifo_indexes_all()`: [`create_fifo_index`] on every queue.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let call = functions::create_fifo_indexes_all();
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_fifo_indexes_all()");
+/// ```
 pub fn create_fifo_indexes_all() -> FunctionCall {
     call(f::CREATE_FIFO_INDEXES_ALL)
 }
@@ -356,6 +647,15 @@ pub fn create_fifo_indexes_all() -> FunctionCall {
 /// leading_partition)`: turns a queue's archive table into a pg_partman partitioned one
 /// (needs pg_partman; a no-op if it already is). The old table stays as
 /// `pgmq.a_<name>_old`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::convert_archive_partitioned(&q, "10000", "100000", 10);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.convert_archive_partitioned($1, $2, $3, $4)");
+/// ```
 pub fn convert_archive_partitioned(
     q: &QueueName,
     partition_interval: &str,
@@ -371,37 +671,99 @@ pub fn convert_archive_partitioned(
 }
 
 /// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::enable_notify_insert(&q, 250);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.enable_notify_insert($1, $2)");
+/// ```
 pub fn enable_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
     call(f::ENABLE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
 }
 
 /// `pgmq.disable_notify_insert(queue_name)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::disable_notify_insert(&q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.disable_notify_insert($1)");
+/// ```
 pub fn disable_notify_insert(q: &QueueName) -> FunctionCall {
     call(f::DISABLE_NOTIFY_INSERT).arg(queue(q))
 }
 
 /// `pgmq.update_notify_insert(queue_name, throttle_interval_ms)`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::update_notify_insert(&q, 1000);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.update_notify_insert($1, $2)");
+/// ```
 pub fn update_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
     call(f::UPDATE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
 }
 
 /// `pgmq.list_notify_insert_throttles()`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let call = functions::list_notify_insert_throttles();
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.list_notify_insert_throttles()");
+/// ```
 pub fn list_notify_insert_throttles() -> FunctionCall {
     call(f::LIST_NOTIFY_INSERT_THROTTLES)
 }
 
 /// `pgmq.bind_topic(pattern, queue_name)`: routes keys matching `pattern` to the queue.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::bind_topic("orders.*", &q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.bind_topic($1, $2)");
+/// ```
 pub fn bind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
     call(f::BIND_TOPIC).args([text(pattern), queue(q)])
 }
 
 /// `pgmq.unbind_topic(pattern, queue_name)`: returns `boolean`.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::unbind_topic("orders.*", &q);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.unbind_topic($1, $2)");
+/// ```
 pub fn unbind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
     call(f::UNBIND_TOPIC).args([text(pattern), queue(q)])
 }
 
 /// `pgmq.send_topic(routing_key, msg, headers, delay)`: returns how many queues got the
 /// message. pgmq takes the delay in seconds only, so [`Delay::Until`] is converted here.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, Delay};
+/// # use serde_json::json;
+/// let call = functions::send_topic("orders.paid", json!({"id": 1}), None, Delay::Seconds(0));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_topic($1, $2, $3, $4)");
+/// ```
 pub fn send_topic(
     routing_key: &str,
     msg: Json,
@@ -418,6 +780,15 @@ pub fn send_topic(
 /// `pgmq.send_batch_topic(routing_key, msgs, headers, delay)`: returns `(queue_name,
 /// msg_id)` rows, one per message per bound queue. [`Delay::Seconds`] picks the
 /// `integer` overload, [`Delay::Until`] the `timestamptz` one.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName, Delay};
+/// # use serde_json::json;
+/// let call = functions::send_batch_topic("orders.paid", vec![json!(1)], None, Delay::Seconds(0));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_batch_topic($1, $2, $3, CAST($4 AS integer))");
+/// ```
 pub fn send_batch_topic(
     routing_key: &str,
     msgs: Vec<Json>,
@@ -437,6 +808,15 @@ pub fn send_batch_topic(
 }
 
 /// `pgmq.list_topic_bindings()`, or `pgmq.list_topic_bindings(queue_name)` for one queue.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let call = functions::list_topic_bindings(Some(&q));
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.list_topic_bindings($1)");
+/// ```
 pub fn list_topic_bindings(q: Option<&QueueName>) -> FunctionCall {
     match q {
         Some(q) => call(f::LIST_TOPIC_BINDINGS).arg(queue(q)),
@@ -445,6 +825,14 @@ pub fn list_topic_bindings(q: Option<&QueueName>) -> FunctionCall {
 }
 
 /// `pgmq.test_routing(routing_key)`: which bindings a key would match.
+///
+/// ```
+/// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
+/// # use sea_orm_pgmq::{functions, QueueName};
+/// let call = functions::test_routing("orders.paid");
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.test_routing($1)");
+/// ```
 pub fn test_routing(routing_key: &str) -> FunctionCall {
     call(f::TEST_ROUTING).arg(text(routing_key))
 }

@@ -375,3 +375,32 @@ impl Enqueue {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_names_with_dollars_and_quotes_stay_identifiers() {
+        let payload = Payload::fields([("a", "x$1"), ("b", "y\"$$z")])
+            .and_then(|p| p.with("type", "T"))
+            .expect("payload");
+        let outbox = Outbox::new("events").expect("queue").payload(payload);
+        let stmt = Query::delete()
+            .from_table(Alias::new("t"))
+            .returning_all()
+            .to_owned()
+            .enqueue(&outbox);
+        let (sql, values) = stmt
+            .query()
+            .expect("a statement")
+            .build(PostgresQueryBuilder);
+        assert!(
+            sql.contains(
+                r#"jsonb_build_object($2::text, "pgmq_written"."x$1", $3::text, "pgmq_written"."y""$$z") || $4::jsonb"#
+            ),
+            "{sql}"
+        );
+        assert_eq!(values.0.len(), 6);
+    }
+}

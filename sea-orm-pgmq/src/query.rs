@@ -31,9 +31,25 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 /// The alias of the set-returning function in the `FROM` clause.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::query;
+/// let (sql, _) = query::list_queues().build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(&format!("AS \"{}\"", query::FROM_ALIAS)));
+/// ```
 pub const FROM_ALIAS: &str = "m";
 
 /// `SELECT <cols> FROM <func> AS m`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{functions, query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let stmt = query::select_from(functions::metrics(&q), &["queue_length"]);
+/// let (sql, _) = stmt.build(PostgresQueryBuilder);
+/// assert_eq!(sql, r#"SELECT "queue_length" FROM pgmq.metrics($1) AS "m""#);
+/// ```
 pub fn select_from(func: FunctionCall, cols: &[&'static str]) -> SelectStatement {
     Query::select()
         .columns(cols.iter().map(|c| Alias::new(*c)))
@@ -42,6 +58,15 @@ pub fn select_from(func: FunctionCall, cols: &[&'static str]) -> SelectStatement
 }
 
 /// `SELECT <func> AS <alias>`: for functions returning a scalar (or `SETOF` a scalar).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{functions, query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let stmt = query::select_scalar(functions::purge_queue(&q), "purged");
+/// let (sql, _) = stmt.build(PostgresQueryBuilder);
+/// assert_eq!(sql, r#"SELECT pgmq.purge_queue($1) AS "purged""#);
+/// ```
 pub fn select_scalar(func: FunctionCall, alias: &'static str) -> SelectStatement {
     Query::select().expr_as(func, Alias::new(alias)).to_owned()
 }
@@ -51,11 +76,28 @@ fn messages(func: FunctionCall) -> SelectStatement {
 }
 
 /// `pgmq.read`: up to `qty` messages, hidden for `vt`. Decode rows with [`MessageRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read($1, $2, $3) AS \"m\""));
+/// ```
 pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
     messages(functions::read(q, vt, qty.get()))
 }
 
 /// `pgmq.read` with a jsonb containment filter on the payload.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, BatchSize};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_conditional(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, json!({"kind": "email"})).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read($1, $2, $3, $4) AS \"m\""));
+/// ```
 pub fn read_conditional(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -66,6 +108,14 @@ pub fn read_conditional(
 }
 
 /// `pgmq.read_with_poll`: waits up to `poll.max_wait` for messages.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, PollOptions, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_with_poll(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, PollOptions::default()).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_with_poll($1, $2, $3, $4, $5) AS \"m\""));
+/// ```
 pub fn read_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -76,11 +126,27 @@ pub fn read_with_poll(
 }
 
 /// `pgmq.read_grouped`: FIFO within message groups.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped($1, $2, $3) AS \"m\""));
+/// ```
 pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
     messages(functions::read_grouped(q, vt, qty.get()))
 }
 
 /// `pgmq.read_grouped_with_poll`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, PollOptions, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped_with_poll(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, PollOptions::default()).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped_with_poll($1, $2, $3, $4, $5) AS \"m\""));
+/// ```
 pub fn read_grouped_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -91,11 +157,27 @@ pub fn read_grouped_with_poll(
 }
 
 /// `pgmq.read_grouped_rr`: grouped FIFO, round-robin across groups.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped_rr(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped_rr($1, $2, $3) AS \"m\""));
+/// ```
 pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
     messages(functions::read_grouped_rr(q, vt, qty.get()))
 }
 
 /// `pgmq.read_grouped_rr_with_poll`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, PollOptions, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped_rr_with_poll(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, PollOptions::default()).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped_rr_with_poll($1, $2, $3, $4, $5) AS \"m\""));
+/// ```
 pub fn read_grouped_rr_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -109,15 +191,25 @@ pub fn read_grouped_rr_with_poll(
 /// from a group whose head is in flight; what a concurrent FIFO consumer reads.
 ///
 /// ```
-/// use sea_orm_pgmq::{query, BatchSize, QueueName, VisibilityTimeout};
-/// let q = QueueName::new("jobs").unwrap();
-/// let _stmt = query::read_grouped_head(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE);
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped_head(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped_head($1, $2, $3) AS \"m\""));
 /// ```
 pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: BatchSize) -> SelectStatement {
     messages(functions::read_grouped_head(q, vt, qty.get()))
 }
 
 /// `pgmq.read_grouped_head_with_poll`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, PollOptions, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_grouped_head_with_poll(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, PollOptions::default()).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_grouped_head_with_poll($1, $2, $3, $4, $5) AS \"m\""));
+/// ```
 pub fn read_grouped_head_with_poll(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -133,6 +225,15 @@ pub fn read_grouped_head_with_poll(
 }
 
 /// `pgmq.read_with_poll` with a jsonb containment filter on the payload.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout, PollOptions, BatchSize};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::read_with_poll_conditional(&q, VisibilityTimeout::Seconds(30), BatchSize::ONE, PollOptions::default(), json!({"kind": "email"})).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.read_with_poll($1, $2, $3, $4, $5, $6) AS \"m\""));
+/// ```
 pub fn read_with_poll_conditional(
     q: &QueueName,
     vt: VisibilityTimeout,
@@ -150,36 +251,96 @@ pub fn read_with_poll_conditional(
 }
 
 /// `pgmq.pop`: read and delete.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, BatchSize};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::pop(&q, BatchSize::ONE).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.pop($1, $2) AS \"m\""));
+/// ```
 pub fn pop(q: &QueueName, qty: BatchSize) -> SelectStatement {
     messages(functions::pop(q, qty.get()))
 }
 
 /// `pgmq.set_vt` for one message: zero rows if it does not exist.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::set_vt(&q, 7, VisibilityTimeout::Seconds(30)).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.set_vt($1, CAST($2 AS bigint), CAST($3 AS integer)) AS \"m\""));
+/// ```
 pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> SelectStatement {
     messages(functions::set_vt(q, msg_id, vt))
 }
 
 /// `pgmq.set_vt` for many messages.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, VisibilityTimeout};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::set_vt_batch(&q, &[7, 8], VisibilityTimeout::Seconds(30)).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.set_vt($1, CAST($2 AS bigint[]), CAST($3 AS integer)) AS \"m\""));
+/// ```
 pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> SelectStatement {
     messages(functions::set_vt_batch(q, msg_ids, vt))
 }
 
 /// `pgmq.send`: one row, column `msg_id` ([`MsgIdRow`]).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::send(&q, json!({"id": 1})).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send($1, $2) AS \"msg_id\"");
+/// ```
 pub fn send(q: &QueueName, msg: Json) -> SelectStatement {
     select_scalar(functions::send(q, msg), "msg_id")
 }
 
 /// `pgmq.send` with headers and delay: one row, column `msg_id`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, Delay};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::send_with(&q, json!({"id": 1}), Some(json!({"x-pgmq-group": "a"})), Delay::Seconds(5)).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send($1, $2, $3, CAST($4 AS integer)) AS \"msg_id\"");
+/// ```
 pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) -> SelectStatement {
     select_scalar(functions::send_with(q, msg, headers, delay), "msg_id")
 }
 
 /// `pgmq.send_batch`: one `msg_id` row per message.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::send_batch(&q, vec![json!(1), json!(2)]).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_batch($1, $2) AS \"msg_id\"");
+/// ```
 pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> SelectStatement {
     select_scalar(functions::send_batch(q, msgs), "msg_id")
 }
 
 /// `pgmq.send_batch` with headers and delay.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, Delay};
+/// # use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::send_batch_with(&q, vec![json!(1), json!(2)], None, Delay::Seconds(5)).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_batch($1, $2, $3, CAST($4 AS integer)) AS \"msg_id\"");
+/// ```
 pub fn send_batch_with(
     q: &QueueName,
     msgs: Vec<Json>,
@@ -193,21 +354,53 @@ pub fn send_batch_with(
 }
 
 /// `pgmq.delete` (one id): column `ok` ([`BoolRow`]).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::delete(&q, 7).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint)) AS \"ok\"");
+/// ```
 pub fn delete(q: &QueueName, msg_id: i64) -> SelectStatement {
     select_scalar(functions::delete(q, msg_id), "ok")
 }
 
 /// `pgmq.delete` (many ids): the deleted ids, column `msg_id`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::delete_batch(&q, &[7, 8]).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint[])) AS \"msg_id\"");
+/// ```
 pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> SelectStatement {
     select_scalar(functions::delete_batch(q, msg_ids), "msg_id")
 }
 
 /// `pgmq.archive` (one id): column `ok`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::archive(&q, 7).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint)) AS \"ok\"");
+/// ```
 pub fn archive(q: &QueueName, msg_id: i64) -> SelectStatement {
     select_scalar(functions::archive(q, msg_id), "ok")
 }
 
 /// `pgmq.archive` (many ids): the archived ids, column `msg_id`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::archive_batch(&q, &[7, 8]).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint[])) AS \"msg_id\"");
+/// ```
 pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> SelectStatement {
     select_scalar(functions::archive_batch(q, msg_ids), "msg_id")
 }
@@ -219,16 +412,40 @@ fn void(func: FunctionCall) -> SelectStatement {
 }
 
 /// `pgmq.create`: creates the queue (idempotent).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::create(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create($1) AS \"ok\"");
+/// ```
 pub fn create(q: &QueueName) -> SelectStatement {
     void(functions::create(q))
 }
 
 /// `pgmq.create_unlogged`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::create_unlogged(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_unlogged($1) AS \"ok\"");
+/// ```
 pub fn create_unlogged(q: &QueueName) -> SelectStatement {
     void(functions::create_unlogged(q))
 }
 
 /// `pgmq.create_partitioned` with pgmq's default `premake` (needs pg_partman).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::create_partitioned(&q, "10000", "100000").build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3, $4) AS \"ok\"");
+/// ```
 pub fn create_partitioned(
     q: &QueueName,
     partition_interval: &str,
@@ -243,21 +460,52 @@ pub fn create_partitioned(
 }
 
 /// `pgmq.create_fifo_index`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::create_fifo_index(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_fifo_index($1) AS \"ok\"");
+/// ```
 pub fn create_fifo_index(q: &QueueName) -> SelectStatement {
     void(functions::create_fifo_index(q))
 }
 
 /// `pgmq.create_fifo_indexes_all`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let (sql, _) = query::create_fifo_indexes_all().build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_fifo_indexes_all() AS \"ok\"");
+/// ```
 pub fn create_fifo_indexes_all() -> SelectStatement {
     void(functions::create_fifo_indexes_all())
 }
 
 /// `pgmq.detach_archive` (a no-op in pgmq 1.x).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::detach_archive(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.detach_archive($1) AS \"ok\"");
+/// ```
 pub fn detach_archive(q: &QueueName) -> SelectStatement {
     void(functions::detach_archive(q))
 }
 
 /// `pgmq.convert_archive_partitioned` (needs pg_partman).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::convert_archive_partitioned(&q, "10000", "100000", 10).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.convert_archive_partitioned($1, $2, $3, $4) AS \"ok\"");
+/// ```
 pub fn convert_archive_partitioned(
     q: &QueueName,
     partition_interval: &str,
@@ -273,61 +521,154 @@ pub fn convert_archive_partitioned(
 }
 
 /// `pgmq.enable_notify_insert`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::enable_notify_insert(&q, 250).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.enable_notify_insert($1, $2) AS \"ok\"");
+/// ```
 pub fn enable_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> SelectStatement {
     void(functions::enable_notify_insert(q, throttle_interval_ms))
 }
 
 /// `pgmq.update_notify_insert`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::update_notify_insert(&q, 1000).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.update_notify_insert($1, $2) AS \"ok\"");
+/// ```
 pub fn update_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> SelectStatement {
     void(functions::update_notify_insert(q, throttle_interval_ms))
 }
 
 /// `pgmq.disable_notify_insert`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::disable_notify_insert(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.disable_notify_insert($1) AS \"ok\"");
+/// ```
 pub fn disable_notify_insert(q: &QueueName) -> SelectStatement {
     void(functions::disable_notify_insert(q))
 }
 
 /// `pgmq.bind_topic`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::bind_topic("orders.*", &q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.bind_topic($1, $2) AS \"ok\"");
+/// ```
 pub fn bind_topic(pattern: &str, q: &QueueName) -> SelectStatement {
     void(functions::bind_topic(pattern, q))
 }
 
 /// `pgmq.unbind_topic`: column `ok` ([`BoolRow`]), `true` if the binding existed.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::unbind_topic("orders.*", &q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.unbind_topic($1, $2) AS \"ok\"");
+/// ```
 pub fn unbind_topic(pattern: &str, q: &QueueName) -> SelectStatement {
     select_scalar(functions::unbind_topic(pattern, q), "ok")
 }
 
 /// `pgmq.drop_queue`: column `ok`.
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::drop_queue(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.drop_queue($1) AS \"ok\"");
+/// ```
 pub fn drop_queue(q: &QueueName) -> SelectStatement {
     select_scalar(functions::drop_queue(q), "ok")
 }
 
 /// `pgmq.purge_queue`: column `count` ([`CountRow`]).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::purge_queue(&q).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.purge_queue($1) AS \"count\"");
+/// ```
 pub fn purge_queue(q: &QueueName) -> SelectStatement {
     select_scalar(functions::purge_queue(q), "count")
 }
 
 /// `pgmq.list_queues`: decode with [`QueueInfoRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let (sql, _) = query::list_queues().build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.list_queues() AS \"m\""));
+/// ```
 pub fn list_queues() -> SelectStatement {
     select_from(functions::list_queues(), &columns::QUEUE_INFO)
 }
 
 /// `pgmq.metrics`: decode with [`MetricsRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::metrics(&q).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.metrics($1) AS \"m\""));
+/// ```
 pub fn metrics(q: &QueueName) -> SelectStatement {
     select_from(functions::metrics(q), &columns::METRICS)
 }
 
 /// `pgmq.metrics_all`: decode with [`MetricsRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let (sql, _) = query::metrics_all().build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.metrics_all() AS \"m\""));
+/// ```
 pub fn metrics_all() -> SelectStatement {
     select_from(functions::metrics_all(), &columns::METRICS)
 }
 
 /// `pgmq.list_topic_bindings`: decode with [`TopicBindingRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let q = QueueName::from_static("orders");
+/// let (sql, _) = query::list_topic_bindings(Some(&q)).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.list_topic_bindings($1) AS \"m\""));
+/// ```
 pub fn list_topic_bindings(q: Option<&QueueName>) -> SelectStatement {
     select_from(functions::list_topic_bindings(q), &columns::TOPIC_BINDING)
 }
 
 /// `pgmq.test_routing`: decode with [`RoutingMatchRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let (sql, _) = query::test_routing("orders.paid").build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.test_routing($1) AS \"m\""));
+/// ```
 pub fn test_routing(routing_key: &str) -> SelectStatement {
     select_from(
         functions::test_routing(routing_key),
@@ -336,6 +677,14 @@ pub fn test_routing(routing_key: &str) -> SelectStatement {
 }
 
 /// `pgmq.send_topic`: column `count` as `integer` ([`TopicCountRow`]).
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, Delay};
+/// # use serde_json::json;
+/// let (sql, _) = query::send_topic("orders.paid", json!({"id": 1}), None, Delay::Seconds(0)).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.send_topic($1, $2, $3, $4) AS \"count\"");
+/// ```
 pub fn send_topic(
     routing_key: &str,
     msg: Json,
@@ -349,6 +698,14 @@ pub fn send_topic(
 }
 
 /// `pgmq.send_batch_topic`: decode with [`TopicMessageIdRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName, Delay};
+/// # use serde_json::json;
+/// let (sql, _) = query::send_batch_topic("orders.paid", vec![json!(1)], None, Delay::Seconds(0)).build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.send_batch_topic($1, $2, $3, CAST($4 AS integer)) AS \"m\""));
+/// ```
 pub fn send_batch_topic(
     routing_key: &str,
     msgs: Vec<Json>,
@@ -362,6 +719,13 @@ pub fn send_batch_topic(
 }
 
 /// `pgmq.list_notify_insert_throttles`: decode with [`NotifyThrottleRow`].
+///
+/// ```
+/// # use sea_orm::sea_query::PostgresQueryBuilder;
+/// # use sea_orm_pgmq::{query, QueueName};
+/// let (sql, _) = query::list_notify_insert_throttles().build(PostgresQueryBuilder);
+/// assert!(sql.ends_with(" FROM pgmq.list_notify_insert_throttles() AS \"m\""));
+/// ```
 pub fn list_notify_insert_throttles() -> SelectStatement {
     select_from(
         functions::list_notify_insert_throttles(),

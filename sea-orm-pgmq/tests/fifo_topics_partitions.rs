@@ -299,7 +299,10 @@ async fn fifo_indexes_are_created_and_roll_back() -> R {
     txn.rollback().await?;
     assert_eq!(scalar_i64(&conn, count_idx).await, 0);
 
-    conn.create_fifo_index("tasks").await?;
+    let txn = conn.begin().await?;
+    txn.create_fifo_index("tasks").await?;
+    txn.commit().await?;
+    assert_eq!(scalar_i64(&conn, count_idx).await, 1);
     conn.create_fifo_index("tasks").await?;
     assert_eq!(scalar_i64(&conn, count_idx).await, 1);
     conn.create_fifo_indexes_all().await?;
@@ -337,8 +340,10 @@ async fn notify_insert_throttles_enable_update_disable_and_roll_back() -> R {
         250
     );
 
-    conn.update_notify_insert("jobs", Duration::from_secs(1))
+    let txn = conn.begin().await?;
+    txn.update_notify_insert("jobs", Duration::from_secs(1))
         .await?;
+    txn.commit().await?;
     assert_eq!(
         conn.list_notify_insert_throttles().await?[0].throttle_interval_ms,
         1000
@@ -382,7 +387,9 @@ async fn topic_bindings_list_test_and_unbind() -> R {
     assert!(txn.unbind_topic("#", "audit").await?);
     txn.rollback().await?;
     assert_eq!(conn.list_topic_bindings_for("audit").await?.len(), 1);
-    assert!(conn.unbind_topic("#", "audit").await?);
+    let txn = conn.begin().await?;
+    assert!(txn.unbind_topic("#", "audit").await?);
+    txn.commit().await?;
     assert!(!conn.unbind_topic("#", "audit").await?);
     assert!(conn.test_routing("users.created").await?.is_empty());
     Ok(())

@@ -93,6 +93,33 @@ impl FromStr for PgmqVersion {
     }
 }
 
+impl PgmqVersion {
+    /// The installed version from what [`crate::sql::EXTENSION_VERSION`] and
+    /// [`crate::sql::SQL_INSTALL_VERSIONS`] returned: the extension's version when pgmq
+    /// is an extension, else the highest version the SQL install recorded (rows that are
+    /// not versions are skipped). `None` when neither names one.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::PgmqVersion;
+    /// assert_eq!(PgmqVersion::installed(Some("1.13.0"), [""; 0]), Some(PgmqVersion::new(1, 13, 0)));
+    /// let sql_rows = ["1.9.0", "1.11.1", "baseline"];
+    /// assert_eq!(PgmqVersion::installed(None, sql_rows), Some(PgmqVersion::new(1, 11, 1)));
+    /// assert_eq!(PgmqVersion::installed(None, [""; 0]), None);
+    /// ```
+    pub fn installed<S: AsRef<str>>(
+        extension: Option<&str>,
+        sql_versions: impl IntoIterator<Item = S>,
+    ) -> Option<Self> {
+        match extension {
+            Some(v) => v.parse().ok(),
+            None => sql_versions
+                .into_iter()
+                .filter_map(|v| v.as_ref().parse().ok())
+                .max(),
+        }
+    }
+}
+
 impl fmt::Display for PgmqVersion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)

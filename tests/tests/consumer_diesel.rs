@@ -11,7 +11,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_pgmq::consumer::*;
-use diesel_pgmq::dead_letter::DeadLetters;
+use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use diesel_pgmq::{
     BatchSize, BoxError, Delay, Error, Message, PgmqAsyncConnectionExt, QueueName,
     VisibilityTimeout,
@@ -158,6 +158,8 @@ scenarios!(
     an_insert_notification_wakes_an_idle_consumer_long_before_its_poll_interval,
     wake_ups_resume_after_the_listening_connection_is_lost,
     fifo_mode_handles_each_group_in_order_while_groups_run_side_by_side,
+    fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retry,
+    dead_lettering_copies_only_a_message_still_in_its_queue,
     dead_letters_are_listed_and_inspected_without_being_consumed,
     a_dead_letter_moved_back_is_consumed_again_with_its_original_headers,
     a_move_that_cannot_complete_moves_nothing,

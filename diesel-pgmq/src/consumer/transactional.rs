@@ -44,6 +44,23 @@ pub trait TxHandler<T>: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), BoxError>>;
 }
 
+/// A boxed transactional handler is one too, so handlers can be chosen at run time.
+///
+/// ```
+/// # use diesel_pgmq::consumer::TxHandler;
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// fn pick(h: Box<dyn TxHandler<i64>>) { assert_tx_handler(&h); }
+/// ```
+impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        (**self).handle(conn, message)
+    }
+}
+
 /// The transactional [`Processor`]: take a pooled connection, begin, run the
 /// [`TxHandler`], delete (or archive) the message in the same transaction, commit. If the
 /// message was already acknowledged elsewhere (its visibility timeout ran out), the

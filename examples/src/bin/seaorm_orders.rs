@@ -1,13 +1,20 @@
-//! The transactional outbox with SeaORM and sea-orm-pgmq: an order row and its
-//! `OrderCreated` event are written in one transaction (both or neither), then a consumer
-//! reads the event, handles it and deletes it.
+//! The order service with SeaORM and sea-orm-pgmq: entity inserts and their
+//! `OrderCreated` events written in one statement (the outbox), inside a transaction;
+//! then the consumer runtime handles the events (plain mode: acknowledged after the
+//! handler returns).
 //!
 //! Run with `cargo run -p pgmq-orm-examples --bin seaorm_orders`
 //! (`DATABASE_URL`, or a throwaway server).
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
-use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, Queue, VisibilityTimeout};
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
+use sea_orm_pgmq::consumer::{CancellationToken, Consumer, ConsumerConfig, SeaOrmBackend};
+use sea_orm_pgmq::outbox::{Outbox, OutboxExt, Payload};
+use sea_orm_pgmq::{BoxError, Message, PgmqConnectionExt, QueueName};
+use serde::Deserialize;
 
 /// The application's own table.
 mod order {
@@ -31,75 +38,105 @@ mod order {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The event other services consume.
-#[derive(Debug, Serialize, Deserialize)]
+/// The event other services consume; built in SQL by the outbox's payload.
+#[derive(Debug, Deserialize)]
 struct OrderCreated {
     order_id: i32,
     item: String,
 }
 
+/// The queue of order events, checked at compile time.
+const ORDER_EVENTS: QueueName = QueueName::from_static("order_events");
+
+fn new_order(item: &str) -> order::ActiveModel {
+    order::ActiveModel {
+        item: Set(item.to_owned()),
+        ..Default::default()
+    }
+}
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let conn = Database::connect(pgmq_harness::database_url()).await?;
-    conn.execute_unprepared(
+async fn main() -> Result<(), BoxError> {
+    let db = Database::connect(pgmq_harness::database_url()).await?;
+    db.execute_unprepared(
         "CREATE TABLE IF NOT EXISTS shop_orders (id serial PRIMARY KEY, item text NOT NULL)",
     )
     .await?;
-    conn.create_queue("order_events").await?;
-    let events: Queue<OrderCreated> = Queue::new("order_events")?;
+    db.create_queue(ORDER_EVENTS).await?;
+    let outbox = Outbox::new(ORDER_EVENTS)?.payload(
+        Payload::fields([("order_id", "id"), ("item", "item")])?.with("type", "OrderCreated")?,
+    );
 
-    // Producer: the row and the event commit together.
-    let txn = conn.begin().await?;
-    let row = order::ActiveModel {
-        item: Set("teapot".to_owned()),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    let msg_id = events
-        .send(
-            &txn,
-            &OrderCreated {
-                order_id: row.id,
-                item: row.item.clone(),
-            },
-        )
-        .await?;
+    // Producer: the rows and their events commit together, in one statement.
+    let txn = db.begin().await?;
+    let placed: Vec<(order::Model, i64)> =
+        order::Entity::insert_many([new_order("teapot"), new_order("kettle")])
+            .enqueue(&outbox)
+            .all(&txn)
+            .await?;
     txn.commit().await?;
-    println!("order {} saved, event {msg_id} queued", row.id);
-
-    // A rolled-back order leaves no event behind.
-    let txn = conn.begin().await?;
-    let ghost = order::ActiveModel {
-        item: Set("ghost".to_owned()),
-        ..Default::default()
+    for (order, msg_id) in &placed {
+        println!(
+            "producer: order {} ({}) saved, event {msg_id} queued",
+            order.id, order.item
+        );
     }
-    .insert(&txn)
-    .await?;
-    events
-        .send(
-            &txn,
-            &OrderCreated {
-                order_id: ghost.id,
-                item: ghost.item,
-            },
-        )
+
+    // A rolled-back transaction leaves neither the order nor its event.
+    let txn = db.begin().await?;
+    order::Entity::insert(new_order("ghost"))
+        .enqueue(&outbox)
+        .all::<order::Model, _>(&txn)
         .await?;
     txn.rollback().await?;
+    println!("producer: third order rolled back");
 
-    // Consumer: read, handle, delete.
-    for msg in events
-        .read(&conn, VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
-        .await?
-    {
-        let order = order::Entity::find_by_id(msg.message.order_id)
-            .one(&conn)
-            .await?;
-        println!("handling {:?} for {:?}", msg.message, order);
-        events.delete(&conn, msg.msg_id).await?;
+    // Consumer: a closure handler; the message is deleted once it returns Ok.
+    let handled = Arc::new(AtomicU64::new(0));
+    let backend = SeaOrmBackend::with_notify(db.clone(), &ORDER_EVENTS).await?;
+    let config = ConsumerConfig::new(ORDER_EVENTS).with_poll_interval(Duration::from_secs(1));
+    let consumer = Consumer::new(backend, config, {
+        let (db, handled) = (db.clone(), Arc::clone(&handled));
+        move |event: Message<OrderCreated>| {
+            let (db, handled) = (db.clone(), Arc::clone(&handled));
+            async move {
+                let order = order::Entity::find_by_id(event.message.order_id)
+                    .one(&db)
+                    .await?
+                    .ok_or("event for an order that does not exist")?;
+                println!(
+                    "consumer: order {} ({} / {}), event {}",
+                    order.id, order.item, event.message.item, event.msg_id
+                );
+                handled.fetch_add(1, Ordering::SeqCst);
+                Ok::<(), BoxError>(())
+            }
+        }
+    });
+    let consumer = Arc::new(consumer);
+    let stop = CancellationToken::new();
+    let running = tokio::spawn({
+        let (consumer, stop) = (Arc::clone(&consumer), stop.clone());
+        async move { consumer.run(stop).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while consumer.stats().processed < placed.len() as u64 {
+        if tokio::time::Instant::now() > deadline {
+            return Err("the consumer did not process the events within 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let left = conn.metrics("order_events").await?.queue_length;
-    println!("messages left: {left}");
-    assert_eq!(left, 0);
+    stop.cancel();
+    running.await??;
+
+    let left = db.metrics(ORDER_EVENTS).await?.queue_length;
+    println!(
+        "done: {} event(s) handled, {left} left, stats {:?}",
+        handled.load(Ordering::SeqCst),
+        consumer.stats()
+    );
+    if left != 0 || handled.load(Ordering::SeqCst) != placed.len() as u64 {
+        return Err("every committed order's event should be handled once".into());
+    }
     Ok(())
 }

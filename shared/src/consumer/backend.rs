@@ -48,7 +48,8 @@ pub trait ConsumerBackend: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<(), Error>>;
 
     /// Moves a message that cannot be processed to `dest`, recording `error`. For a
-    /// dead-letter queue the send and the delete must commit in one transaction.
+    /// dead-letter queue the delete and the send must commit in one transaction, and a
+    /// message no longer in its queue must not be copied.
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,

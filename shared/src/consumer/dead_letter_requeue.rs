@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::sql::columns;
-use crate::{Error, QueueName, RawMessage};
+use crate::{Error, IntoQueueName, QueueName, RawMessage};
 
 use super::{DeadLetterInfo, requeue_headers};
 
@@ -77,6 +77,86 @@ pub mod dead_letter_sql {
     /// ```
     pub fn lock_all(dlq: &QueueName) -> String {
         format!("{} ORDER BY msg_id FOR UPDATE", select_from(dlq))
+    }
+}
+
+/// One dead-letter queue, and where its messages go back to: the recorded source queue
+/// of each, or one named queue. The ORM crates' `DeadLetterOps` traits run the toolkit
+/// (list, inspect, requeue) on it.
+///
+/// ```
+/// use pgmq_orm_core::consumer::DeadLetters;
+/// let dlq = DeadLetters::new("jobs_dlq")?.requeue_to("jobs_retry")?;
+/// assert_eq!((dlq.queue().as_str(), dlq.target().unwrap().as_str()), ("jobs_dlq", "jobs_retry"));
+/// assert!(DeadLetters::new("Bad Name").is_err());
+/// # Ok::<(), pgmq_orm_core::Error>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetters {
+    dlq: QueueName,
+    target: Option<QueueName>,
+}
+
+impl DeadLetters {
+    /// The dead-letter queue `dlq`; messages go back to the queue recorded in their
+    /// failure record.
+    ///
+    /// ```
+    /// assert!(pgmq_orm_core::consumer::DeadLetters::new("jobs_dlq")?.target().is_none());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn new(dlq: impl IntoQueueName) -> Result<Self, Error> {
+        Ok(Self {
+            dlq: dlq.into_queue_name()?,
+            target: None,
+        })
+    }
+
+    /// Sends moved messages to `queue` instead of their recorded source queue (also the
+    /// way to move messages that carry no failure record).
+    ///
+    /// ```
+    /// let d = pgmq_orm_core::consumer::DeadLetters::new("jobs_dlq")?.requeue_to("jobs")?;
+    /// assert_eq!(d.target().unwrap().as_str(), "jobs");
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn requeue_to(mut self, queue: impl IntoQueueName) -> Result<Self, Error> {
+        self.target = Some(queue.into_queue_name()?);
+        Ok(self)
+    }
+
+    /// The dead-letter queue.
+    ///
+    /// ```
+    /// assert_eq!(pgmq_orm_core::consumer::DeadLetters::new("d")?.queue().as_str(), "d");
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn queue(&self) -> &QueueName {
+        &self.dlq
+    }
+
+    /// The queue every message goes back to, if one was named.
+    ///
+    /// ```
+    /// assert!(pgmq_orm_core::consumer::DeadLetters::new("d")?.target().is_none());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn target(&self) -> Option<&QueueName> {
+        self.target.as_ref()
+    }
+
+    /// [`plan_requeue`] with this toolkit's target.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{RawMessage, consumer::DeadLetters};
+    /// let raw = RawMessage { msg_id: 1, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
+    ///     vt: chrono::Utc::now(), message: serde_json::json!(1), headers: None };
+    /// let plan = DeadLetters::new("d")?.requeue_to("jobs")?.plan(vec![raw])?;
+    /// assert_eq!(plan[0].queue.as_str(), "jobs");
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn plan(&self, rows: Vec<RawMessage>) -> Result<Vec<RequeueBatch>, Error> {
+        plan_requeue(rows, self.target.as_ref())
     }
 }
 

@@ -59,11 +59,13 @@ pub use config::ConsumerConfig;
 pub use dead_letter::{
     DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, requeue_headers,
 };
-pub use dead_letter_requeue::{RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued};
+pub use dead_letter_requeue::{
+    DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
+};
 pub use handler::Handler;
 pub use processor::{AckAfter, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
 pub use stats::ConsumerStats;
 pub use tokio_util::sync::CancellationToken;
-pub use wakeup::{NotificationSource, Wakeups, listen_sql};
+pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};

@@ -117,27 +117,28 @@ impl<S: NotificationSource> Wakeups<S> {
     pub async fn wait(&self, limit: Duration) {
         let deadline = Instant::now() + limit;
         let mut slot = self.conn.lock().await;
-        let Some(conn) = slot.as_mut() else {
-            match timeout_at(deadline, self.source.connect(&self.queue)).await {
-                Ok(Ok(conn)) => {
-                    debug!(channel = %self.channel, "LISTEN connection re-established");
-                    *slot = Some(conn);
-                }
+        if let Some(conn) = slot.as_mut() {
+            match timeout_at(deadline, self.source.recv(conn)).await {
+                Err(_) => return,
+                Ok(Ok(())) => return self.source.drain(conn),
                 Ok(Err(e)) => {
-                    warn!(channel = %self.channel, error = %e, "LISTEN reconnect failed; polling");
-                    sleep_until(deadline).await;
+                    warn!(channel = %self.channel, error = %e, "LISTEN connection lost; reconnecting");
+                    *slot = None;
                 }
-                Err(_) => {}
             }
-            return;
-        };
-        match timeout_at(deadline, self.source.recv(conn)).await {
-            Err(_) => {}
-            Ok(Ok(())) => self.source.drain(conn),
+        }
+        // Not listening: reconnect, then return at once so the loop reads what arrived
+        // while nobody listened; if that fails, poll.
+        match timeout_at(deadline, self.source.connect(&self.queue)).await {
+            Ok(Ok(conn)) => {
+                debug!(channel = %self.channel, "LISTEN connection re-established");
+                *slot = Some(conn);
+            }
             Ok(Err(e)) => {
-                warn!(channel = %self.channel, error = %e, "LISTEN connection lost; reconnecting");
-                *slot = None;
+                warn!(channel = %self.channel, error = %e, "LISTEN reconnect failed; polling");
+                sleep_until(deadline).await;
             }
+            Err(_) => {}
         }
     }
 
@@ -150,6 +151,27 @@ impl<S: NotificationSource> Wakeups<S> {
     /// ```
     pub fn channel(&self) -> &str {
         &self.channel
+    }
+}
+
+/// What a backend's [`wait_for_messages`](super::ConsumerBackend::wait_for_messages)
+/// does: wait on `wakeups` when the backend listens, else sleep out the poll interval.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use pgmq_orm_core::consumer::{NotificationSource, Wakeups, wait_or_sleep};
+/// # #[derive(Debug)] struct Never;
+/// # impl NotificationSource for Never { type Connection = ();
+/// #   fn connect<'a>(&'a self, _: &'a pgmq_orm_core::QueueName) -> pgmq_orm_core::consumer::BoxFuture<'a, Result<(), pgmq_orm_core::Error>> { Box::pin(async { Ok(()) }) }
+/// #   fn recv<'a>(&'a self, _: &'a mut ()) -> pgmq_orm_core::consumer::BoxFuture<'a, Result<(), pgmq_orm_core::Error>> { Box::pin(std::future::pending()) } }
+/// let none: Option<&Wakeups<Never>> = None;
+/// wait_or_sleep(none, std::time::Duration::from_millis(10)).await;
+/// # }
+/// ```
+pub async fn wait_or_sleep<S: NotificationSource>(wakeups: Option<&Wakeups<S>>, limit: Duration) {
+    match wakeups {
+        Some(w) => w.wait(limit).await,
+        None => tokio::time::sleep(limit).await,
     }
 }
 
@@ -227,15 +249,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_lost_connection_is_reopened_by_the_next_wait() {
+    async fn a_lost_connection_is_reopened_at_once() {
         let fake = Fake {
             fail_when_empty: true,
             ..Fake::default()
         };
         let w = Wakeups::connect(fake, &queue()).await.unwrap();
+        let start = std::time::Instant::now();
         w.wait(Duration::from_secs(30)).await;
-        assert!(w.conn.lock().await.is_none());
-        w.wait(Duration::from_secs(30)).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "returns to catch up"
+        );
         assert_eq!(w.source.connects.load(Ordering::SeqCst), 2);
         assert!(w.conn.lock().await.is_some());
     }

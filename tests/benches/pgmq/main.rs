@@ -3,7 +3,8 @@
 //!
 //! Run: `cargo bench -p pgmq-harness --bench pgmq` (add `-- --quick` for a smoke run;
 //! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default; `BENCH_OPS=send,consumer,rss`
-//! runs only the named ops, see [`clients::Op::key`], and `rss` the memory measurement;
+//! runs only the named ops, see [`clients::Op::key`], `outbox` the transactional-outbox
+//! comparison of `outbox.rs` and `rss` the memory measurement;
 //! `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
@@ -14,6 +15,7 @@
 //! gives each client's median msgs/s over the rounds and its ratio to the raw ceiling.
 
 mod clients;
+mod outbox;
 mod report;
 mod rss;
 
@@ -30,6 +32,8 @@ struct Plan {
     payload_sizes: Vec<usize>,
     /// Messages moved per measurement, for single-message ops; others scale it.
     messages: usize,
+    /// Whether to run the transactional-outbox comparison (`outbox.rs`).
+    outbox: bool,
     /// Queue depths the memory measurement drains; empty to skip it.
     rss_depths: Vec<usize>,
 }
@@ -52,6 +56,7 @@ impl Plan {
             concurrency: vec![1, 8],
             payload_sizes: vec![100, 1000],
             messages: if quick { 200 } else { 2000 },
+            outbox: wanted("outbox"),
             rss_depths: match (wanted("rss"), quick) {
                 (false, _) => vec![],
                 (true, true) => vec![1_000, 10_000],
@@ -126,6 +131,17 @@ fn main() {
     let memory = rss::measure(&runtime, &url, &plan.rss_depths);
     let out = std::env::var("BENCH_OUT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
+    let outbox = if plan.outbox {
+        outbox::run(
+            &runtime,
+            &url,
+            plan.rounds,
+            &plan.concurrency,
+            plan.messages,
+        )
+    } else {
+        Vec::new()
+    };
     let previous = std::fs::read_to_string(&out).ok();
     let run = report::RunInfo {
         rounds: plan.rounds,
@@ -133,7 +149,12 @@ fn main() {
         took: started.elapsed(),
         load_at_start,
     };
-    let text = report::markdown(&cells, &memory, &run, previous.as_deref());
+    let outbox = if outbox.is_empty() {
+        String::new()
+    } else {
+        outbox::markdown(&outbox, plan.rounds)
+    };
+    let text = report::markdown(&cells, &memory, &outbox, &run, previous.as_deref());
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");
 }

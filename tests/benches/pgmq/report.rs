@@ -73,10 +73,12 @@ pub(crate) fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// The whole report; `previous` is the file it replaces, whose notes it keeps.
+/// The whole report; `sections` (such as the outbox comparison) go after the tables;
+/// `previous` is the file it replaces, whose notes it keeps.
 pub(crate) fn markdown(
     cells: &[Cell],
     memory: &[Rss],
+    sections: &str,
     run: &RunInfo,
     previous: Option<&str>,
 ) -> String {
@@ -121,6 +123,7 @@ pub(crate) fn markdown(
     if !memory.is_empty() {
         memory_table(&mut s, memory);
     }
+    s.push_str(sections);
     let _ = writeln!(s, "{NOTES_MARKER}");
     if let Some(notes) = previous.and_then(|p| p.split_once(NOTES_MARKER)) {
         s.push_str(notes.1.trim_start_matches('\n'));

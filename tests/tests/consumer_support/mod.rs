@@ -444,6 +444,79 @@ pub(crate) async fn fifo_mode_handles_each_group_in_order_while_groups_run_side_
     assert!(overlapping, "different groups never ran side by side");
 }
 
+pub(crate) async fn fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retry<F: Fixture>() {
+    let fx = F::new().await;
+    for (group, i) in [("a", 0), ("a", 1), ("b", 0)] {
+        fx.send(
+            &queue(),
+            json!([group, i]),
+            Some(json!({"x-pgmq-group": group})),
+        )
+        .await;
+    }
+    let done = Arc::new(Mutex::new(Vec::<(String, u32)>::new()));
+    let d = Arc::clone(&done);
+    let cfg = config().fifo(true);
+    let run = Running::start(Consumer::new(
+        fx.backend(),
+        cfg,
+        move |m: Message<(String, u32)>| {
+            let first_try_of_a0 = m.message == ("a".to_owned(), 0) && m.read_ct == 1;
+            if !first_try_of_a0 {
+                d.lock().unwrap().push(m.message);
+            }
+            async move {
+                if first_try_of_a0 {
+                    return Err::<(), BoxError>("a0 fails once".into());
+                }
+                Ok(())
+            }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.processed == 3)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.retried, 1);
+    let done = done.lock().unwrap().clone();
+    let a: Vec<u32> = done.iter().filter(|m| m.0 == "a").map(|m| m.1).collect();
+    assert_eq!(a, [0, 1], "a1 waited for a0's retry");
+    assert_eq!(done[0], ("b".to_owned(), 0), "group b was not held back");
+}
+
+pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let backend = fx.backend();
+    let dest = FailureDestination::DeadLetter(dlq());
+    let mut raw = backend
+        .read(&queue(), Duration::from_secs(30), 1, false)
+        .await
+        .unwrap()
+        .remove(0);
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    assert_eq!(fx.peek(&dlq()).await.len(), 1);
+    // Once more, as a consumer whose message someone else already took would.
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    raw.msg_id = 424_242;
+    backend
+        .dead_letter(&queue(), &raw, "e", &dest)
+        .await
+        .unwrap();
+    assert_eq!(
+        fx.peek(&dlq()).await.len(),
+        1,
+        "no copies of messages already gone"
+    );
+}
+
 /// The dead-letter toolkit of one ORM, on the fixture's database and `jobs_dlq`.
 pub(crate) trait DeadLetterTools: Fixture {
     /// `DeadLetters::list(after, limit)`.
