@@ -71,10 +71,12 @@
 //! | raw sqlx `PgConnection`, no pool | 7.2-7.6 ms | 1 |
 //!
 //! So for queue workers: turn the per-acquire ping off (or use
-//! `test_before_acquire_if_idle_for`, which only pings connections idle that long), and
-//! give the pool at least one connection more than the tasks that call it concurrently,
-//! so that the release ping of one connection overlaps the next call on another. Batches
-//! (`send_batch`, `read` of many then `delete_batch`) and several calls inside one
+//! `test_before_acquire_if_idle_for`, which only pings connections idle that long). Where
+//! latency is the limit, also give the pool at least one connection more than the tasks
+//! that call it concurrently, so that the release ping of one connection overlaps the next
+//! call on another; where the server's CPU is the limit (many workers on few cores) the
+//! extra connections buy nothing, but the per-acquire ping still costs a request per call.
+//! Batches (`send_batch`, `read` of many then `delete_batch`) and several calls inside one
 //! `DatabaseTransaction` (one acquire, one release) amortise the rest.
 //!
 //! ```no_run
