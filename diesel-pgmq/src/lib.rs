@@ -23,7 +23,7 @@
 //! |---|---|---|
 //! | `sync` | [`PgmqConnectionExt`] for `PgConnection`, r2d2 pool errors | yes |
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
-//! | `bb8` | bb8 pool errors ([`error::from_bb8`]) | no |
+//! | `bb8` | bb8 pool errors (`error::from_bb8`) | no |
 //! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) and the dead-letter toolkit (`dead_letter`) | no |
 //! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
 //! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |

@@ -798,12 +798,40 @@ impl From<MessageRow> for RawMessage {
 
 impl MessageRow {
     /// Decodes payload and headers; on failure the error keeps the msg_id and raw JSON.
+    ///
+    /// ```
+    /// # use chrono::Utc;
+    /// use sea_orm_pgmq::{query::MessageRow, ErrorKind};
+    /// let row = MessageRow { msg_id: 1, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None,
+    ///     vt: Utc::now(), message: serde_json::json!({"id": 7}), headers: None };
+    /// let msg = row.clone().decode::<serde_json::Value, serde_json::Value>()?;
+    /// assert_eq!(msg.message["id"], 7);
+    /// let err = row.decode::<String, serde_json::Value>().unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Decode);
+    /// # Ok::<(), sea_orm_pgmq::Error>(())
+    /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
         RawMessage::from(self).decode()
     }
 }
 
 /// A row with a `msg_id` column.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, MsgIdRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// let rows = MsgIdRow::find_by_statement(DbBackend::Postgres.build(&query::send(&q, json!({"id": 1})))).one(&conn).await?;
+/// assert_eq!(rows.map(|r| r.msg_id), Some(1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct MsgIdRow {
     /// The message id.
@@ -811,6 +839,22 @@ pub struct MsgIdRow {
 }
 
 /// A row with a boolean `ok` column.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, BoolRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// let rows = BoolRow::find_by_statement(DbBackend::Postgres.build(&query::delete(&q, 42))).one(&conn).await?;
+/// assert_eq!(rows.map(|r| r.ok), Some(false));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct BoolRow {
     /// The function's result.
@@ -818,6 +862,23 @@ pub struct BoolRow {
 }
 
 /// A row with a `bigint` `count` column.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, CountRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.send(&q, &1).await?;
+/// let rows = CountRow::find_by_statement(DbBackend::Postgres.build(&query::purge_queue(&q))).one(&conn).await?;
+/// assert_eq!(rows.map(|r| r.count), Some(1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct CountRow {
     /// The count.
@@ -825,6 +886,24 @@ pub struct CountRow {
 }
 
 /// A row with an `integer` `count` column (`send_topic`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, TopicCountRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.bind_topic("orders.*", &q).await?;
+/// let stmt = query::send_topic("orders.paid", json!(1), None, sea_orm_pgmq::Delay::Seconds(0));
+/// let rows = TopicCountRow::find_by_statement(DbBackend::Postgres.build(&stmt)).one(&conn).await?;
+/// assert_eq!(rows.map(|r| r.count), Some(1));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct TopicCountRow {
     /// The count.
@@ -832,6 +911,23 @@ pub struct TopicCountRow {
 }
 
 /// A `pgmq.queue_record` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, QueueInfoRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// let rows = QueueInfoRow::find_by_statement(DbBackend::Postgres.build(&query::list_queues())).all(&conn).await?;
+/// let info: sea_orm_pgmq::QueueInfo = rows.into_iter().next().unwrap().into();
+/// assert_eq!(info.queue_name, "orders");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct QueueInfoRow {
     /// Queue name.
@@ -856,6 +952,24 @@ impl From<QueueInfoRow> for QueueInfo {
 }
 
 /// A `pgmq.metrics_result` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, MetricsRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.send(&q, &1).await?;
+/// let rows = MetricsRow::find_by_statement(DbBackend::Postgres.build(&query::metrics(&q))).one(&conn).await?;
+/// let m: sea_orm_pgmq::QueueMetrics = rows.unwrap().into();
+/// assert_eq!(m.queue_length, 1);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct MetricsRow {
     /// Queue name.
@@ -892,6 +1006,23 @@ impl From<MetricsRow> for QueueMetrics {
 }
 
 /// A `pgmq.list_topic_bindings` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, TopicBindingRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.bind_topic("orders.#", &q).await?;
+/// let rows = TopicBindingRow::find_by_statement(DbBackend::Postgres.build(&query::list_topic_bindings(None))).all(&conn).await?;
+/// assert_eq!(rows[0].pattern, "orders.#");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct TopicBindingRow {
     /// Pattern.
@@ -916,6 +1047,23 @@ impl From<TopicBindingRow> for TopicBinding {
 }
 
 /// A `pgmq.test_routing` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, RoutingMatchRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.bind_topic("orders.*", &q).await?;
+/// let rows = RoutingMatchRow::find_by_statement(DbBackend::Postgres.build(&query::test_routing("orders.paid"))).all(&conn).await?;
+/// assert_eq!(rows[0].queue_name, "orders");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct RoutingMatchRow {
     /// Pattern.
@@ -937,6 +1085,23 @@ impl From<RoutingMatchRow> for RoutingMatch {
 }
 
 /// A `pgmq.list_notify_insert_throttles` row.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, NotifyThrottleRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.enable_notify_insert(&q, std::time::Duration::from_millis(100)).await?;
+/// let rows = NotifyThrottleRow::find_by_statement(DbBackend::Postgres.build(&query::list_notify_insert_throttles())).all(&conn).await?;
+/// assert_eq!(rows[0].throttle_interval_ms, 100);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct NotifyThrottleRow {
     /// Queue.
@@ -958,6 +1123,24 @@ impl From<NotifyThrottleRow> for NotifyThrottle {
 }
 
 /// A `pgmq.send_batch_topic` row: which queue got which msg_id.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let db = pgmq_harness::TestDb::new();
+/// # let conn = sea_orm::Database::connect(db.url()).await?;
+/// use sea_orm::{DbBackend, FromQueryResult};
+/// use sea_orm_pgmq::{query::{self, TopicMessageIdRow}, PgmqConnectionExt, QueueName};
+/// use serde_json::json;
+/// let q = QueueName::from_static("orders");
+/// conn.create_queue(&q).await?;
+/// conn.bind_topic("orders.*", &q).await?;
+/// let stmt = query::send_batch_topic("orders.paid", vec![json!(1), json!(2)], None, sea_orm_pgmq::Delay::Seconds(0));
+/// let rows = TopicMessageIdRow::find_by_statement(DbBackend::Postgres.build(&stmt)).all(&conn).await?;
+/// assert_eq!(rows.len(), 2);
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct TopicMessageIdRow {
     /// Queue.

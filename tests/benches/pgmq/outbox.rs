@@ -1,13 +1,14 @@
 //! The transactional outbox: one statement (`enqueue`: the insert and its `pgmq.send` in
 //! one CTE) against two (`INSERT ... RETURNING`, then `pgmq.send` of an event built from
 //! the returned row), each in its own transaction, for diesel-pgmq (sync and async) and
-//! sea-orm-pgmq. Both forms send the same event: the order's id, item and total, plus a
+//! sea-orm-pgmq; and the one statement alone, without the explicit transaction it does not
+//! need. Both forms send the same event: the order's id, item and total, plus a
 //! constant `type`.
 //!
 //! Measured like the other ops: workers connect and warm up (one transaction of each form),
 //! pass a barrier together, and the time runs to the last worker's finish. Forms and ORMs
-//! rotate across rounds; the report gives median transactions/s and the one-statement to
-//! two-statement ratio.
+//! rotate across rounds; the report gives median transactions/s and the ratios to the
+//! two-statement form.
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -59,10 +60,22 @@ fn outbox() -> diesel_pgmq::Outbox {
 /// How the write and its event reach the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Form {
-    /// `INSERT ... RETURNING`, then `pgmq.send`.
+    /// `BEGIN`, `INSERT ... RETURNING`, `pgmq.send`, `COMMIT`.
     TwoStatements,
-    /// `enqueue`: one CTE.
+    /// `BEGIN`, `enqueue` (one CTE), `COMMIT`: the same transaction shape, one
+    /// statement fewer.
     OneStatement,
+    /// `enqueue` alone: one statement is atomic by itself, so it needs no explicit
+    /// transaction for the same guarantee.
+    OneStatementAlone,
+}
+
+impl Form {
+    const ALL: [Self; 3] = [
+        Self::TwoStatements,
+        Self::OneStatement,
+        Self::OneStatementAlone,
+    ];
 }
 
 /// Which of our crates (and which Diesel connection) runs it.
@@ -85,18 +98,23 @@ impl Client {
     }
 }
 
-/// One row of the report: an ORM at a concurrency, both forms measured.
+/// One row of the report: an ORM at a concurrency, every form measured.
 #[derive(Debug)]
 pub(crate) struct Row {
     orm: Client,
     clients: usize,
-    two: Vec<f64>,
-    one: Vec<f64>,
+    /// Transactions/s of each round, per form in [`Form::ALL`] order.
+    rates: [Vec<f64>; 3],
 }
 
 impl Row {
-    fn ratio(&self) -> f64 {
-        median(&self.one) / median(&self.two).max(1e-9)
+    fn median(&self, form: Form) -> f64 {
+        median(&self.rates[form as usize])
+    }
+
+    /// `form`'s throughput relative to the two-statement form.
+    fn ratio(&self, form: Form) -> f64 {
+        self.median(form) / self.median(Form::TwoStatements).max(1e-9)
     }
 }
 
@@ -114,30 +132,25 @@ pub(crate) fn run(
             let mut row = Row {
                 orm,
                 clients,
-                two: Vec::new(),
-                one: Vec::new(),
+                rates: Default::default(),
             };
             for round in 0..rounds {
-                let forms = if round % 2 == 0 {
-                    [Form::TwoStatements, Form::OneStatement]
-                } else {
-                    [Form::OneStatement, Form::TwoStatements]
-                };
-                for form in forms {
+                // Rotate which form goes first, so warmth and bloat favour none.
+                for i in 0..Form::ALL.len() {
+                    let form = Form::ALL[(i + round) % Form::ALL.len()];
                     let took = runtime.block_on(measure(url, orm, form, clients, transactions));
-                    let rate = transactions as f64 / took.as_secs_f64().max(1e-9);
-                    match form {
-                        Form::TwoStatements => row.two.push(rate),
-                        Form::OneStatement => row.one.push(rate),
-                    }
+                    row.rates[form as usize]
+                        .push(transactions as f64 / took.as_secs_f64().max(1e-9));
                 }
             }
             eprintln!(
-                "outbox {:<18} {clients} clients: two statements {:.0} tx/s, one statement {:.0} tx/s ({:.2}x)",
+                "outbox {:<18} {clients} clients: two statements {:.0} tx/s, one statement {:.0} tx/s ({:.2}x), alone {:.0} tx/s ({:.2}x)",
                 orm.label(),
-                median(&row.two),
-                median(&row.one),
-                row.ratio()
+                row.median(Form::TwoStatements),
+                row.median(Form::OneStatement),
+                row.ratio(Form::OneStatement),
+                row.median(Form::OneStatementAlone),
+                row.ratio(Form::OneStatementAlone),
             );
             rows.push(row);
         }
@@ -152,25 +165,28 @@ pub(crate) fn markdown(rows: &[Row], rounds: usize) -> String {
     let _ = writeln!(
         s,
         "Transactions per second (median of {rounds} rounds), each inserting one order row and \
-         sending its `OrderCreated` event. Two statements: `INSERT ... RETURNING`, then \
-         `pgmq.send` of the event built from the returned row. One statement: `enqueue`, a CTE \
-         that inserts and calls `pgmq.send` per returned row (same event, built by the server). \
-         Both in an explicit transaction (`BEGIN` and `COMMIT` are round trips too).\n"
+         sending its `OrderCreated` event. Two statements: `BEGIN`, `INSERT ... RETURNING`, \
+         `pgmq.send` of the event built from the returned row, `COMMIT`. One statement: \
+         `BEGIN`, `enqueue` (a CTE that inserts and calls `pgmq.send` per returned row; the \
+         same event, built by the server), `COMMIT`. Alone: `enqueue` without an explicit \
+         transaction, which one statement does not need to be atomic.\n"
     );
     let _ = writeln!(
         s,
-        "| ORM | clients | two statements | one statement | one / two |"
+        "| ORM | clients | two statements | one statement | one / two | alone | alone / two |"
     );
-    let _ = writeln!(s, "|---|---|---|---|---|");
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
     for r in rows {
         let _ = writeln!(
             s,
-            "| {} | {} | {:.0} | {:.0} | {:.2}x |",
+            "| {} | {} | {:.0} | {:.0} | {:.2}x | {:.0} | {:.2}x |",
             r.orm.label(),
             r.clients,
-            median(&r.two),
-            median(&r.one),
-            r.ratio()
+            r.median(Form::TwoStatements),
+            r.median(Form::OneStatement),
+            r.ratio(Form::OneStatement),
+            r.median(Form::OneStatementAlone),
+            r.ratio(Form::OneStatementAlone),
         );
     }
     s
@@ -291,8 +307,7 @@ mod diesel_sync {
                 conn: PgConnection::establish(url).expect("diesel connect"),
                 outbox: super::outbox(),
             };
-            w.order(Form::TwoStatements, 0);
-            w.order(Form::OneStatement, 0);
+            Form::ALL.into_iter().for_each(|f| w.order(f, 0));
             w
         }
 
@@ -301,6 +316,13 @@ mod diesel_sync {
             let insert = diesel::insert_into(o::table)
                 .values((o::item.eq(super::ITEM), o::total_cents.eq(total_cents(n))))
                 .returning((o::id, o::item, o::total_cents));
+            if form == Form::OneStatementAlone {
+                let _: (OrderCols, i64) = insert
+                    .enqueue(outbox)
+                    .get_result(&mut self.conn)
+                    .expect("diesel enqueue");
+                return;
+            }
             self.conn
                 .transaction::<_, BoxError, _>(|c| {
                     match form {
@@ -308,7 +330,7 @@ mod diesel_sync {
                             let (id, item, total): OrderCols = insert.get_result(c)?;
                             c.send(QUEUE, &event(id, &item, total))?;
                         }
-                        Form::OneStatement => {
+                        Form::OneStatement | Form::OneStatementAlone => {
                             let _: (OrderCols, i64) = insert.enqueue(outbox).get_result(c)?;
                         }
                     }
@@ -339,8 +361,9 @@ mod diesel_async_worker {
                     .expect("diesel-async connect"),
                 outbox: super::outbox(),
             };
-            w.order(Form::TwoStatements, 0).await;
-            w.order(Form::OneStatement, 0).await;
+            for f in Form::ALL {
+                w.order(f, 0).await;
+            }
             w
         }
 
@@ -349,6 +372,14 @@ mod diesel_async_worker {
             let insert = diesel::insert_into(o::table)
                 .values((o::item.eq(super::ITEM), o::total_cents.eq(total_cents(n))))
                 .returning((o::id, o::item, o::total_cents));
+            if form == Form::OneStatementAlone {
+                let _: (OrderCols, i64) = insert
+                    .enqueue(outbox)
+                    .get_result(&mut self.conn)
+                    .await
+                    .expect("diesel-async enqueue");
+                return;
+            }
             self.conn
                 .transaction::<_, BoxError, _>(async |c| {
                     match form {
@@ -356,7 +387,7 @@ mod diesel_async_worker {
                             let (id, item, total): OrderCols = insert.get_result(c).await?;
                             c.send(QUEUE, &event(id, &item, total)).await?;
                         }
-                        Form::OneStatement => {
+                        Form::OneStatement | Form::OneStatementAlone => {
                             let _: (OrderCols, i64) = insert.enqueue(outbox).get_result(c).await?;
                         }
                     }
@@ -410,8 +441,9 @@ mod sea_orm_worker {
                     .expect("sea-orm connect"),
                 outbox: super::outbox(),
             };
-            w.order(Form::TwoStatements, 0).await;
-            w.order(Form::OneStatement, 0).await;
+            for f in Form::ALL {
+                w.order(f, 0).await;
+            }
             w
         }
 
@@ -421,6 +453,15 @@ mod sea_orm_worker {
                 total_cents: Set(total_cents(n)),
                 ..Default::default()
             });
+            if form == Form::OneStatementAlone {
+                let sent: Vec<(order::Model, i64)> = insert
+                    .enqueue(&self.outbox)
+                    .all(&self.conn)
+                    .await
+                    .expect("enqueue");
+                assert_eq!(sent.len(), 1);
+                return;
+            }
             let txn = self.conn.begin().await.expect("begin");
             match form {
                 Form::TwoStatements => {
@@ -429,7 +470,7 @@ mod sea_orm_worker {
                         .await
                         .expect("send");
                 }
-                Form::OneStatement => {
+                Form::OneStatement | Form::OneStatementAlone => {
                     let sent: Vec<(order::Model, i64)> = insert
                         .enqueue(&self.outbox)
                         .all(&txn)
