@@ -123,7 +123,10 @@ pub(crate) fn markdown(
     if !memory.is_empty() {
         memory_table(&mut s, memory);
     }
-    s.push_str(sections);
+    if !sections.trim().is_empty() {
+        s.push_str(sections.trim_matches('\n'));
+        s.push_str("\n\n");
+    }
     let _ = writeln!(s, "{NOTES_MARKER}");
     if let Some(notes) = previous.and_then(|p| p.split_once(NOTES_MARKER)) {
         s.push_str(notes.1.trim_start_matches('\n'));
