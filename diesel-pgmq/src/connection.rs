@@ -24,20 +24,15 @@ pub(crate) fn convert<R: Into<C>, C>(rows: Vec<R>) -> Vec<C> {
     rows.into_iter().map(Into::into).collect()
 }
 
-/// The installed version, from what the version queries returned: the extension's
-/// version if pgmq is an extension, else the highest SQL-install version.
+/// The installed version, from what the version queries returned (see
+/// [`PgmqVersion::installed`]), checked against the minimum this crate supports.
 pub(crate) fn pick_version(
-    extension: Option<String>,
+    extension: Option<&str>,
     sql_versions: &[String],
 ) -> Result<PgmqVersion, Error> {
-    let found = match extension {
-        Some(v) => v.parse().ok(),
-        None => sql_versions
-            .iter()
-            .filter_map(|v| v.parse::<PgmqVersion>().ok())
-            .max(),
-    };
-    found.ok_or(Error::PgmqMissing { source: None })?.check()
+    PgmqVersion::installed(extension, sql_versions)
+        .ok_or(Error::PgmqMissing { source: None })?
+        .check()
 }
 
 /// Row types for the version check (the core keeps its SQL as plain text).
@@ -337,7 +332,7 @@ macro_rules! ext_methods {
             use pgmq_orm_core::sql;
             let ext = $load!(self, diesel::sql_query(sql::EXTENSION_VERSION), ExtVersion);
             if let Some(v) = ext.into_iter().next() {
-                return pick_version(Some(v.extversion), &[]);
+                return pick_version(Some(&v.extversion), &[]);
             }
             let has = one($load!(self, diesel::sql_query(format!("SELECT ({}) AS present", sql::HAS_SQL_INSTALL)), HasSql))?;
             if !has.present {

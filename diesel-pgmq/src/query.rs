@@ -37,7 +37,7 @@ use diesel::{QueryResult, Queryable};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
     QueueName, RawMessage, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
-    encode_headers, encode_message,
+    encode_batch, encode_headers, encode_message,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -515,13 +515,6 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     Ok(Statement::new(sql, binds))
 }
 
-fn encode_all<T: Serialize>(
-    items: &[T],
-    enc: fn(&T) -> Result<Value, Error>,
-) -> Result<Vec<Value>, Error> {
-    items.iter().map(enc).collect()
-}
-
 /// `pgmq.send_batch($1, $2)`: one id per payload, in order. An empty batch is refused
 /// with [`Error::InvalidArgument`] (pgmq would raise).
 ///
@@ -559,22 +552,8 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
             "send_batch needs at least one message".into(),
         ));
     }
-    if let Some(h) = headers
-        && h.len() != payloads.len()
-    {
-        return Err(Error::InvalidArgument(format!(
-            "send_batch got {} headers for {} messages",
-            h.len(),
-            payloads.len()
-        )));
-    }
-    let mut binds = vec![
-        text(queue),
-        Bind::Jsons(encode_all(payloads, |p| encode_message(p))?),
-    ];
-    let headers = headers
-        .map(|h| encode_all(h, |h| encode_headers(h)))
-        .transpose()?;
+    let (payloads, headers) = encode_batch(payloads, headers)?;
+    let mut binds = vec![text(queue), Bind::Jsons(payloads)];
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send_batch(?, ?)",
         (None, Delay::Seconds(s)) => {
@@ -1032,9 +1011,7 @@ pub fn send_batch_topic<T: Serialize, H: Serialize>(
             "send_batch_topic needs at least one message".into(),
         ));
     }
-    let headers = headers
-        .map(|h| encode_all(h, |h| encode_headers(h)))
-        .transpose()?;
+    let (payloads, headers) = encode_batch(payloads, headers)?;
     let at = match delay {
         Delay::Until(at) => at,
         Delay::Seconds(s) => Utc::now() + chrono::Duration::seconds(i64::from(s)),
@@ -1046,7 +1023,7 @@ pub fn send_batch_topic<T: Serialize, H: Serialize>(
         sql,
         vec![
             Bind::Text(routing_key.to_owned()),
-            Bind::Jsons(encode_all(payloads, |p| encode_message(p))?),
+            Bind::Jsons(payloads),
             headers,
             Bind::Time(at),
         ],
