@@ -10,17 +10,17 @@
 //! Run with `cargo run -p pgmq-orm-examples --bin diesel_orders`
 //! (`DATABASE_URL`, or a throwaway server).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::prelude::*;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_pgmq::consumer::{
-    BoxFuture, CancellationToken, ConsumerConfig, DieselBackend, PgPool, Transactional, TxHandler,
+    BoxFuture, ConsumerConfig, DieselBackend, PgPool, Transactional, TxHandler,
 };
 use diesel_pgmq::outbox::{Outbox, OutboxExt, Payload};
 use diesel_pgmq::{BoxError, Message, PgmqAsyncConnectionExt, QueueName};
+use pgmq_orm_examples::run_until_processed;
 use serde::Deserialize;
 
 diesel::table! {
@@ -149,29 +149,14 @@ async fn main() -> Result<(), BoxError> {
     // that deletes its event.
     let backend = DieselBackend::with_notify(pool.clone(), &url, &ORDER_EVENTS).await?;
     let config = ConsumerConfig::new(ORDER_EVENTS).with_poll_interval(Duration::from_secs(1));
-    let consumer = Arc::new(Transactional::consumer(backend, config, ShipOrder));
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let (consumer, stop) = (Arc::clone(&consumer), stop.clone());
-        async move { consumer.run(stop).await }
-    });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while consumer.stats().processed < placed.len() as u64 {
-        if tokio::time::Instant::now() > deadline {
-            return Err("the consumer did not process the events within 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    running.await??;
+    let consumer = Transactional::consumer(backend, config, ShipOrder);
+    let stats =
+        run_until_processed(&consumer, placed.len() as u64, Duration::from_secs(30)).await?;
 
     let mut conn = pool.get().await?;
     let shipped: i64 = shipments::table.count().get_result(&mut conn).await?;
     let left = conn.metrics(ORDER_EVENTS).await?.queue_length;
-    println!(
-        "done: {shipped} order(s) shipped, {left} event(s) left, stats {:?}",
-        consumer.stats()
-    );
+    println!("done: {shipped} order(s) shipped, {left} event(s) left, stats {stats:?}");
     if shipped != placed.len() as i64 || left != 0 {
         return Err("every committed order should be shipped exactly once".into());
     }

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use pgmq_orm_examples::run_until_processed;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
-use sea_orm_pgmq::consumer::{CancellationToken, Consumer, ConsumerConfig, SeaOrmBackend};
+use sea_orm_pgmq::consumer::{Consumer, ConsumerConfig, SeaOrmBackend};
 use sea_orm_pgmq::outbox::{Outbox, OutboxExt, Payload};
 use sea_orm_pgmq::{BoxError, Message, PgmqConnectionExt, QueueName};
 use serde::Deserialize;
@@ -113,27 +114,14 @@ async fn main() -> Result<(), BoxError> {
             }
         }
     });
-    let consumer = Arc::new(consumer);
-    let stop = CancellationToken::new();
-    let running = tokio::spawn({
-        let (consumer, stop) = (Arc::clone(&consumer), stop.clone());
-        async move { consumer.run(stop).await }
-    });
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while consumer.stats().processed < placed.len() as u64 {
-        if tokio::time::Instant::now() > deadline {
-            return Err("the consumer did not process the events within 30 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    stop.cancel();
-    running.await??;
+    let stats =
+        run_until_processed(&consumer, placed.len() as u64, Duration::from_secs(30)).await?;
 
     let left = db.metrics(ORDER_EVENTS).await?.queue_length;
     println!(
         "done: {} event(s) handled, {left} left, stats {:?}",
         handled.load(Ordering::SeqCst),
-        consumer.stats()
+        stats
     );
     if left != 0 || handled.load(Ordering::SeqCst) != placed.len() as u64 {
         return Err("every committed order's event should be handled once".into());
