@@ -190,16 +190,15 @@ where
                     release(&*self.backend, cfg, raw.msg_id).await;
                     continue;
                 };
-                tasks.spawn(run_one(
-                    Arc::clone(&self.backend),
-                    Arc::clone(&self.processor),
-                    Arc::clone(cfg),
-                    Arc::clone(&self.counters),
-                    raw,
-                    permit,
-                    hard_stop.clone(),
-                    ack.clone(),
-                ));
+                let ctx = MessageCtx {
+                    backend: Arc::clone(&self.backend),
+                    processor: Arc::clone(&self.processor),
+                    cfg: Arc::clone(cfg),
+                    counters: Arc::clone(&self.counters),
+                    hard_stop: hard_stop.clone(),
+                    ack: ack.clone(),
+                };
+                tasks.spawn(run_one(ctx, raw, permit));
             }
         }
         let drained = tokio::time::timeout(cfg.shutdown_deadline, async {
@@ -227,21 +226,31 @@ async fn release<B: ConsumerBackend>(backend: &B, cfg: &ConsumerConfig, msg_id: 
     }
 }
 
-/// One message, from decode to acknowledgement or failure handling.
-async fn run_one<B, T, P>(
+/// What the task of one message shares with the loop that spawned it.
+struct MessageCtx<B, P> {
     backend: Arc<B>,
     processor: Arc<P>,
     cfg: Arc<ConsumerConfig>,
     counters: Arc<Counters>,
-    raw: RawMessage,
-    permit: OwnedSemaphorePermit,
     hard_stop: CancellationToken,
     ack: Ack,
-) where
+}
+
+/// One message, from decode to acknowledgement or failure handling.
+async fn run_one<B, T, P>(ctx: MessageCtx<B, P>, raw: RawMessage, permit: OwnedSemaphorePermit)
+where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
     P: Processor<T>,
 {
+    let MessageCtx {
+        backend,
+        processor,
+        cfg,
+        counters,
+        hard_stop,
+        ack,
+    } = ctx;
     let span =
         info_span!("pgmq.message", queue = %cfg.queue, msg_id = raw.msg_id, attempt = raw.read_ct);
     async move {
