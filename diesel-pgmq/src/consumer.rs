@@ -194,6 +194,22 @@ impl ConsumerBackend for DieselBackend {
         })
     }
 
+    fn ack_many<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        msg_ids: &'a [i64],
+        archive: bool,
+    ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            if archive {
+                conn.archive_batch(queue, msg_ids).await
+            } else {
+                conn.delete_batch(queue, msg_ids).await
+            }
+        })
+    }
+
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,

@@ -152,6 +152,21 @@ impl ConsumerBackend for SeaOrmBackend {
         })
     }
 
+    fn ack_many<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        msg_ids: &'a [i64],
+        archive: bool,
+    ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
+        Box::pin(async move {
+            if archive {
+                self.db.archive_batch(queue, msg_ids).await
+            } else {
+                self.db.delete_batch(queue, msg_ids).await
+            }
+        })
+    }
+
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,

@@ -99,6 +99,11 @@ impl Fixture for Diesel {
         .await
     }
 
+    async fn stored(&self, q: &QueueName) -> i64 {
+        self.count(format!("SELECT count(*) AS n FROM pgmq.{}", q.table_name()))
+            .await
+    }
+
     async fn kill_listeners(&self) -> i64 {
         self.count(KILL_LISTENERS.to_owned()).await
     }
@@ -148,6 +153,9 @@ macro_rules! scenarios {
 
 scenarios!(
     plain_mode_processes_and_deletes_each_message,
+    plain_mode_batches_acknowledgements_and_shutdown_sends_the_rest,
+    a_batch_that_does_not_fill_up_is_sent_after_its_linger,
+    unbatched_acknowledgement_deletes_each_message_on_its_own,
     archive_on_success_keeps_processed_messages_in_the_archive,
     failed_handler_is_retried_no_sooner_than_the_backoff_then_dead_lettered,
     failed_messages_go_to_the_archive_when_that_is_the_destination,

@@ -47,6 +47,26 @@ pub trait ConsumerBackend: Send + Sync + 'static {
         archive: bool,
     ) -> BoxFuture<'_, Result<(), Error>>;
 
+    /// Acknowledges several processed messages in one statement (`pgmq.delete` or, when
+    /// `archive`, `pgmq.archive` with an array of ids); returns the ids that were still in
+    /// the queue. The consumer loop batches plain-mode acknowledgements through this.
+    ///
+    /// The default calls [`ack`](Self::ack) once per id (and so cannot tell which were
+    /// gone); the ORM backends override it with the one-statement form.
+    fn ack_many<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        msg_ids: &'a [i64],
+        archive: bool,
+    ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
+        Box::pin(async move {
+            for &id in msg_ids {
+                self.ack(queue, id, archive).await?;
+            }
+            Ok(msg_ids.to_vec())
+        })
+    }
+
     /// Moves a message that cannot be processed to `dest`, recording `error`. For a
     /// dead-letter queue the delete and the send must commit in one transaction, and a
     /// message no longer in its queue must not be copied.

@@ -39,6 +39,15 @@ pub struct ConsumerConfig {
     pub on_failure: FailureDestination,
     /// Archive instead of delete on success.
     pub archive_on_success: bool,
+    /// Plain mode: most acknowledgements sent in one `pgmq.delete` (or `pgmq.archive`)
+    /// statement. At 1 or less, each message is acknowledged on its own right after its
+    /// handler. Transactional processors always acknowledge inside their transaction.
+    pub ack_batch: usize,
+    /// Plain mode: how long a succeeded message may wait for others to share its
+    /// acknowledgement statement. Until then it stays invisible in the queue (so in FIFO
+    /// mode its group waits too); pending acknowledgements are always sent before
+    /// [`Consumer::run`](super::Consumer::run) returns.
+    pub ack_linger: Duration,
     /// FIFO per message group (the `x-pgmq-group` header): one message of a group is
     /// handled at a time, in order; different groups run concurrently. A failing message
     /// holds its group back until it succeeds or leaves the queue.
@@ -47,7 +56,8 @@ pub struct ConsumerConfig {
 
 impl ConsumerConfig {
     /// Defaults: vt 30 s with a heartbeat every 10 s, batch 10, concurrency 10, poll 5 s,
-    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure.
+    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure, and
+    /// acknowledgements batched up to 100 per statement with a 5 ms linger.
     ///
     /// ```
     /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
@@ -65,6 +75,8 @@ impl ConsumerConfig {
             retry: RetryPolicy::default(),
             on_failure: FailureDestination::default(),
             archive_on_success: false,
+            ack_batch: 100,
+            ack_linger: Duration::from_millis(5),
             fifo: false,
         }
     }
@@ -155,6 +167,33 @@ impl ConsumerConfig {
     /// ```
     pub fn archive_on_success(mut self, on: bool) -> Self {
         self.archive_on_success = on;
+        self
+    }
+
+    /// Sets how plain-mode acknowledgements are batched: up to `max_ids` per statement,
+    /// sent once that many are pending or `linger` after the first of them, and at
+    /// shutdown. `max_ids` of 1 (or 0) acknowledges each message on its own.
+    ///
+    /// Batching turns the one delete per message into one per batch. A message whose
+    /// handler succeeded stays (invisible) in the queue until its batch is sent; if that
+    /// statement fails, it is logged, counted in [`ConsumerStats::ack_failed`] and the
+    /// messages are delivered again after their visibility timeout (at-least-once).
+    ///
+    /// [`ConsumerStats::ack_failed`]: super::ConsumerStats::ack_failed
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_ack_batching(50, Duration::from_millis(20));
+    /// assert_eq!((c.ack_batch, c.ack_linger), (50, Duration::from_millis(20)));
+    /// let unbatched = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_ack_batching(0, Duration::ZERO);
+    /// assert_eq!(unbatched.ack_batch, 1);
+    /// ```
+    pub fn with_ack_batching(mut self, max_ids: usize, linger: Duration) -> Self {
+        self.ack_batch = max_ids.max(1);
+        self.ack_linger = linger;
         self
     }
 

@@ -25,7 +25,13 @@
 //!   archive) of the message commit in one transaction, so either both happen or neither
 //!   does and the message is retried. The handler may still *run* more than once.
 //! - In plain mode ([`AckAfter`]) the acknowledgement is a separate statement after the
-//!   handler; a crash between the two runs the handler again.
+//!   handler; a crash between the two runs the handler again. To save round trips the
+//!   loop batches these statements: ids of succeeded messages are collected and deleted
+//!   (or archived) together, up to [`ConsumerConfig::ack_batch`] per statement and at most
+//!   [`ConsumerConfig::ack_linger`] after the first (100 and 5 ms by default; see
+//!   [`ConsumerConfig::with_ack_batching`]). Until then the message stays invisible; a
+//!   failed batch is logged and counted ([`ConsumerStats::ack_failed`]) and its messages
+//!   come back after their visibility timeout.
 //!
 //! # Shutdown
 //!
@@ -33,6 +39,7 @@
 //! [`Consumer::run`] fires, no new messages are read, running handlers get
 //! [`ConsumerConfig::shutdown_deadline`] to finish, and the messages of those still running
 //! are released (visibility timeout set to now) so another consumer takes them at once.
+//! Pending batched acknowledgements are sent before `run` returns.
 //!
 //! ```
 //! use pgmq_orm_core::consumer::{ConsumerConfig, RetryPolicy, FailureDestination};
@@ -41,8 +48,10 @@
 //!     .with_retry(RetryPolicy { max_attempts: 3, ..RetryPolicy::default() })
 //!     .with_failure_destination(FailureDestination::DeadLetter(QueueName::new("orders_dlq").unwrap()));
 //! assert_eq!(config.retry.max_attempts, 3);
+//! assert_eq!(config.ack_batch, 100, "plain-mode acknowledgements are batched by default");
 //! ```
 
+mod acknowledger;
 mod backend;
 mod config;
 mod dead_letter;

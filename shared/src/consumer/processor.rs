@@ -1,16 +1,17 @@
 //! The step that runs a handler and acknowledges its message.
 //!
-//! The loop only knows "process this message; `Ok` means it is acknowledged". Plain mode
-//! ([`AckAfter`]) acknowledges after the handler returns; the ORM crates add a transactional
-//! processor that hands the handler an open transaction and acknowledges inside it.
-
-use std::sync::Arc;
+//! The loop only knows "process this message; `Ok` means it is acknowledged", unless the
+//! processor says it leaves the acknowledgement to the loop. Plain mode ([`AckAfter`])
+//! does: the loop acknowledges after the handler returns, batching the deletes. The ORM
+//! crates add a transactional processor that hands the handler an open transaction and
+//! acknowledges inside it.
 
 use crate::{BoxError, Message, QueueName};
 
-use super::{BoxFuture, ConsumerBackend, Handler};
+use super::{BoxFuture, Handler};
 
-/// Runs one decoded message to completion, acknowledgement included.
+/// Runs one decoded message to completion, acknowledgement included (unless
+/// [`acknowledges`](Self::acknowledges) is `false`).
 ///
 /// ```
 /// use pgmq_orm_core::consumer::Processor;
@@ -24,58 +25,64 @@ pub trait Processor<T>: Send + Sync + 'static {
         message: Message<T>,
         archive: bool,
     ) -> BoxFuture<'static, Result<(), BoxError>>;
-}
 
-/// Plain acknowledgement: the handler runs, then the message is deleted (or archived) in a
-/// separate statement. A crash between the two re-delivers the message (at-least-once).
-///
-/// ```
-/// use pgmq_orm_core::consumer::{AckAfter, ConsumerBackend};
-/// use pgmq_orm_core::{BoxError, Message};
-/// use std::sync::Arc;
-/// fn plain<B: ConsumerBackend>(b: Arc<B>) -> AckAfter<B, impl Fn(Message<u8>) -> std::future::Ready<Result<(), BoxError>>> {
-///     AckAfter::new(b, |_m: Message<u8>| std::future::ready(Ok(())))
-/// }
-/// ```
-#[derive(Debug)]
-pub struct AckAfter<B, H> {
-    backend: Arc<B>,
-    handler: H,
-}
-
-impl<B, H> AckAfter<B, H> {
-    /// Wraps `handler`, acknowledging through `backend`.
+    /// Whether [`process`](Self::process) acknowledges the message itself (the default).
+    /// When `false`, `Ok` only means the handler succeeded, and the consumer loop deletes
+    /// (or archives) the message afterwards, batched as
+    /// [`ConsumerConfig::with_ack_batching`](super::ConsumerConfig::with_ack_batching) says.
     ///
     /// ```
-    /// # use pgmq_orm_core::consumer::{AckAfter, ConsumerBackend};
-    /// # use std::sync::Arc;
-    /// # fn f<B: ConsumerBackend>(b: Arc<B>) { let _ = AckAfter::new(b, ()); }
+    /// use pgmq_orm_core::consumer::{AckAfter, Processor};
+    /// use pgmq_orm_core::{BoxError, Message};
+    /// let plain = AckAfter::new(|_m: Message<u8>| std::future::ready(Ok::<(), BoxError>(())));
+    /// assert!(!Processor::<u8>::acknowledges(&plain));
     /// ```
-    pub fn new(backend: Arc<B>, handler: H) -> Self {
-        Self { backend, handler }
+    fn acknowledges(&self) -> bool {
+        true
     }
 }
 
-impl<T, B, H> Processor<T> for AckAfter<B, H>
+/// Plain acknowledgement: the handler runs, then the consumer loop deletes (or archives)
+/// the message in a separate statement, shared with other messages that succeeded around
+/// the same time. A crash between the two re-delivers the message (at-least-once).
+///
+/// ```
+/// use pgmq_orm_core::consumer::AckAfter;
+/// use pgmq_orm_core::{BoxError, Message};
+/// let plain = AckAfter::new(|_m: Message<u8>| std::future::ready(Ok::<(), BoxError>(())));
+/// ```
+#[derive(Debug)]
+pub struct AckAfter<H> {
+    handler: H,
+}
+
+impl<H> AckAfter<H> {
+    /// Wraps `handler`; the consumer loop acknowledges its successes.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::consumer::AckAfter;
+    /// let _ = AckAfter::new(());
+    /// ```
+    pub fn new(handler: H) -> Self {
+        Self { handler }
+    }
+}
+
+impl<T, H> Processor<T> for AckAfter<H>
 where
-    B: ConsumerBackend,
     H: Handler<T>,
 {
     fn process(
         &self,
-        queue: &QueueName,
+        _queue: &QueueName,
         message: Message<T>,
-        archive: bool,
+        _archive: bool,
     ) -> BoxFuture<'static, Result<(), BoxError>> {
-        let msg_id = message.msg_id;
-        let handled = self.handler.handle(message);
-        let backend = Arc::clone(&self.backend);
-        let queue = queue.clone();
-        Box::pin(async move {
-            handled.await?;
-            backend.ack(&queue, msg_id, archive).await?;
-            Ok(())
-        })
+        self.handler.handle(message)
+    }
+
+    fn acknowledges(&self) -> bool {
+        false
     }
 }
 

@@ -14,6 +14,7 @@ use tracing::{Instrument, debug, info_span, warn};
 
 use crate::{Error, Message, RawMessage};
 
+use super::acknowledger::{Ack, Flusher};
 use super::stats::Counters;
 use super::{AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, Handler, Processor};
 
@@ -44,13 +45,14 @@ pub struct Consumer<B, T, P> {
     payload: PhantomData<fn() -> T>,
 }
 
-impl<B, T, H> Consumer<B, T, AckAfter<B, H>>
+impl<B, T, H> Consumer<B, T, AckAfter<H>>
 where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
     H: Handler<T>,
 {
-    /// A consumer in plain mode: `handler` runs, then the message is acknowledged.
+    /// A consumer in plain mode: `handler` runs, then the message is acknowledged,
+    /// batched with others as [`ConsumerConfig::with_ack_batching`] says.
     ///
     /// ```no_run
     /// # use pgmq_orm_core::consumer::*;
@@ -62,8 +64,7 @@ where
     /// ```
     pub fn new(backend: B, config: ConsumerConfig, handler: H) -> Self {
         let backend = Arc::new(backend);
-        let processor = AckAfter::new(Arc::clone(&backend), handler);
-        Self::from_parts(backend, config, processor)
+        Self::from_parts(backend, config, AckAfter::new(handler))
     }
 }
 
@@ -115,8 +116,8 @@ where
     }
 
     /// Consumes until `cancel` fires, then lets running handlers finish within the
-    /// shutdown deadline, releases the messages of those that did not (visible at once)
-    /// and returns.
+    /// shutdown deadline, releases the messages of those that did not (visible at once),
+    /// sends the acknowledgements still pending (plain mode) and returns.
     ///
     /// Never holds more messages than free handler slots, so memory does not grow with
     /// the queue's depth.
@@ -133,6 +134,18 @@ where
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let hard_stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
+        let (ack, flusher) = if self.processor.acknowledges() {
+            (Ack::Done, None)
+        } else if cfg.ack_batch <= 1 {
+            (Ack::Single, None)
+        } else {
+            let (flusher, tx) = Flusher::start(
+                Arc::clone(&self.backend),
+                Arc::clone(cfg),
+                Arc::clone(&self.counters),
+            );
+            (Ack::Batched(tx), Some(flusher))
+        };
         loop {
             while tasks.try_join_next().is_some() {}
             let first = tokio::select! {
@@ -177,15 +190,15 @@ where
                     release(&*self.backend, cfg, raw.msg_id).await;
                     continue;
                 };
-                tasks.spawn(run_one(
-                    Arc::clone(&self.backend),
-                    Arc::clone(&self.processor),
-                    Arc::clone(cfg),
-                    Arc::clone(&self.counters),
-                    raw,
-                    permit,
-                    hard_stop.clone(),
-                ));
+                let ctx = MessageCtx {
+                    backend: Arc::clone(&self.backend),
+                    processor: Arc::clone(&self.processor),
+                    cfg: Arc::clone(cfg),
+                    counters: Arc::clone(&self.counters),
+                    hard_stop: hard_stop.clone(),
+                    ack: ack.clone(),
+                };
+                tasks.spawn(run_one(ctx, raw, permit));
             }
         }
         let drained = tokio::time::timeout(cfg.shutdown_deadline, async {
@@ -195,6 +208,12 @@ where
         if drained.is_err() {
             hard_stop.cancel();
             while tasks.join_next().await.is_some() {}
+        }
+        // Every task (and its sender) is gone; dropping the last one lets the flusher send
+        // what is pending and stop.
+        drop(ack);
+        if let Some(flusher) = flusher {
+            flusher.finish().await;
         }
         Ok(())
     }
@@ -207,20 +226,31 @@ async fn release<B: ConsumerBackend>(backend: &B, cfg: &ConsumerConfig, msg_id: 
     }
 }
 
-/// One message, from decode to acknowledgement or failure handling.
-async fn run_one<B, T, P>(
+/// What the task of one message shares with the loop that spawned it.
+struct MessageCtx<B, P> {
     backend: Arc<B>,
     processor: Arc<P>,
     cfg: Arc<ConsumerConfig>,
     counters: Arc<Counters>,
-    raw: RawMessage,
-    permit: OwnedSemaphorePermit,
     hard_stop: CancellationToken,
-) where
+    ack: Ack,
+}
+
+/// One message, from decode to acknowledgement or failure handling.
+async fn run_one<B, T, P>(ctx: MessageCtx<B, P>, raw: RawMessage, permit: OwnedSemaphorePermit)
+where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
     P: Processor<T>,
 {
+    let MessageCtx {
+        backend,
+        processor,
+        cfg,
+        counters,
+        hard_stop,
+        ack,
+    } = ctx;
     let span =
         info_span!("pgmq.message", queue = %cfg.queue, msg_id = raw.msg_id, attempt = raw.read_ct);
     async move {
@@ -264,7 +294,9 @@ async fn run_one<B, T, P>(
             }
             Some(Ok(Ok(()))) => {
                 debug!("processed");
-                Counters::bump(&counters.processed);
+                // The heartbeat stops here; a batched message stays hidden until its
+                // batch is sent (or, should that fail, until its visibility timeout).
+                ack.settle(&*backend, &cfg, &counters, raw.msg_id).await;
                 return;
             }
             Some(Ok(Err(e))) => e.to_string(),

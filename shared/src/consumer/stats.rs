@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ConsumerStats {
-    /// Messages whose handler succeeded and which were acknowledged.
+    /// Messages whose handler succeeded and which were acknowledged (with batched
+    /// acknowledgement, counted once their batch was sent).
     pub processed: u64,
     /// Failed attempts put back for a later retry.
     pub retried: u64,
@@ -21,6 +22,9 @@ pub struct ConsumerStats {
     pub decode_failed: u64,
     /// Messages released (visible again) at shutdown.
     pub released: u64,
+    /// Messages whose handler succeeded but whose acknowledgement failed; they are
+    /// delivered again after their visibility timeout.
+    pub ack_failed: u64,
 }
 
 /// The live counters; shared between the loop and its tasks.
@@ -31,11 +35,16 @@ pub(crate) struct Counters {
     pub(crate) dead_lettered: AtomicU64,
     pub(crate) decode_failed: AtomicU64,
     pub(crate) released: AtomicU64,
+    pub(crate) ack_failed: AtomicU64,
 }
 
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> ConsumerStats {
@@ -45,6 +54,7 @@ impl Counters {
             dead_lettered: self.dead_lettered.load(Ordering::Relaxed),
             decode_failed: self.decode_failed.load(Ordering::Relaxed),
             released: self.released.load(Ordering::Relaxed),
+            ack_failed: self.ack_failed.load(Ordering::Relaxed),
         }
     }
 }
@@ -60,10 +70,12 @@ mod tests {
         Counters::bump(&c.retried);
         Counters::bump(&c.retried);
         Counters::bump(&c.decode_failed);
+        Counters::add(&c.ack_failed, 3);
         let s = c.snapshot();
         assert_eq!(
             (s.processed, s.retried, s.dead_lettered, s.decode_failed),
             (1, 2, 0, 1)
         );
+        assert_eq!(s.ack_failed, 3);
     }
 }

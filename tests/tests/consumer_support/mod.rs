@@ -34,6 +34,8 @@ pub(crate) trait Fixture: Sized {
     fn peek(&self, q: &QueueName) -> impl Future<Output = Vec<Message<Value>>>;
     /// Rows in the queue's archive table.
     fn archived(&self, q: &QueueName) -> impl Future<Output = i64>;
+    /// Rows in the queue's table, visible or not.
+    fn stored(&self, q: &QueueName) -> impl Future<Output = i64>;
     /// Terminates the sessions listening for notifications (a lost connection); how many.
     fn kill_listeners(&self) -> impl Future<Output = i64>;
 }
@@ -153,7 +155,87 @@ pub(crate) async fn plain_mode_processes_and_deletes_each_message<F: Fixture>() 
     assert_eq!(seen.load(Ordering::SeqCst), 5);
     assert_eq!((stats.retried, stats.dead_lettered), (0, 0));
     assert!(fx.peek(&queue()).await.is_empty());
+    assert_eq!(
+        fx.stored(&queue()).await,
+        0,
+        "every processed message deleted"
+    );
     assert_eq!(fx.archived(&queue()).await, 0, "deleted, not archived");
+}
+
+/// Acknowledgements go out in batches of 4 with a linger far beyond the test: the first
+/// 4 of 6 processed messages are deleted together, the last 2 stay (invisible) in the
+/// queue and are neither counted nor deleted until shutdown sends them.
+pub(crate) async fn plain_mode_batches_acknowledgements_and_shutdown_sends_the_rest<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..6 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config().with_ack_batching(4, Duration::from_secs(600));
+    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 4)
+            .await,
+        "a full batch is sent without waiting for the linger"
+    );
+    let start = Instant::now();
+    while seen.load(Ordering::SeqCst) < 6 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 6);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(run.stats().processed, 4, "the last 2 wait for their batch");
+    assert_eq!(fx.stored(&queue()).await, 2, "not deleted yet");
+    assert!(fx.peek(&queue()).await.is_empty(), "but not visible either");
+    let stats = run.stop().await;
+    assert_eq!((stats.processed, stats.ack_failed), (6, 0));
+    assert_eq!(seen.load(Ordering::SeqCst), 6, "nothing handled twice");
+    assert_eq!(
+        fx.stored(&queue()).await,
+        0,
+        "shutdown sent the pending batch"
+    );
+}
+
+/// A short linger sends a batch that never fills up; archiving works batched too.
+pub(crate) async fn a_batch_that_does_not_fill_up_is_sent_after_its_linger<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config()
+        .with_ack_batching(1000, Duration::from_millis(50))
+        .archive_on_success(true);
+    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
+            .await
+    );
+    assert_eq!(fx.stored(&queue()).await, 0, "sent while still running");
+    assert_eq!(fx.archived(&queue()).await, 3);
+    let stats = run.stop().await;
+    assert_eq!((stats.processed, stats.ack_failed), (3, 0));
+}
+
+/// Without batching, each message is deleted on its own as before.
+pub(crate) async fn unbatched_acknowledgement_deletes_each_message_on_its_own<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(AtomicU32::new(0));
+    let cfg = config().with_ack_batching(1, Duration::from_secs(600));
+    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
+            .await,
+        "the long linger does not apply"
+    );
+    assert_eq!(fx.stored(&queue()).await, 0);
+    let stats = run.stop().await;
+    assert_eq!((stats.processed, stats.ack_failed), (3, 0));
 }
 
 pub(crate) async fn archive_on_success_keeps_processed_messages_in_the_archive<F: Fixture>() {

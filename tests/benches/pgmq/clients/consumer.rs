@@ -96,6 +96,22 @@ impl ConsumerBackend for Counting {
         })
     }
 
+    fn ack_many<'a>(
+        &'a self,
+        queue: &'a QueueName,
+        msg_ids: &'a [i64],
+        archive: bool,
+    ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
+        Box::pin(async move {
+            let acked = self.inner.ack_many(queue, msg_ids, archive).await?;
+            let n = msg_ids.len();
+            if self.done.left.fetch_sub(n, Ordering::AcqRel) <= n {
+                self.done.cancel.cancel();
+            }
+            Ok(acked)
+        })
+    }
+
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,
