@@ -142,36 +142,7 @@ impl DeadLetterTools for Diesel {
     }
 }
 
-macro_rules! scenarios {
-    ($($name:ident),* $(,)?) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $name() {
-            consumer_support::$name::<Diesel>().await;
-        }
-    )*};
-}
-
-scenarios!(
-    plain_mode_processes_and_deletes_each_message,
-    plain_mode_batches_acknowledgements_and_shutdown_sends_the_rest,
-    a_batch_that_does_not_fill_up_is_sent_after_its_linger,
-    unbatched_acknowledgement_deletes_each_message_on_its_own,
-    archive_on_success_keeps_processed_messages_in_the_archive,
-    failed_handler_is_retried_no_sooner_than_the_backoff_then_dead_lettered,
-    failed_messages_go_to_the_archive_when_that_is_the_destination,
-    undecodable_payload_is_dead_lettered_at_once,
-    a_panicking_handler_is_retried_and_the_consumer_survives,
-    heartbeat_keeps_a_slow_message_invisible_past_its_visibility_timeout,
-    shutdown_past_the_deadline_releases_unfinished_messages_at_once,
-    an_insert_notification_wakes_an_idle_consumer_long_before_its_poll_interval,
-    wake_ups_resume_after_the_listening_connection_is_lost,
-    fifo_mode_handles_each_group_in_order_while_groups_run_side_by_side,
-    fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retry,
-    dead_lettering_copies_only_a_message_still_in_its_queue,
-    dead_letters_are_listed_and_inspected_without_being_consumed,
-    a_dead_letter_moved_back_is_consumed_again_with_its_original_headers,
-    a_move_that_cannot_complete_moves_nothing,
-);
+consumer_support::scenario_tests!(Diesel);
 
 /// Inserts the payload into `effects`, then fails if told to.
 struct InsertThenMaybeFail {
