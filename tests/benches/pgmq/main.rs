@@ -131,16 +131,17 @@ fn main() {
     let memory = rss::measure(&runtime, &url, &plan.rss_depths);
     let out = std::env::var("BENCH_OUT")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
-    let outbox = if plan.outbox {
-        outbox::run(
+    let outbox_section = if plan.outbox {
+        let rows = outbox::run(
             &runtime,
             &url,
             plan.rounds,
             &plan.concurrency,
             plan.messages,
-        )
+        );
+        outbox::markdown(&rows, plan.rounds)
     } else {
-        Vec::new()
+        String::new()
     };
     let previous = std::fs::read_to_string(&out).ok();
     let run = report::RunInfo {
@@ -149,12 +150,7 @@ fn main() {
         took: started.elapsed(),
         load_at_start,
     };
-    let outbox = if outbox.is_empty() {
-        String::new()
-    } else {
-        outbox::markdown(&outbox, plan.rounds)
-    };
-    let text = report::markdown(&cells, &memory, &outbox, &run, previous.as_deref());
+    let text = report::markdown(&cells, &memory, &outbox_section, &run, previous.as_deref());
     std::fs::write(&out, text).expect("writing the report");
     eprintln!("wrote {out}");
 }
