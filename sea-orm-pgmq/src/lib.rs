@@ -79,6 +79,13 @@
 //! Batches (`send_batch`, `read` of many then `delete_batch`) and several calls inside one
 //! `DatabaseTransaction` (one acquire, one release) amortise the rest.
 //!
+//! A worker that loops over queue calls can skip the pool altogether: a
+//! [`PinnedConnection`] checks one connection out of the `DatabaseConnection` once and
+//! runs every statement on it, one request per call with any pool settings (the
+//! `round_trips` test counts them), and goes back to the pool when dropped. It implements
+//! `ConnectionTrait`, so the extension methods, [`Queue`] and entity queries take it as
+//! they take the pool.
+//!
 //! ```no_run
 //! # async fn f() -> Result<(), sea_orm::DbErr> {
 //! use std::time::Duration;
@@ -110,12 +117,14 @@ pub mod dead_letter;
 mod error;
 pub mod functions;
 pub mod outbox;
+mod pinned;
 pub mod query;
 mod queue;
 
 pub use connection::PgmqConnectionExt;
 pub use error::into_pgmq_error;
 pub use outbox::{Outbox, OutboxExt, Payload};
+pub use pinned::PinnedConnection;
 pub use queue::Queue;
 
 pub mod entity;

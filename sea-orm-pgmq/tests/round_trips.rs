@@ -7,8 +7,8 @@
 //! `test_before_acquire(false)`; see the crate docs), so the count is the crate's own.
 
 use pgmq_harness::TestDb;
-use sea_orm::{ConnectOptions, Database, DatabaseTransaction, TransactionTrait};
-use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, VisibilityTimeout};
+use sea_orm::{ConnectOptions, Database, TransactionTrait};
+use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, PinnedConnection, VisibilityTimeout};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -71,14 +71,9 @@ async fn relayed(
 
 /// Runs `op` once to prepare its statements, then `n` times, and returns the requests
 /// per run.
-async fn requests_per_call<F>(
-    txn: &DatabaseTransaction,
-    requests: &AtomicUsize,
-    n: usize,
-    op: F,
-) -> f64
+async fn requests_per_call<C, F>(txn: &C, requests: &AtomicUsize, n: usize, op: F) -> f64
 where
-    F: AsyncFn(&DatabaseTransaction),
+    F: AsyncFn(&C),
 {
     op(txn).await;
     let before = requests.load(Ordering::SeqCst);
@@ -171,5 +166,47 @@ async fn the_pool_adds_pings_that_test_before_acquire_false_halves() -> R {
     })
     .await?;
     assert_eq!((default, tuned), (3, 2), "requests per pooled send");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_pinned_connection_costs_one_request_per_call_on_a_default_pool() -> R {
+    let db = TestDb::new();
+    let (url, requests) = relayed(db.url()).await?;
+    // SeaORM's defaults: a ping on every acquire, and sqlx's on every release.
+    let mut options = ConnectOptions::new(url);
+    options.max_connections(1).sqlx_logging(false);
+    let conn = Database::connect(options).await?;
+    conn.create_queue("q").await?;
+    let pinned = PinnedConnection::acquire(&conn).await?;
+    let vt = VisibilityTimeout::Seconds(0);
+    let n = 20;
+
+    let send = requests_per_call(&pinned, &requests, n, async |c| {
+        c.send("q", &json!({"n": 1})).await.expect("send");
+    })
+    .await;
+    let read = requests_per_call(&pinned, &requests, n, async |c| {
+        let msgs = c
+            .read::<Value>("q", vt, BatchSize::ONE)
+            .await
+            .expect("read");
+        assert_eq!(msgs.len(), 1, "a message to read");
+    })
+    .await;
+    let delete = requests_per_call(&pinned, &requests, n, async |c| {
+        c.delete_batch("q", &[1, 2]).await.expect("delete_batch");
+    })
+    .await;
+    assert_eq!(
+        [send, read, delete],
+        [1.0; 3],
+        "requests per send, read, delete"
+    );
+
+    // Dropped, the connection is back in the one-connection pool for the next caller.
+    drop(pinned);
+    // n + 1 sends, and ids 1 and 2 deleted.
+    assert_eq!(conn.metrics("q").await?.queue_length, (n + 1 - 2) as i64);
     Ok(())
 }

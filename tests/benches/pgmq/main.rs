@@ -5,7 +5,8 @@
 //! `BENCH_ROUNDS=n` sets the number of rounds, 5 by default; `BENCH_OPS=send,consumer,rss`
 //! runs only the named ops, see [`clients::Op::key`], `outbox` the transactional-outbox
 //! comparison of `outbox.rs` and `rss` the memory measurement;
-//! `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
+//! `BENCH_CLIENTS=upstream,seaorm` measures only the named clients beside the raw ceiling,
+//! see [`clients::ClientKind::key`]; `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -28,6 +29,8 @@ struct Plan {
     quick: bool,
     rounds: usize,
     ops: Vec<Op>,
+    /// The clients measured; the raw ceiling is always among them.
+    clients: Vec<ClientKind>,
     concurrency: Vec<usize>,
     payload_sizes: Vec<usize>,
     /// Messages moved per measurement, for single-message ops; others scale it.
@@ -53,6 +56,18 @@ impl Plan {
                 .and_then(|r| r.parse().ok())
                 .unwrap_or(if quick { 1 } else { 5 }),
             ops: Op::ALL.into_iter().filter(|op| wanted(op.key())).collect(),
+            clients: {
+                let only = std::env::var("BENCH_CLIENTS").ok();
+                ClientKind::ALL
+                    .into_iter()
+                    .filter(|k| {
+                        *k == ClientKind::Raw
+                            || only
+                                .as_deref()
+                                .is_none_or(|o| o.split(',').any(|c| c.trim() == k.key()))
+                    })
+                    .collect()
+            },
             concurrency: vec![1, 8],
             payload_sizes: vec![100, 1000],
             messages: if quick { 200 } else { 2000 },
@@ -92,7 +107,7 @@ fn main() {
     let plan = Plan::from_args();
     let url = pgmq_harness::database_url();
     let runtime = runtime();
-    let kinds = ClientKind::ALL;
+    let kinds = plan.clients.as_slice();
     let started = Instant::now();
     let load_at_start = report::load_average();
     let mut cells = Vec::new();

@@ -24,18 +24,33 @@ pub(crate) enum ClientKind {
     DieselSync,
     /// diesel-pgmq on diesel-async.
     DieselAsync,
-    /// sea-orm-pgmq.
+    /// sea-orm-pgmq on a `DatabaseConnection` (a pool).
     SeaOrm,
+    /// sea-orm-pgmq on a `PinnedConnection` held out of that pool.
+    SeaOrmPinned,
 }
 
 impl ClientKind {
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 6] = [
         Self::Raw,
         Self::Upstream,
         Self::DieselSync,
         Self::DieselAsync,
         Self::SeaOrm,
+        Self::SeaOrmPinned,
     ];
+
+    /// The short name `BENCH_CLIENTS` selects it by (the raw ceiling always runs).
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Upstream => "upstream",
+            Self::DieselSync => "diesel_sync",
+            Self::DieselAsync => "diesel_async",
+            Self::SeaOrm => "seaorm",
+            Self::SeaOrmPinned => "seaorm_pinned",
+        }
+    }
 
     pub(crate) fn label(self) -> &'static str {
         match self {
@@ -44,6 +59,7 @@ impl ClientKind {
             Self::DieselSync => "diesel-pgmq sync",
             Self::DieselAsync => "diesel-pgmq async",
             Self::SeaOrm => "sea-orm-pgmq",
+            Self::SeaOrmPinned => "sea-orm-pgmq pinned",
         }
     }
 
@@ -184,6 +200,7 @@ enum Worker {
     Upstream(upstream::Worker),
     DieselAsync(Box<typed::DieselAsync>),
     SeaOrm(typed::SeaOrm),
+    SeaOrmPinned(typed::SeaOrmPinned),
 }
 
 impl Worker {
@@ -195,6 +212,9 @@ impl Worker {
                 Self::DieselAsync(Box::new(typed::DieselAsync::connect(url, queue).await))
             }
             ClientKind::SeaOrm => Self::SeaOrm(typed::SeaOrm::connect(url, queue).await),
+            ClientKind::SeaOrmPinned => {
+                Self::SeaOrmPinned(typed::SeaOrmPinned::connect(url, queue).await)
+            }
             ClientKind::DieselSync => unreachable!("sync Diesel runs on a blocking thread"),
         }
     }
@@ -206,6 +226,7 @@ impl Worker {
             Self::Upstream(w) => w.run(op, count, payload).await,
             Self::DieselAsync(w) => w.run(op, count, payload).await,
             Self::SeaOrm(w) => w.run(op, count, payload).await,
+            Self::SeaOrmPinned(w) => w.run(op, count, payload).await,
         }
     }
 }

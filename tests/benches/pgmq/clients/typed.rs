@@ -181,3 +181,32 @@ impl SeaOrm {
         run_ops!(&self.conn, &self.queue, op, count, payload, await);
     }
 }
+
+/// sea-orm-pgmq on a [`sea_orm_pgmq::PinnedConnection`]: the connection of a one-connection
+/// pool held by the worker, so no pool pings around each call.
+pub(crate) struct SeaOrmPinned {
+    conn: sea_orm_pgmq::PinnedConnection,
+    queue: QueueName,
+    /// The pool the connection goes back to; dropped after it.
+    _pool: sea_orm::DatabaseConnection,
+}
+
+impl SeaOrmPinned {
+    pub(crate) async fn connect(url: &str, queue: &str) -> Self {
+        let queue = QueueName::new(queue).expect("queue name");
+        let pool = SeaOrm::pool(url, &queue).await;
+        let conn = sea_orm_pgmq::PinnedConnection::acquire(&pool)
+            .await
+            .expect("pinned connection");
+        Self {
+            conn,
+            queue,
+            _pool: pool,
+        }
+    }
+
+    pub(crate) async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
+        use sea_orm_pgmq::PgmqConnectionExt;
+        run_ops!(&self.conn, &self.queue, op, count, payload, await);
+    }
+}

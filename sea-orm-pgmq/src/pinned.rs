@@ -1,0 +1,194 @@
+//! [`PinnedConnection`]: one PostgreSQL connection held out of a SeaORM pool, so that a
+//! hot loop of queue calls pays one round trip per call instead of the pool's three.
+//!
+//! A `DatabaseConnection` checks a connection out of its sqlx pool for every statement and
+//! gives it back afterwards; sqlx pings the connection on that return (always), and on the
+//! checkout too unless `test_before_acquire(false)`. A worker that sends, reads and deletes
+//! in a loop pays those pings on every call. A `PinnedConnection` checks one connection out
+//! once and runs every statement on it directly: it implements SeaORM's
+//! [`ConnectionTrait`], so [`PgmqConnectionExt`](crate::PgmqConnectionExt),
+//! [`Queue`](crate::Queue) and your own entity queries all run on it unchanged.
+//!
+//! It is a connection, not a pool: calls through one `PinnedConnection` run one at a time
+//! (they wait for each other), and it goes back to its pool when dropped. Use one per
+//! worker task. For a unit of work that must commit together, begin a transaction on the
+//! `DatabaseConnection` as usual; a transaction holds its connection in the same way.
+
+use std::sync::Arc;
+
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::{self, Executor, PgPool, Postgres};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement,
+};
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::Mutex;
+
+/// One PostgreSQL connection checked out of a pool and held: every statement run through
+/// it is one request, with none of the pool's liveness pings around it.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// # let test_db = pgmq_harness::TestDb::new();
+/// use sea_orm_pgmq::{BatchSize, PgmqConnectionExt, PinnedConnection, VisibilityTimeout};
+///
+/// let db = sea_orm::Database::connect(test_db.url()).await?;
+/// db.create_queue("jobs").await?;
+///
+/// let conn = PinnedConnection::acquire(&db).await?;
+/// for n in 0..10 {
+///     conn.send("jobs", &n).await?;
+/// }
+/// let jobs = conn
+///     .read::<i32>("jobs", VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
+///     .await?;
+/// assert_eq!(jobs.len(), 10);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct PinnedConnection {
+    conn: Mutex<PoolConnection<Postgres>>,
+}
+
+impl PinnedConnection {
+    /// Checks one connection out of `db`'s pool and holds it until dropped. Fails with
+    /// [`DbErr::ConnectionAcquire`] when the pool has none free in its acquire timeout,
+    /// and with [`DbErr::Conn`] when `db` is not a PostgreSQL pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_db = pgmq_harness::TestDb::new();
+    /// use sea_orm::ConnectionTrait;
+    ///
+    /// let db = sea_orm::Database::connect(test_db.url()).await?;
+    /// let conn = sea_orm_pgmq::PinnedConnection::acquire(&db).await?;
+    /// conn.execute_unprepared("SELECT 1").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn acquire(db: &DatabaseConnection) -> Result<Self, DbErr> {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Err(DbErr::Conn(RuntimeErr::Internal(
+                "a PinnedConnection needs a PostgreSQL DatabaseConnection".into(),
+            )));
+        }
+        Self::acquire_from(db.get_postgres_connection_pool()).await
+    }
+
+    /// Checks one connection out of a sqlx [`PgPool`] (the one under a SeaORM
+    /// `DatabaseConnection`, or your own) and holds it until dropped.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_db = pgmq_harness::TestDb::new();
+    /// use sea_orm_pgmq::PgmqConnectionExt;
+    ///
+    /// let pool = sea_orm::sqlx::PgPool::connect(test_db.url()).await?;
+    /// let conn = sea_orm_pgmq::PinnedConnection::acquire_from(&pool).await?;
+    /// conn.create_queue("jobs").await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn acquire_from(pool: &PgPool) -> Result<Self, DbErr> {
+        let conn = pool.acquire().await.map_err(acquire_error)?;
+        Ok(Self::from(conn))
+    }
+
+    /// Runs `stmt` with its values bound, handing the statement's values to sqlx without
+    /// copying them (a `DatabaseConnection` clones them first).
+    async fn with_query<T>(
+        &self,
+        stmt: Statement,
+        run: impl AsyncFnOnce(
+            sqlx::query::Query<'_, Postgres, SqlxValues>,
+            &mut sqlx::PgConnection,
+        ) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let Statement { sql, values, .. } = stmt;
+        let query = sqlx::query_with(
+            sqlx::AssertSqlSafe(sql.as_str()),
+            SqlxValues(values.unwrap_or(Values(Vec::new()))),
+        );
+        let mut conn = self.conn.lock().await;
+        run(query, &mut conn).await
+    }
+}
+
+impl From<PoolConnection<Postgres>> for PinnedConnection {
+    /// Holds a connection already checked out of a sqlx pool.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_db = pgmq_harness::TestDb::new();
+    /// let pool = sea_orm::sqlx::PgPool::connect(test_db.url()).await?;
+    /// let conn = sea_orm_pgmq::PinnedConnection::from(pool.acquire().await?);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn from(conn: PoolConnection<Postgres>) -> Self {
+        Self {
+            conn: Mutex::new(conn),
+        }
+    }
+}
+
+fn acquire_error(err: sqlx::Error) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => {
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)
+        }
+        other => DbErr::Conn(RuntimeErr::SqlxError(Arc::new(other))),
+    }
+}
+
+fn query_error(err: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+fn exec_error(err: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl ConnectionTrait for PinnedConnection {
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Postgres
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.with_query(stmt, async |q, c| q.execute(c).await)
+            .await
+            .map(ExecResult::from)
+            .map_err(exec_error)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        let mut conn = self.conn.lock().await;
+        conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+            .await
+            .map(ExecResult::from)
+            .map_err(exec_error)
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.with_query(stmt, async |q, c| q.fetch_optional(c).await)
+            .await
+            .map(|row| row.map(QueryResult::from))
+            .map_err(query_error)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.with_query(stmt, async |q, c| q.fetch_all(c).await)
+            .await
+            .map(|rows| rows.into_iter().map(QueryResult::from).collect())
+            .map_err(query_error)
+    }
+}
