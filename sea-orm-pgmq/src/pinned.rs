@@ -11,8 +11,10 @@
 //!
 //! It is a connection, not a pool: calls through one `PinnedConnection` run one at a time
 //! (they wait for each other), and it goes back to its pool when dropped. Use one per
-//! worker task. For a unit of work that must commit together, begin a transaction on the
-//! `DatabaseConnection` as usual; a transaction holds its connection in the same way.
+//! worker task. A connection that breaks (server restart, `pg_terminate_backend`, network)
+//! fails the call that finds it broken and is closed; the next call checks a fresh one
+//! out of the pool. For a unit of work that must commit together, begin a transaction on
+//! the `DatabaseConnection` as usual; a transaction holds its connection in the same way.
 
 use std::sync::Arc;
 
@@ -51,7 +53,10 @@ use tokio::sync::Mutex;
 /// ```
 #[derive(Debug)]
 pub struct PinnedConnection {
-    conn: Mutex<PoolConnection<Postgres>>,
+    /// Where a broken connection's replacement comes from.
+    pool: PgPool,
+    /// The held connection; `None` after it broke, until the next call.
+    conn: Mutex<Option<PoolConnection<Postgres>>>,
 }
 
 impl PinnedConnection {
@@ -97,7 +102,31 @@ impl PinnedConnection {
     /// ```
     pub async fn acquire_from(pool: &PgPool) -> Result<Self, DbErr> {
         let conn = pool.acquire().await.map_err(acquire_error)?;
-        Ok(Self::from(conn))
+        Ok(Self {
+            pool: pool.clone(),
+            conn: Mutex::new(Some(conn)),
+        })
+    }
+
+    /// Runs `run` on the held connection, checking a new one out first if the last one
+    /// broke, and closing this one if `run` finds it broken.
+    async fn with_conn<T>(
+        &self,
+        run: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, Failure> {
+        let mut held = self.conn.lock().await;
+        let conn = match &mut *held {
+            Some(conn) => conn,
+            empty => empty.insert(self.pool.acquire().await.map_err(Failure::Acquire)?),
+        };
+        let result = run(conn).await;
+        if let Err(err) = &result
+            && is_broken(err)
+            && let Some(mut broken) = held.take()
+        {
+            broken.close_on_drop();
+        }
+        result.map_err(Failure::Run)
     }
 
     /// Runs `stmt` with its values bound, handing the statement's values to sqlx without
@@ -109,33 +138,44 @@ impl PinnedConnection {
             sqlx::query::Query<'_, Postgres, SqlxValues>,
             &mut sqlx::PgConnection,
         ) -> Result<T, sqlx::Error>,
-    ) -> Result<T, sqlx::Error> {
+    ) -> Result<T, Failure> {
         let Statement { sql, values, .. } = stmt;
         let query = sqlx::query_with(
             sqlx::AssertSqlSafe(sql.as_str()),
             SqlxValues(values.unwrap_or(Values(Vec::new()))),
         );
-        let mut conn = self.conn.lock().await;
-        run(query, &mut conn).await
+        self.with_conn(async |conn| run(query, conn).await).await
     }
 }
 
-impl From<PoolConnection<Postgres>> for PinnedConnection {
-    /// Holds a connection already checked out of a sqlx pool.
-    ///
-    /// ```
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// # let test_db = pgmq_harness::TestDb::new();
-    /// let pool = sea_orm::sqlx::PgPool::connect(test_db.url()).await?;
-    /// let conn = sea_orm_pgmq::PinnedConnection::from(pool.acquire().await?);
-    /// # Ok(())
-    /// # }
-    /// ```
-    fn from(conn: PoolConnection<Postgres>) -> Self {
-        Self {
-            conn: Mutex::new(conn),
+/// Why a call failed: no connection to run on, or the statement failed.
+enum Failure {
+    Acquire(sqlx::Error),
+    Run(sqlx::Error),
+}
+
+impl Failure {
+    /// As SeaORM reports it: acquire failures as such, `as_db_err` for the statement's.
+    fn into_db_err(self, as_db_err: fn(RuntimeErr) -> DbErr) -> DbErr {
+        match self {
+            Self::Acquire(err) => acquire_error(err),
+            Self::Run(err) => as_db_err(RuntimeErr::SqlxError(Arc::new(err))),
         }
+    }
+}
+
+/// Whether `err` leaves the connection unusable: the transport failed, or the server
+/// ended the session (SQLSTATE class 08, connection exception; 57P, operator intervention).
+fn is_broken(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
     }
 }
 
@@ -149,14 +189,6 @@ fn acquire_error(err: sqlx::Error) -> DbErr {
     }
 }
 
-fn query_error(err: sqlx::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
-fn exec_error(err: sqlx::Error) -> DbErr {
-    DbErr::Exec(RuntimeErr::SqlxError(Arc::new(err)))
-}
-
 #[sea_orm::prelude::async_trait::async_trait]
 impl ConnectionTrait for PinnedConnection {
     fn get_database_backend(&self) -> DbBackend {
@@ -167,28 +199,27 @@ impl ConnectionTrait for PinnedConnection {
         self.with_query(stmt, async |q, c| q.execute(c).await)
             .await
             .map(ExecResult::from)
-            .map_err(exec_error)
+            .map_err(|f| f.into_db_err(DbErr::Exec))
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        let mut conn = self.conn.lock().await;
-        conn.execute(sqlx::AssertSqlSafe(sql.to_owned()))
+        self.with_conn(async |c| c.execute(sqlx::AssertSqlSafe(sql.to_owned())).await)
             .await
             .map(ExecResult::from)
-            .map_err(exec_error)
+            .map_err(|f| f.into_db_err(DbErr::Exec))
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         self.with_query(stmt, async |q, c| q.fetch_optional(c).await)
             .await
             .map(|row| row.map(QueryResult::from))
-            .map_err(query_error)
+            .map_err(|f| f.into_db_err(DbErr::Query))
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         self.with_query(stmt, async |q, c| q.fetch_all(c).await)
             .await
             .map(|rows| rows.into_iter().map(QueryResult::from).collect())
-            .map_err(query_error)
+            .map_err(|f| f.into_db_err(DbErr::Query))
     }
 }

@@ -111,3 +111,49 @@ async fn a_full_pool_times_out_as_a_pool_error() -> R {
     );
     Ok(())
 }
+
+#[derive(Debug, FromQueryResult)]
+struct Pid {
+    pid: i32,
+}
+
+async fn backend_pid(conn: &impl ConnectionTrait) -> Result<i32, sea_orm::DbErr> {
+    let row = Pid::find_by_statement(Statement::from_string(
+        conn.get_database_backend(),
+        "SELECT pg_backend_pid() AS pid",
+    ))
+    .one(conn)
+    .await?;
+    Ok(row.expect("one row").pid)
+}
+
+#[tokio::test]
+async fn a_terminated_connection_is_replaced_on_the_next_call() -> R {
+    let db = TestDb::new();
+    let conn = Database::connect(db.url()).await?;
+    conn.create_queue("jobs").await?;
+    let pinned = PinnedConnection::acquire(&conn).await?;
+    let first = backend_pid(&pinned).await?;
+    conn.execute_raw(Statement::from_sql_and_values(
+        conn.get_database_backend(),
+        "SELECT pg_terminate_backend($1)",
+        [first.into()],
+    ))
+    .await?;
+    // The call that finds the session gone fails (nothing was sent)...
+    let err = pinned.send("jobs", &Job { n: 1 }).await.unwrap_err();
+    assert!(!matches!(err, Error::QueueMissing { .. }), "{err:?}");
+    // ...and the next one runs on a fresh connection from the pool.
+    let id = pinned.send("jobs", &Job { n: 2 }).await?;
+    assert_ne!(backend_pid(&pinned).await?, first);
+    let read = pinned
+        .read::<Job>("jobs", VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
+        .await?;
+    assert_eq!(
+        read.iter()
+            .map(|m| (m.msg_id, m.message.n))
+            .collect::<Vec<_>>(),
+        vec![(id, 2)]
+    );
+    Ok(())
+}
