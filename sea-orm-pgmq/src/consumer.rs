@@ -32,8 +32,9 @@ use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 use serde_json::Value;
 
-use crate::connection::messages;
-use crate::{PgmqConnectionExt, into_pgmq_error, query};
+use crate::connection::rows;
+use crate::query::{self, MessageRow};
+use crate::{PgmqConnectionExt, into_pgmq_error};
 
 fn listener_error(e: sea_orm::sqlx::Error) -> Error {
     Error::from_database(None, &e.to_string(), e)
@@ -106,17 +107,15 @@ impl ConsumerBackend for SeaOrmBackend {
         let queue = queue.clone();
         Box::pin(async move {
             let qty = BatchSize::new(qty)?;
-            if fifo {
-                messages(
-                    &self.db,
-                    query::read_grouped_head(&queue, VisibilityTimeout::from(vt), qty),
-                )
-                .await
+            let vt = VisibilityTimeout::from(vt);
+            let stmt = if fifo {
+                query::read_grouped_head(&queue, vt, qty)
             } else {
-                self.db
-                    .read::<Value>(&queue, VisibilityTimeout::from(vt), qty)
-                    .await
-            }
+                query::read(&queue, vt, qty)
+            };
+            // Rows straight into raw messages: decoding them as `Message<Value>` would
+            // copy every payload.
+            rows::<MessageRow, RawMessage, _>(&self.db, stmt).await
         })
     }
 

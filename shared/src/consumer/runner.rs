@@ -1,9 +1,14 @@
 //! The consumer loop: read within free slots, run each message in its own task, apply the
 //! failure policy, and drain on shutdown.
 
+use std::any::Any;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
+
+use futures_util::FutureExt;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -131,6 +136,7 @@ where
     /// ```
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), Error> {
         let cfg = &self.config;
+        let batch = cfg.batch_size.max(1);
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let hard_stop = CancellationToken::new();
         let mut tasks = JoinSet::new();
@@ -146,24 +152,31 @@ where
             );
             (Ack::Batched(tx), Some(flusher))
         };
+        let shared = Arc::new(Shared {
+            backend: Arc::clone(&self.backend),
+            processor: Arc::clone(&self.processor),
+            cfg: Arc::clone(cfg),
+            counters: Arc::clone(&self.counters),
+            hard_stop: hard_stop.clone(),
+            ack,
+        });
         loop {
             while tasks.try_join_next().is_some() {}
             let first = tokio::select! {
                 _ = cancel.cancelled() => break,
                 p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
             };
-            let mut permits = vec![first];
-            while permits.len() < cfg.batch_size.max(1) {
-                match Arc::clone(&slots).try_acquire_owned() {
-                    Ok(p) => permits.push(p),
-                    Err(_) => break,
-                }
-            }
+            let mut permits = free_slots(&slots, first, batch).await;
             // Not raced against `cancel`: a read cut short could hide messages it already
             // took, until their visibility timeout.
             let read = self
                 .backend
-                .read(&cfg.queue, cfg.visibility_timeout, permits.len(), cfg.fifo)
+                .read(
+                    &cfg.queue,
+                    cfg.visibility_timeout,
+                    permits.num_permits(),
+                    cfg.fifo,
+                )
                 .await;
             let messages = match read {
                 Ok(m) => m,
@@ -184,21 +197,13 @@ where
                 }
             }
             for raw in messages {
-                let Some(permit) = permits.pop() else {
+                let Some(permit) = permits.split(1) else {
                     // The backend returned more than asked; release it rather than hold it
                     // without a slot.
                     release(&*self.backend, cfg, raw.msg_id).await;
                     continue;
                 };
-                let ctx = MessageCtx {
-                    backend: Arc::clone(&self.backend),
-                    processor: Arc::clone(&self.processor),
-                    cfg: Arc::clone(cfg),
-                    counters: Arc::clone(&self.counters),
-                    hard_stop: hard_stop.clone(),
-                    ack: ack.clone(),
-                };
-                tasks.spawn(run_one(ctx, raw, permit));
+                tasks.spawn(run_one(Arc::clone(&shared), raw, permit));
             }
         }
         let drained = tokio::time::timeout(cfg.shutdown_deadline, async {
@@ -209,13 +214,45 @@ where
             hard_stop.cancel();
             while tasks.join_next().await.is_some() {}
         }
-        // Every task (and its sender) is gone; dropping the last one lets the flusher send
-        // what is pending and stop.
-        drop(ack);
+        // Every task (and its share of `shared`) is gone; dropping the last one drops the
+        // acknowledgement sender, which lets the flusher send what is pending and stop.
+        drop(shared);
         if let Some(flusher) = flusher {
             flusher.finish().await;
         }
         Ok(())
+    }
+}
+
+/// Adds to `permit` the slots that are free, up to `max` in all.
+///
+/// Handlers that finish together give their slots back one by one, and the first of them
+/// wakes the loop. Reading right then would fetch one message, and the next read the
+/// rest: two statements for one batch. So while slots keep coming back and the batch is
+/// not full, the loop yields to let the other finishing tasks run first.
+async fn free_slots(
+    slots: &Arc<Semaphore>,
+    mut permit: OwnedSemaphorePermit,
+    max: usize,
+) -> OwnedSemaphorePermit {
+    let mut yielded = false;
+    loop {
+        let free = slots
+            .available_permits()
+            .min(max.saturating_sub(permit.num_permits()));
+        let took = u32::try_from(free)
+            .ok()
+            .filter(|&n| n > 0)
+            .and_then(|n| Arc::clone(slots).try_acquire_many_owned(n).ok());
+        let grew = took.is_some();
+        if let Some(more) = took {
+            permit.merge(more);
+        }
+        if permit.num_permits() >= max || (yielded && !grew) {
+            return permit;
+        }
+        tokio::task::yield_now().await;
+        yielded = true;
     }
 }
 
@@ -226,8 +263,8 @@ async fn release<B: ConsumerBackend>(backend: &B, cfg: &ConsumerConfig, msg_id: 
     }
 }
 
-/// What the task of one message shares with the loop that spawned it.
-struct MessageCtx<B, P> {
+/// What the task of every message shares with the loop; one `Arc` clone per message.
+struct Shared<B, P> {
     backend: Arc<B>,
     processor: Arc<P>,
     cfg: Arc<ConsumerConfig>,
@@ -236,103 +273,146 @@ struct MessageCtx<B, P> {
     ack: Ack,
 }
 
-/// One message, from decode to acknowledgement or failure handling.
-async fn run_one<B, T, P>(ctx: MessageCtx<B, P>, raw: RawMessage, permit: OwnedSemaphorePermit)
+/// One message, from decode to acknowledgement or failure handling; its slot is given
+/// back once all of that is done.
+async fn run_one<B, T, P>(shared: Arc<Shared<B, P>>, raw: RawMessage, permit: OwnedSemaphorePermit)
 where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
     P: Processor<T>,
 {
-    let MessageCtx {
+    let span = info_span!(
+        "pgmq.message",
+        queue = %shared.cfg.queue,
+        msg_id = raw.msg_id,
+        attempt = raw.read_ct
+    );
+    handle_one::<B, T, P>(&shared, &raw).instrument(span).await;
+    drop(permit);
+}
+
+async fn handle_one<B, T, P>(shared: &Shared<B, P>, raw: &RawMessage)
+where
+    B: ConsumerBackend,
+    T: DeserializeOwned + Send + 'static,
+    P: Processor<T>,
+{
+    let Shared {
         backend,
         processor,
         cfg,
         counters,
         hard_stop,
         ack,
-    } = ctx;
-    let span =
-        info_span!("pgmq.message", queue = %cfg.queue, msg_id = raw.msg_id, attempt = raw.read_ct);
-    async move {
-        let _permit = permit;
-        let message: Message<T, Value> = match raw.clone().decode() {
-            Ok(m) => m,
-            Err(e) => {
-                warn!(error = %e, "payload does not decode; moving it away");
-                let why = format!("decode: {e}");
-                match backend.dead_letter(&cfg.queue, &raw, &why, &cfg.on_failure).await {
-                    Ok(()) => Counters::bump(&counters.decode_failed),
-                    Err(e) => warn!(error = %e, "could not dead-letter undecodable message"),
-                }
-                return;
+    } = shared;
+    let message: Message<T, Value> = match decode(raw) {
+        Ok(m) => m,
+        Err(e) => {
+            warn!(error = %e, "payload does not decode; moving it away");
+            let why = format!("decode: {e}");
+            match backend
+                .dead_letter(&cfg.queue, raw, &why, &cfg.on_failure)
+                .await
+            {
+                Ok(()) => Counters::bump(&counters.decode_failed),
+                Err(e) => warn!(error = %e, "could not dead-letter undecodable message"),
             }
-        };
-        // Its own task so that a panic ends that task only and surfaces as a JoinError.
-        let mut job =
-            tokio::spawn(processor.process(&cfg.queue, message, cfg.archive_on_success));
-        let mut beat = cfg.heartbeat.map(|every| {
-            tokio::time::interval_at(tokio::time::Instant::now() + every, every)
-        });
-        let outcome = loop {
+            return;
+        }
+    };
+    let outcome = {
+        // A panic of the handler, in `process` itself or while its future runs, is caught
+        // here and treated as a failure; the task and the loop go on.
+        let job = AssertUnwindSafe(async {
+            processor
+                .process(&cfg.queue, message, cfg.archive_on_success)
+                .await
+        })
+        .catch_unwind();
+        let mut job = pin!(job);
+        // Created at the first wait, so a handler that is done when first polled costs
+        // no timer.
+        let mut beat = None;
+        loop {
             tokio::select! {
+                biased;
                 r = &mut job => break Some(r),
-                _ = hard_stop.cancelled() => { job.abort(); break None; }
-                _ = tick(&mut beat) => {
+                _ = hard_stop.cancelled() => break None,
+                _ = tick(&mut beat, cfg.heartbeat) => {
                     if let Err(e) = backend.set_vt(&cfg.queue, raw.msg_id, cfg.visibility_timeout).await {
                         warn!(error = %e, "heartbeat failed");
                     }
                 }
             }
-        };
-        let error = match outcome {
-            None => {
-                // Aborting the task also drops (rolls back) any transaction it held.
-                let _ = job.await;
-                release(&*backend, &cfg, raw.msg_id).await;
-                Counters::bump(&counters.released);
-                return;
-            }
-            Some(Ok(Ok(()))) => {
-                debug!("processed");
-                // The heartbeat stops here; a batched message stays hidden until its
-                // batch is sent (or, should that fail, until its visibility timeout).
-                ack.settle(&*backend, &cfg, &counters, raw.msg_id).await;
-                return;
-            }
-            Some(Ok(Err(e))) => e.to_string(),
-            Some(Err(join)) if join.is_panic() => format!("handler panicked: {}", panic_text(join)),
-            Some(Err(join)) => format!("handler task ended: {join}"),
-        };
-        if cfg.retry.exhausted(raw.read_ct) {
-            warn!(%error, "attempts used up; moving message away");
-            match backend.dead_letter(&cfg.queue, &raw, &error, &cfg.on_failure).await {
-                Ok(()) => Counters::bump(&counters.dead_lettered),
-                Err(e) => warn!(error = %e, "could not dead-letter message"),
-            }
-        } else {
-            let delay = cfg.retry.backoff(raw.read_ct, fastrand::f64());
-            warn!(%error, retry_in = ?delay, "handler failed; will retry");
-            match backend.set_vt(&cfg.queue, raw.msg_id, delay).await {
-                Ok(()) => Counters::bump(&counters.retried),
-                Err(e) => warn!(error = %e, "could not schedule retry"),
-            }
         }
-    }
-    .instrument(span)
-    .await
-}
-
-async fn tick(beat: &mut Option<tokio::time::Interval>) {
-    match beat {
-        Some(i) => {
-            i.tick().await;
+        // The handler's future is dropped here; on a hard stop that also drops (rolls
+        // back) any transaction it held.
+    };
+    let error = match outcome {
+        None => {
+            release(&**backend, cfg, raw.msg_id).await;
+            Counters::bump(&counters.released);
+            return;
         }
-        None => std::future::pending().await,
+        Some(Ok(Ok(()))) => {
+            debug!("processed");
+            // The heartbeat stops here; a batched message stays hidden until its
+            // batch is sent (or, should that fail, until its visibility timeout).
+            ack.settle(&**backend, cfg, counters, raw.msg_id).await;
+            return;
+        }
+        Some(Ok(Err(e))) => e.to_string(),
+        Some(Err(panic)) => format!("handler panicked: {}", panic_text(&*panic)),
+    };
+    if cfg.retry.exhausted(raw.read_ct) {
+        warn!(%error, "attempts used up; moving message away");
+        match backend
+            .dead_letter(&cfg.queue, raw, &error, &cfg.on_failure)
+            .await
+        {
+            Ok(()) => Counters::bump(&counters.dead_lettered),
+            Err(e) => warn!(error = %e, "could not dead-letter message"),
+        }
+    } else {
+        let delay = cfg.retry.backoff(raw.read_ct, fastrand::f64());
+        warn!(%error, retry_in = ?delay, "handler failed; will retry");
+        match backend.set_vt(&cfg.queue, raw.msg_id, delay).await {
+            Ok(()) => Counters::bump(&counters.retried),
+            Err(e) => warn!(error = %e, "could not schedule retry"),
+        }
     }
 }
 
-fn panic_text(join: tokio::task::JoinError) -> String {
-    let payload = join.into_panic();
+/// Decodes the payload of `raw` for the handler, reading the JSON in place: `raw` keeps
+/// it, for the dead-letter queue should the handler fail. Only a payload that does not
+/// decode is copied, into the [`Error::Decode`] that carries it.
+fn decode<T: DeserializeOwned>(raw: &RawMessage) -> Result<Message<T, Value>, Error> {
+    match T::deserialize(&raw.message) {
+        Ok(message) => Ok(Message {
+            msg_id: raw.msg_id,
+            read_ct: raw.read_ct,
+            enqueued_at: raw.enqueued_at,
+            last_read_at: raw.last_read_at,
+            vt: raw.vt,
+            message,
+            headers: raw.headers.clone(),
+        }),
+        Err(_) => raw.clone().decode(),
+    }
+}
+
+/// Waits for the next heartbeat, if there is one; the first call starts the interval.
+async fn tick(beat: &mut Option<tokio::time::Interval>, every: Option<Duration>) {
+    let Some(every) = every else {
+        return std::future::pending().await;
+    };
+    let interval = beat.get_or_insert_with(|| {
+        tokio::time::interval_at(tokio::time::Instant::now() + every, every)
+    });
+    interval.tick().await;
+}
+
+fn panic_text(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -361,4 +441,65 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
         }
     });
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(message: Value) -> RawMessage {
+        RawMessage {
+            msg_id: 4,
+            read_ct: 2,
+            enqueued_at: chrono::Utc::now(),
+            last_read_at: None,
+            vt: chrono::Utc::now(),
+            message,
+            headers: Some(serde_json::json!({"h": 1})),
+        }
+    }
+
+    /// Slots given back by tasks that are about to run are taken into the same read.
+    #[tokio::test(flavor = "current_thread")]
+    async fn free_slots_waits_for_handlers_finishing_together() {
+        let slots = Arc::new(Semaphore::new(10));
+        let first = Arc::clone(&slots).acquire_owned().await.unwrap();
+        for _ in 0..9 {
+            // Spawned, not yet run: each gives its slot back once the loop yields.
+            let held = Arc::clone(&slots).try_acquire_owned().unwrap();
+            tokio::spawn(async move { drop(held) });
+        }
+        let taken = free_slots(&slots, first, 10).await;
+        assert_eq!(taken.num_permits(), 10);
+    }
+
+    /// Held slots are not waited for, and no more than `max` are taken.
+    #[tokio::test(flavor = "current_thread")]
+    async fn free_slots_takes_what_is_free_up_to_max() {
+        let slots = Arc::new(Semaphore::new(10));
+        let busy = Arc::clone(&slots).try_acquire_many_owned(6).unwrap();
+        let first = Arc::clone(&slots).acquire_owned().await.unwrap();
+        assert_eq!(free_slots(&slots, first, 10).await.num_permits(), 4);
+        drop(busy);
+        let first = Arc::clone(&slots).acquire_owned().await.unwrap();
+        let taken = free_slots(&slots, first, 3).await;
+        assert_eq!((taken.num_permits(), slots.available_permits()), (3, 7));
+    }
+
+    #[test]
+    fn decode_leaves_the_raw_message_whole() {
+        let r = raw(serde_json::json!(7));
+        let m: Message<u32> = decode(&r).unwrap();
+        assert_eq!((m.msg_id, m.read_ct, m.message), (4, 2, 7));
+        assert_eq!(m.headers, r.headers);
+        assert_eq!(r.message, serde_json::json!(7));
+    }
+
+    #[test]
+    fn decode_failure_is_the_typed_error_with_the_raw_json() {
+        let Err(Error::Decode(e)) = decode::<u32>(&raw(serde_json::json!("seven"))) else {
+            panic!("expected a decode error");
+        };
+        assert_eq!((e.msg_id, e.message.as_str()), (4, Some("seven")));
+    }
 }
