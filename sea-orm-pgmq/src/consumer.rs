@@ -29,12 +29,15 @@ use pgmq_orm_core::{
     BatchSize, BoxError, Delay, Error, Message, QueueName, RawMessage, VisibilityTimeout, sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
-use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
+    QueryResult, Statement, TransactionTrait,
+};
 use serde_json::Value;
 
 use crate::connection::rows;
 use crate::query::{self, MessageRow};
-use crate::{PgmqConnectionExt, into_pgmq_error};
+use crate::{PgmqConnectionExt, PinnedConnection, into_pgmq_error};
 
 fn listener_error(e: sea_orm::sqlx::Error) -> Error {
     Error::from_database(None, &e.to_string(), e)
@@ -51,7 +54,55 @@ fn listener_error(e: sea_orm::sqlx::Error) -> Error {
 #[derive(Debug)]
 pub struct SeaOrmBackend {
     db: DatabaseConnection,
+    /// Where reads, visibility extensions and acknowledgements run.
+    hot: HotPath,
     wakeups: Option<Wakeups<SeaOrmListener>>,
+}
+
+/// The connection the per-batch statements run on: the pool, or one connection held out
+/// of it ([`SeaOrmBackend::with_pinned_connection`]).
+#[derive(Debug)]
+enum HotPath {
+    Pool(DatabaseConnection),
+    Pinned(PinnedConnection),
+}
+
+#[sea_orm::prelude::async_trait::async_trait]
+impl ConnectionTrait for HotPath {
+    fn get_database_backend(&self) -> DbBackend {
+        match self {
+            Self::Pool(db) => db.get_database_backend(),
+            Self::Pinned(conn) => conn.get_database_backend(),
+        }
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Pool(db) => db.execute_raw(stmt).await,
+            Self::Pinned(conn) => conn.execute_raw(stmt).await,
+        }
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        match self {
+            Self::Pool(db) => db.execute_unprepared(sql).await,
+            Self::Pinned(conn) => conn.execute_unprepared(sql).await,
+        }
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        match self {
+            Self::Pool(db) => db.query_one_raw(stmt).await,
+            Self::Pinned(conn) => conn.query_one_raw(stmt).await,
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        match self {
+            Self::Pool(db) => db.query_all_raw(stmt).await,
+            Self::Pinned(conn) => conn.query_all_raw(stmt).await,
+        }
+    }
 }
 
 impl SeaOrmBackend {
@@ -61,7 +112,32 @@ impl SeaOrmBackend {
     /// # fn f(db: sea_orm::DatabaseConnection) { let _ = sea_orm_pgmq::consumer::SeaOrmBackend::new(db); }
     /// ```
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, wakeups: None }
+        Self {
+            hot: HotPath::Pool(db.clone()),
+            db,
+            wakeups: None,
+        }
+    }
+
+    /// Runs the per-batch statements (reads, visibility extensions, acknowledgements) on
+    /// one connection held out of the pool, a [`PinnedConnection`]: one request per
+    /// statement instead of three with sqlx's pool pings around each (see the crate docs,
+    /// "Pool settings for throughput"). They then run one at a time; a broken connection
+    /// is replaced on the next statement. Dead-lettering still takes a transaction from
+    /// the pool, so leave it a connection more (and one for [`with_notify`](Self::with_notify)).
+    ///
+    /// ```no_run
+    /// # async fn f(db: sea_orm::DatabaseConnection) -> Result<(), sea_orm_pgmq::Error> {
+    /// use sea_orm_pgmq::consumer::SeaOrmBackend;
+    /// let backend = SeaOrmBackend::new(db).with_pinned_connection().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn with_pinned_connection(mut self) -> Result<Self, Error> {
+        let conn = PinnedConnection::acquire(&self.db)
+            .await
+            .map_err(into_pgmq_error)?;
+        self.hot = HotPath::Pinned(conn);
+        Ok(self)
     }
 
     /// A backend that also wakes on inserts into `queue`: enables pgmq's insert
@@ -82,7 +158,7 @@ impl SeaOrmBackend {
         let listener = SeaOrmListener { db: db.clone() };
         Ok(Self {
             wakeups: Some(Wakeups::connect(listener, queue).await?),
-            db,
+            ..Self::new(db)
         })
     }
 
@@ -115,7 +191,7 @@ impl ConsumerBackend for SeaOrmBackend {
             };
             // Rows straight into raw messages: decoding them as `Message<Value>` would
             // copy every payload.
-            rows::<MessageRow, RawMessage, _>(&self.db, stmt).await
+            rows::<MessageRow, RawMessage, _>(&self.hot, stmt).await
         })
     }
 
@@ -127,7 +203,7 @@ impl ConsumerBackend for SeaOrmBackend {
     ) -> BoxFuture<'_, Result<(), Error>> {
         let queue = queue.clone();
         Box::pin(async move {
-            self.db
+            self.hot
                 .set_vt::<Value>(&queue, msg_id, VisibilityTimeout::from(delay))
                 .await
                 .map(drop)
@@ -143,9 +219,9 @@ impl ConsumerBackend for SeaOrmBackend {
         let queue = queue.clone();
         Box::pin(async move {
             if archive {
-                self.db.archive(&queue, msg_id).await?;
+                self.hot.archive(&queue, msg_id).await?;
             } else {
-                self.db.delete(&queue, msg_id).await?;
+                self.hot.delete(&queue, msg_id).await?;
             }
             Ok(())
         })
@@ -159,9 +235,9 @@ impl ConsumerBackend for SeaOrmBackend {
     ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
         Box::pin(async move {
             if archive {
-                self.db.archive_batch(queue, msg_ids).await
+                self.hot.archive_batch(queue, msg_ids).await
             } else {
-                self.db.delete_batch(queue, msg_ids).await
+                self.hot.delete_batch(queue, msg_ids).await
             }
         })
     }
@@ -176,7 +252,7 @@ impl ConsumerBackend for SeaOrmBackend {
         Box::pin(async move {
             match dest {
                 FailureDestination::Archive => {
-                    self.db.archive(queue, message.msg_id).await?;
+                    self.hot.archive(queue, message.msg_id).await?;
                 }
                 FailureDestination::DeadLetter(dlq) => {
                     let headers = dead_letter_headers(message, queue, error);

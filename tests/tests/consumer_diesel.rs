@@ -63,7 +63,7 @@ impl Fixture for Diesel {
         Self { _db: db, url, pool }
     }
 
-    fn backend(&self) -> DieselBackend {
+    async fn backend(&self) -> DieselBackend {
         DieselBackend::new(self.pool.clone())
     }
 
@@ -182,7 +182,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
 
     fx.send(&queue(), json!(42), None).await;
     let ok = Transactional::consumer(
-        fx.backend(),
+        fx.backend().await,
         cfg.clone(),
         InsertThenMaybeFail { fail: false },
     );
@@ -196,7 +196,8 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     assert!(fx.peek(&queue()).await.is_empty());
 
     fx.send(&queue(), json!(43), None).await;
-    let failing = Transactional::consumer(fx.backend(), cfg, InsertThenMaybeFail { fail: true });
+    let failing =
+        Transactional::consumer(fx.backend().await, cfg, InsertThenMaybeFail { fail: true });
     let run = Running::start(failing);
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
@@ -235,7 +236,7 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     // The handler's own delete runs in the same transaction, so the acknowledgement
     // finds nothing to delete and everything rolls back.
     let run = Running::start(Transactional::consumer(
-        fx.backend(),
+        fx.backend().await,
         config(),
         DeletedMeanwhile(queue()),
     ));

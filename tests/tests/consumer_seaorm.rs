@@ -18,12 +18,22 @@ use sea_orm_pgmq::{
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-struct SeaOrm {
+/// The fixture; `PINNED` runs the backend's per-batch statements on a held connection
+/// (`SeaOrmBackend::with_pinned_connection`) instead of the pool.
+struct SeaOrm<const PINNED: bool = false> {
     _db: TestDb,
     db: DatabaseConnection,
 }
 
-impl SeaOrm {
+impl<const PINNED: bool> SeaOrm<PINNED> {
+    async fn pinned_if_asked(backend: SeaOrmBackend) -> SeaOrmBackend {
+        if PINNED {
+            backend.with_pinned_connection().await.unwrap()
+        } else {
+            backend
+        }
+    }
+
     async fn count(&self, sql: &str) -> i64 {
         let row = self
             .db
@@ -35,7 +45,7 @@ impl SeaOrm {
     }
 }
 
-impl Fixture for SeaOrm {
+impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
     type Backend = SeaOrmBackend;
 
     async fn new() -> Self {
@@ -46,14 +56,15 @@ impl Fixture for SeaOrm {
         Self { _db: tdb, db }
     }
 
-    fn backend(&self) -> SeaOrmBackend {
-        SeaOrmBackend::new(self.db.clone())
+    async fn backend(&self) -> SeaOrmBackend {
+        Self::pinned_if_asked(SeaOrmBackend::new(self.db.clone())).await
     }
 
     async fn notify_backend(&self) -> SeaOrmBackend {
-        SeaOrmBackend::with_notify(self.db.clone(), &queue())
+        let backend = SeaOrmBackend::with_notify(self.db.clone(), &queue())
             .await
-            .unwrap()
+            .unwrap();
+        Self::pinned_if_asked(backend).await
     }
 
     async fn send(&self, q: &QueueName, msg: Value, headers: Option<Value>) {
@@ -89,7 +100,7 @@ impl Fixture for SeaOrm {
     }
 }
 
-impl DeadLetterTools for SeaOrm {
+impl<const PINNED: bool> DeadLetterTools for SeaOrm<PINNED> {
     async fn dl_list(&self, after: i64, limit: usize) -> Result<Vec<DeadLetter>, Error> {
         DeadLetters::new(dlq())?
             .list(&self.db, after, BatchSize::new(limit)?)
@@ -121,6 +132,12 @@ impl DeadLetterTools for SeaOrm {
 
 consumer_support::scenario_tests!(SeaOrm);
 
+/// Every scenario again with the per-batch statements on one held connection.
+mod pinned {
+    use super::consumer_support;
+    consumer_support::scenario_tests!(super::SeaOrm<true>);
+}
+
 /// Inserts the payload into `effects`, then fails if told to.
 struct InsertThenMaybeFail {
     fail: bool,
@@ -149,7 +166,7 @@ impl TxHandler<i64> for InsertThenMaybeFail {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back_on_error() {
-    let fx = SeaOrm::new().await;
+    let fx = SeaOrm::<false>::new().await;
     fx.db
         .execute_unprepared("CREATE TABLE effects(v bigint)")
         .await
@@ -163,7 +180,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
 
     fx.send(&queue(), json!(42), None).await;
     let ok = Transactional::consumer(
-        fx.backend(),
+        fx.backend().await,
         cfg.clone(),
         InsertThenMaybeFail { fail: false },
     );
@@ -177,7 +194,8 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     assert!(fx.peek(&queue()).await.is_empty());
 
     fx.send(&queue(), json!(43), None).await;
-    let failing = Transactional::consumer(fx.backend(), cfg, InsertThenMaybeFail { fail: true });
+    let failing =
+        Transactional::consumer(fx.backend().await, cfg, InsertThenMaybeFail { fail: true });
     let run = Running::start(failing);
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
@@ -195,7 +213,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged() {
-    let fx = SeaOrm::new().await;
+    let fx = SeaOrm::<false>::new().await;
     fx.db
         .execute_unprepared("CREATE TABLE effects(v bigint)")
         .await
@@ -221,7 +239,7 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     }
     // The acknowledgement then finds nothing to delete, and everything rolls back.
     let run = Running::start(Transactional::consumer(
-        fx.backend(),
+        fx.backend().await,
         config(),
         DeletedMeanwhile(queue()),
     ));

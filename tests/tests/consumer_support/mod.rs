@@ -60,7 +60,7 @@ pub(crate) trait Fixture: Sized {
     /// A new database with both queues created.
     fn new() -> impl Future<Output = Self>;
     /// A polling-only backend.
-    fn backend(&self) -> Self::Backend;
+    fn backend(&self) -> impl Future<Output = Self::Backend>;
     /// A backend woken by insert notifications.
     fn notify_backend(&self) -> impl Future<Output = Self::Backend>;
     /// Sends a payload with optional headers.
@@ -178,7 +178,7 @@ pub(crate) async fn plain_mode_processes_and_deletes_each_message<F: Fixture>() 
     }
     let seen = Arc::new(AtomicU32::new(0));
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         config(),
         counting_handler(&seen),
     ));
@@ -208,7 +208,11 @@ pub(crate) async fn plain_mode_batches_acknowledgements_and_shutdown_sends_the_r
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_ack_batching(4, Duration::from_secs(600));
-    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 4)
             .await,
@@ -243,7 +247,11 @@ pub(crate) async fn a_batch_that_does_not_fill_up_is_sent_after_its_linger<F: Fi
     let cfg = config()
         .with_ack_batching(1000, Duration::from_millis(50))
         .archive_on_success(true);
-    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await
@@ -262,7 +270,11 @@ pub(crate) async fn unbatched_acknowledgement_deletes_each_message_on_its_own<F:
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_ack_batching(1, Duration::from_secs(600));
-    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await,
@@ -280,7 +292,11 @@ pub(crate) async fn archive_on_success_keeps_processed_messages_in_the_archive<F
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().archive_on_success(true);
-    let run = Running::start(Consumer::new(fx.backend(), cfg, counting_handler(&seen)));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        counting_handler(&seen),
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await
@@ -299,7 +315,7 @@ pub(crate) async fn failed_handler_is_retried_no_sooner_than_the_backoff_then_de
     let attempts = Arc::new(Mutex::new(Vec::<Instant>::new()));
     let a = Arc::clone(&attempts);
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         config(),
         move |_m: Message<String>| {
             a.lock().unwrap().push(Instant::now());
@@ -345,9 +361,11 @@ pub(crate) async fn failed_messages_go_to_the_archive_when_that_is_the_destinati
             max_attempts: 1,
             ..config().retry
         });
-    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
-        Err::<(), BoxError>("fails".into())
-    }));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<u32>| async { Err::<(), BoxError>("fails".into()) },
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 1
             && s.decode_failed == 1)
@@ -366,7 +384,7 @@ pub(crate) async fn undecodable_payload_is_dead_lettered_at_once<F: Fixture>() {
     let called = Arc::new(AtomicU32::new(0));
     let c = Arc::clone(&called);
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         config(),
         move |_m: Message<u64>| {
             c.fetch_add(1, Ordering::SeqCst);
@@ -398,7 +416,7 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives<F: 
     let calls = Arc::new(AtomicU32::new(0));
     let c = Arc::clone(&calls);
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         config(),
         move |_m: Message<u32>| {
             let n = c.fetch_add(1, Ordering::SeqCst);
@@ -423,10 +441,14 @@ pub(crate) async fn heartbeat_keeps_a_slow_message_invisible_past_its_visibility
     let fx = F::new().await;
     fx.send(&queue(), json!(1), None).await;
     let cfg = config().with_visibility(Duration::from_secs(2), Some(Duration::from_millis(500)));
-    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
-        tokio::time::sleep(Duration::from_secs(6)).await;
-        Ok::<(), BoxError>(())
-    }));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<u32>| async {
+            tokio::time::sleep(Duration::from_secs(6)).await;
+            Ok::<(), BoxError>(())
+        },
+    ));
     tokio::time::sleep(Duration::from_millis(4500)).await;
     // Well past the 2 s vt: without the heartbeat a reader would get it now.
     assert!(
@@ -446,10 +468,14 @@ pub(crate) async fn shutdown_past_the_deadline_releases_unfinished_messages_at_o
     let cfg = config()
         .with_visibility(Duration::from_secs(300), None)
         .with_shutdown_deadline(Duration::from_millis(300));
-    let run = Running::start(Consumer::new(fx.backend(), cfg, |_m: Message<u32>| async {
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        Ok::<(), BoxError>(())
-    }));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<u32>| async {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok::<(), BoxError>(())
+        },
+    ));
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(fx.peek(&queue()).await.is_empty(), "taken by the consumer");
     let stats = run.stop().await;
@@ -525,7 +551,7 @@ pub(crate) async fn fifo_mode_handles_each_group_in_order_while_groups_run_side_
     let l = Arc::clone(&log);
     let cfg = config().fifo(true).with_concurrency(6).with_batch_size(6);
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         cfg,
         move |m: Message<(String, u32)>| {
             let l = Arc::clone(&l);
@@ -575,7 +601,7 @@ pub(crate) async fn fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retr
     let d = Arc::clone(&done);
     let cfg = config().fifo(true);
     let run = Running::start(Consumer::new(
-        fx.backend(),
+        fx.backend().await,
         cfg,
         move |m: Message<(String, u32)>| {
             let first_try_of_a0 = m.message == ("a".to_owned(), 0) && m.read_ct == 1;
@@ -605,7 +631,7 @@ pub(crate) async fn fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retr
 pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: Fixture>() {
     let fx = F::new().await;
     fx.send(&queue(), json!(1), None).await;
-    let backend = fx.backend();
+    let backend = fx.backend().await;
     let dest = FailureDestination::DeadLetter(dlq());
     let mut raw = backend
         .read(&queue(), Duration::from_secs(30), 1, false)
@@ -737,19 +763,23 @@ pub(crate) async fn a_dead_letter_moved_back_is_consumed_again_with_its_original
         max_attempts: 1,
         ..config().retry
     });
-    let run = Running::start(Consumer::new(fx.backend(), cfg, move |m: Message<u32>| {
-        let ok = h.load(Ordering::SeqCst);
-        if ok {
-            s.lock().unwrap().push((m.message, m.headers));
-        }
-        async move {
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        move |m: Message<u32>| {
+            let ok = h.load(Ordering::SeqCst);
             if ok {
-                Ok(())
-            } else {
-                Err::<(), BoxError>("not yet".into())
+                s.lock().unwrap().push((m.message, m.headers));
             }
-        }
-    }));
+            async move {
+                if ok {
+                    Ok(())
+                } else {
+                    Err::<(), BoxError>("not yet".into())
+                }
+            }
+        },
+    ));
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 3)
             .await

@@ -18,7 +18,11 @@ use tokio::sync::Barrier;
 use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, typed};
 
 /// The clients with a consumer backend.
-const WITH_BACKEND: &[ClientKind] = &[ClientKind::DieselAsync, ClientKind::SeaOrm];
+const WITH_BACKEND: &[ClientKind] = &[
+    ClientKind::DieselAsync,
+    ClientKind::SeaOrm,
+    ClientKind::SeaOrmPinned,
+];
 
 pub(super) fn has_backend(kind: ClientKind) -> bool {
     WITH_BACKEND.contains(&kind)
@@ -30,6 +34,12 @@ async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn Cons
         ClientKind::SeaOrm => Box::new(sea_orm_pgmq::consumer::SeaOrmBackend::new(
             typed::SeaOrm::pool(url, queue).await,
         )),
+        ClientKind::SeaOrmPinned => Box::new(
+            sea_orm_pgmq::consumer::SeaOrmBackend::new(typed::SeaOrm::pool(url, queue).await)
+                .with_pinned_connection()
+                .await
+                .expect("pinned connection"),
+        ),
         ClientKind::DieselAsync => Box::new(diesel_pgmq::consumer::DieselBackend::new(
             typed::DieselAsync::pool(url, queue).await,
         )),
