@@ -28,7 +28,10 @@ mod timing;
 mod version;
 
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
-pub use message::{Message, RawMessage, encode_batch, encode_headers, encode_message};
+pub use message::{
+    Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,
+    encode_headers_json, encode_message, encode_message_json,
+};
 #[doc(hidden)]
 pub use queue_name::__table_matches;
 pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};
