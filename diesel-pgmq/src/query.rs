@@ -210,6 +210,10 @@ macro_rules! row_type {
 row_type! {
     /// A message as loaded from [`MessageSql`]; [`MessageRow::decode`] types it.
     ///
+    /// Its payload and headers are parsed into `Value` trees on load; the extension
+    /// traits and [`Queue`](crate::Queue) instead decode straight from the `jsonb` text
+    /// into your type, parsing each payload once.
+    ///
     /// ```
     /// # use diesel_pgmq::query::MessageRow;
     /// fn id(row: &MessageRow) -> i64 { row.msg_id }

@@ -2,7 +2,8 @@
 //! whichever ORM talks to PGMQ.
 //!
 //! - [`QueueName`]: a validated queue name (1 to 47 characters of `[a-z0-9_]`).
-//! - [`Message`] (and [`RawMessage`]), [`QueueMetrics`], [`QueueInfo`] and the topic and
+//! - [`Message`] (and [`RawMessage`], or [`RawJsonMessage`] whose payload is still JSON
+//!   text), [`QueueMetrics`], [`QueueInfo`] and the topic and
 //!   notification rows: what pgmq's functions return, decoded by column name.
 //! - [`VisibilityTimeout`], [`Delay`], [`PollOptions`], [`BatchSize`]: the arguments.
 //! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
