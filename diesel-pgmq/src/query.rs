@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{
-    self, Array, BigInt, Bool, Integer, Jsonb as JsonbSql, Nullable, Text, Timestamptz, Untyped,
+    Array, BigInt, Bool, Integer, Jsonb as JsonbSql, Nullable, Text, Timestamptz, Untyped,
 };
 use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
@@ -141,12 +141,10 @@ impl<ST> QueryFragment<Pg> for Statement<ST> {
                 Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
                 Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
                 Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
-                Bind::Json(v) => out.push_bind_param::<sql_types::Jsonb, _>(v)?,
-                Bind::OptJson(v) => out.push_bind_param::<Nullable<sql_types::Jsonb>, _>(v)?,
-                Bind::Jsons(v) => out.push_bind_param::<Array<sql_types::Jsonb>, _>(v)?,
-                Bind::OptJsons(v) => {
-                    out.push_bind_param::<Nullable<Array<sql_types::Jsonb>>, _>(v)?
-                }
+                Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
+                Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
+                Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
+                Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
                 Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
             }
             out.push_sql(part);
