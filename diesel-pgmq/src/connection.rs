@@ -8,16 +8,16 @@ use pgmq_orm_core::{Error, IntoQueueName, Message, PgmqVersion, QueueName};
 
 use serde::de::DeserializeOwned;
 
-use crate::query::MessageRow;
+use crate::query::RawJsonRow;
 
 pub(crate) fn name(q: impl IntoQueueName) -> Result<QueueName, Error> {
     Ok(q.into_queue_name()?)
 }
 
 pub(crate) fn decode_all<T: DeserializeOwned, H: DeserializeOwned>(
-    rows: Vec<MessageRow>,
+    rows: Vec<RawJsonRow>,
 ) -> Result<Vec<Message<T, H>>, Error> {
-    rows.into_iter().map(MessageRow::decode_with).collect()
+    rows.into_iter().map(RawJsonRow::decode).collect()
 }
 
 pub(crate) fn convert<R: Into<C>, C>(rows: Vec<R>) -> Vec<C> {
@@ -148,7 +148,7 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read(&name(q)?, vt, qty), MessageRow))
+            decode_all($load!(self, query::read(&name(q)?, vt, qty), RawJsonRow))
         }
 
         $($kw)? fn read_with_poll<T: DeserializeOwned>(
@@ -158,7 +158,7 @@ macro_rules! ext_methods {
             qty: BatchSize,
             poll: PollOptions,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_with_poll(&name(q)?, vt, qty, poll), MessageRow))
+            decode_all($load!(self, query::read_with_poll(&name(q)?, vt, qty, poll), RawJsonRow))
         }
 
         $($kw)? fn pop<T: DeserializeOwned>(
@@ -166,7 +166,7 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             qty: BatchSize,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::pop(&name(q)?, qty), MessageRow))
+            decode_all($load!(self, query::pop(&name(q)?, qty), RawJsonRow))
         }
 
         $($kw)? fn set_vt<T: DeserializeOwned>(
@@ -175,8 +175,8 @@ macro_rules! ext_methods {
             msg_id: i64,
             vt: VisibilityTimeout,
         ) -> Result<Option<Message<T>>, Error> {
-            let rows = $load!(self, query::set_vt(&name(q)?, msg_id, vt), MessageRow);
-            rows.into_iter().next().map(MessageRow::decode).transpose()
+            let rows = $load!(self, query::set_vt(&name(q)?, msg_id, vt), RawJsonRow);
+            rows.into_iter().next().map(RawJsonRow::decode).transpose()
         }
 
         $($kw)? fn delete(&mut self, q: impl IntoQueueName $($send)*, msg_id: i64) -> Result<bool, Error> {
@@ -209,7 +209,7 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped(&name(q)?, vt, qty), MessageRow))
+            decode_all($load!(self, query::read_grouped(&name(q)?, vt, qty), RawJsonRow))
         }
 
         $($kw)? fn read_grouped_rr<T: DeserializeOwned>(
@@ -218,7 +218,7 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped_rr(&name(q)?, vt, qty), MessageRow))
+            decode_all($load!(self, query::read_grouped_rr(&name(q)?, vt, qty), RawJsonRow))
         }
 
         $($kw)? fn read_grouped_head<T: DeserializeOwned>(
@@ -227,7 +227,7 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
         ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped_head(&name(q)?, vt, qty), MessageRow))
+            decode_all($load!(self, query::read_grouped_head(&name(q)?, vt, qty), RawJsonRow))
         }
 
         $($kw)? fn read_grouped_with_poll<T: DeserializeOwned>(
@@ -238,7 +238,7 @@ macro_rules! ext_methods {
             poll: PollOptions,
         ) -> Result<Vec<Message<T>>, Error> {
             let stmt = query::read_grouped_with_poll(&name(q)?, vt, qty, poll);
-            decode_all($load!(self, stmt, MessageRow))
+            decode_all($load!(self, stmt, RawJsonRow))
         }
 
         $($kw)? fn read_grouped_rr_with_poll<T: DeserializeOwned>(
@@ -249,7 +249,7 @@ macro_rules! ext_methods {
             poll: PollOptions,
         ) -> Result<Vec<Message<T>>, Error> {
             let stmt = query::read_grouped_rr_with_poll(&name(q)?, vt, qty, poll);
-            decode_all($load!(self, stmt, MessageRow))
+            decode_all($load!(self, stmt, RawJsonRow))
         }
 
         $($kw)? fn create_fifo_index(&mut self, q: impl IntoQueueName $($send)*) -> Result<(), Error> {

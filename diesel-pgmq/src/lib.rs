@@ -58,6 +58,7 @@ pub mod consumer;
 pub mod dead_letter;
 pub mod error;
 pub mod functions;
+mod jsonb;
 pub mod outbox;
 pub mod query;
 pub mod queue;

@@ -31,17 +31,19 @@ use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{
-    Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz, Untyped,
+    Array, BigInt, Bool, Integer, Jsonb as JsonbSql, Nullable, Text, Timestamptz, Untyped,
 };
-use diesel::{QueryResult, Queryable};
+use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
-    QueueName, RawMessage, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
-    encode_batch, encode_headers, encode_message,
+    QueueName, RawJsonMessage, RawMessage, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+
+use crate::jsonb::{self, Jsonb};
 
 /// A value bound to a `?` of a [`Statement`]'s SQL text.
 #[derive(Debug, Clone)]
@@ -50,10 +52,10 @@ enum Bind {
     Int(i32),
     BigInt(i64),
     BigInts(Vec<i64>),
-    Json(Value),
-    OptJson(Option<Value>),
-    Jsons(Vec<Value>),
-    OptJsons(Option<Vec<Value>>),
+    Json(Jsonb),
+    OptJson(Option<Jsonb>),
+    Jsons(Vec<Jsonb>),
+    OptJsons(Option<Vec<Jsonb>>),
     Time(DateTime<Utc>),
 }
 
@@ -139,10 +141,10 @@ impl<ST> QueryFragment<Pg> for Statement<ST> {
                 Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
                 Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
                 Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
-                Bind::Json(v) => out.push_bind_param::<Jsonb, _>(v)?,
-                Bind::OptJson(v) => out.push_bind_param::<Nullable<Jsonb>, _>(v)?,
-                Bind::Jsons(v) => out.push_bind_param::<Array<Jsonb>, _>(v)?,
-                Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<Jsonb>>, _>(v)?,
+                Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
+                Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
+                Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
+                Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
                 Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
             }
             out.push_sql(part);
@@ -161,8 +163,8 @@ pub type MessageSql = (
     Timestamptz,
     Nullable<Timestamptz>,
     Timestamptz,
-    Jsonb,
-    Nullable<Jsonb>,
+    JsonbSql,
+    Nullable<JsonbSql>,
 );
 /// A `pgmq.metrics_result` row selected by column name.
 pub type MetricsSql = (
@@ -205,6 +207,10 @@ macro_rules! row_type {
 
 row_type! {
     /// A message as loaded from [`MessageSql`]; [`MessageRow::decode`] types it.
+    ///
+    /// Its payload and headers are parsed into `Value` trees on load; the extension
+    /// traits and [`Queue`](crate::Queue) instead decode straight from the `jsonb` text
+    /// into your type, parsing each payload once.
     ///
     /// ```
     /// # use diesel_pgmq::query::MessageRow;
@@ -314,6 +320,46 @@ impl MessageRow {
     }
 }
 
+/// A message as loaded from [`MessageSql`] with its payload and headers kept as JSON
+/// text: what the typed reads load, so each payload is parsed once, straight into `T`
+/// ([`MessageRow`] builds a `Value` tree first).
+pub(crate) struct RawJsonRow(RawJsonMessage);
+
+impl Queryable<MessageSql, Pg> for RawJsonRow {
+    type Row = (
+        i64,
+        i32,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        DateTime<Utc>,
+        Jsonb,
+        Option<Jsonb>,
+    );
+
+    fn build(row: Self::Row) -> deserialize::Result<Self> {
+        let (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) = row;
+        Ok(Self(Message {
+            msg_id,
+            read_ct,
+            enqueued_at,
+            last_read_at,
+            vt,
+            message: message.0,
+            headers: headers.map(|h| h.0),
+        }))
+    }
+}
+
+impl RawJsonRow {
+    /// Decodes payload into `T` and headers into `H`, with [`MessageRow::decode_with`]'s
+    /// error contract.
+    pub(crate) fn decode<T: DeserializeOwned, H: DeserializeOwned>(
+        self,
+    ) -> Result<Message<T, H>, Error> {
+        self.0.decode()
+    }
+}
+
 const MSG: &str = "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM ";
 
 /// Builds the fixed SQL text `SELECT <message columns> FROM pgmq.<f>(<args>)`.
@@ -324,6 +370,10 @@ macro_rules! messages_from {
             $call
         )
     };
+}
+
+fn json(text: pgmq_orm_core::RawJson) -> Bind {
+    Bind::Json(Jsonb(text))
 }
 
 fn text(q: &QueueName) -> Bind {
@@ -467,7 +517,7 @@ pub fn send<T: Serialize + ?Sized>(
 ) -> Result<Statement<BigInt>, Error> {
     Ok(Statement::new(
         "SELECT pgmq.send(?, ?)",
-        vec![text(queue), Bind::Json(encode_message(payload)?)],
+        vec![text(queue), json(encode_message_json(payload)?)],
     ))
 }
 
@@ -487,8 +537,8 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     headers: Option<&H>,
     delay: Delay,
 ) -> Result<Statement<BigInt>, Error> {
-    let mut binds = vec![text(queue), Bind::Json(encode_message(payload)?)];
-    let headers = headers.map(encode_headers).transpose()?;
+    let mut binds = vec![text(queue), json(encode_message_json(payload)?)];
+    let headers = headers.map(encode_headers_json).transpose()?.map(Jsonb);
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send(?, ?)",
         (None, Delay::Seconds(s)) => {
@@ -552,8 +602,9 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
             "send_batch needs at least one message".into(),
         ));
     }
-    let (payloads, headers) = encode_batch(payloads, headers)?;
-    let mut binds = vec![text(queue), Bind::Jsons(payloads)];
+    let (payloads, headers) = encode_batch_json(payloads, headers)?;
+    let headers = headers.map(jsonb::wrap_all);
+    let mut binds = vec![text(queue), Bind::Jsons(jsonb::wrap_all(payloads))];
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send_batch(?, ?)",
         (None, Delay::Seconds(s)) => {
@@ -617,7 +668,7 @@ pub fn read_conditional<C: Serialize + ?Sized>(
             text(queue),
             vt_seconds(vt),
             Bind::Int(qty.get()),
-            Bind::Json(encode_message(conditional)?),
+            json(encode_message_json(conditional)?),
         ],
     ))
 }
@@ -674,7 +725,7 @@ pub fn read_with_poll_conditional<C: Serialize + ?Sized>(
     conditional: &C,
 ) -> Result<Statement<MessageSql>, Error> {
     let mut binds = poll_binds(queue, vt, qty, poll);
-    binds.push(Bind::Json(encode_message(conditional)?));
+    binds.push(json(encode_message_json(conditional)?));
     Ok(Statement::new(
         messages_from!("pgmq.read_with_poll(?, ?, ?, ?, ?, ?)"),
         binds,
@@ -977,8 +1028,8 @@ pub fn send_topic<T: Serialize + ?Sized, H: Serialize + ?Sized>(
         "SELECT pgmq.send_topic(?, ?, ?, ?)",
         vec![
             Bind::Text(routing_key.to_owned()),
-            Bind::Json(encode_message(payload)?),
-            Bind::OptJson(headers.map(encode_headers).transpose()?),
+            json(encode_message_json(payload)?),
+            Bind::OptJson(headers.map(encode_headers_json).transpose()?.map(Jsonb)),
             delay_seconds(delay),
         ],
     ))
@@ -1011,19 +1062,19 @@ pub fn send_batch_topic<T: Serialize, H: Serialize>(
             "send_batch_topic needs at least one message".into(),
         ));
     }
-    let (payloads, headers) = encode_batch(payloads, headers)?;
+    let (payloads, headers) = encode_batch_json(payloads, headers)?;
     let at = match delay {
         Delay::Until(at) => at,
         Delay::Seconds(s) => Utc::now() + chrono::Duration::seconds(i64::from(s)),
     };
     // One fixed text: NULL headers are a typed NULL jsonb[], which pgmq treats as none.
     let sql = "SELECT queue_name, msg_id FROM pgmq.send_batch_topic(?, ?, ?, ?)";
-    let headers = Bind::OptJsons(headers);
+    let headers = Bind::OptJsons(headers.map(jsonb::wrap_all));
     Ok(Statement::new(
         sql,
         vec![
             Bind::Text(routing_key.to_owned()),
-            Bind::Jsons(payloads),
+            Bind::Jsons(jsonb::wrap_all(payloads)),
             headers,
             Bind::Time(at),
         ],

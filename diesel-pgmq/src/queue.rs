@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::query::{self, MessageRow, MessageSql, MetricsSql, Statement};
+use crate::query::{self, MessageSql, MetricsSql, Statement};
 
 /// Carries the handle's payload and header types without owning either.
 type Types<T, H> = fn(T, H) -> (T, H);
@@ -334,7 +334,7 @@ impl<T: Serialize, H: Serialize> Queue<T, H> {
 
 /// A message-returning statement that decodes into [`Message<T, H>`]: run it with
 /// [`run`](Self::run) (sync) or [`run_async`](Self::run_async), or compose the
-/// [`statement`](Self::statement) and decode the [`MessageRow`]s yourself.
+/// [`statement`](Self::statement) and decode the [`MessageRow`](query::MessageRow)s yourself.
 ///
 /// ```
 /// # use diesel_pgmq::{Queue, BatchSize};
@@ -362,7 +362,7 @@ impl<T, H> Messages<T, H> {
         }
     }
 
-    /// The untyped statement, loading [`MessageRow`]s.
+    /// The untyped statement, loading [`MessageRow`](query::MessageRow)s.
     ///
     /// ```
     /// # use diesel_pgmq::{Queue, BatchSize};
@@ -395,7 +395,7 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     where
         C: diesel::Connection<Backend = Pg> + diesel::connection::LoadConnection,
     {
-        let rows: Vec<MessageRow> =
+        let rows: Vec<query::RawJsonRow> =
             diesel::RunQueryDsl::load(self.statement, conn).map_err(crate::error::from_diesel)?;
         crate::connection::decode_all(rows)
     }
@@ -420,7 +420,7 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     where
         C: diesel_async::AsyncConnectionCore<Backend = Pg>,
     {
-        let rows: Vec<MessageRow> = diesel_async::RunQueryDsl::load(self.statement, conn)
+        let rows: Vec<query::RawJsonRow> = diesel_async::RunQueryDsl::load(self.statement, conn)
             .await
             .map_err(crate::error::from_diesel)?;
         crate::connection::decode_all(rows)

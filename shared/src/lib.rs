@@ -2,7 +2,8 @@
 //! whichever ORM talks to PGMQ.
 //!
 //! - [`QueueName`]: a validated queue name (1 to 47 characters of `[a-z0-9_]`).
-//! - [`Message`] (and [`RawMessage`]), [`QueueMetrics`], [`QueueInfo`] and the topic and
+//! - [`Message`] (and [`RawMessage`], or [`RawJsonMessage`] whose payload is still JSON
+//!   text), [`QueueMetrics`], [`QueueInfo`] and the topic and
 //!   notification rows: what pgmq's functions return, decoded by column name.
 //! - [`VisibilityTimeout`], [`Delay`], [`PollOptions`], [`BatchSize`]: the arguments.
 //! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
@@ -28,7 +29,10 @@ mod timing;
 mod version;
 
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
-pub use message::{Message, RawMessage, encode_batch, encode_headers, encode_message};
+pub use message::{
+    Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,
+    encode_headers_json, encode_message, encode_message_json,
+};
 #[doc(hidden)]
 pub use queue_name::__table_matches;
 pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};

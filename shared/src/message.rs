@@ -178,15 +178,7 @@ pub fn encode_batch<T: Serialize, H: Serialize>(
     messages: &[T],
     headers: Option<&[H]>,
 ) -> Result<(Vec<Value>, Option<Vec<Value>>), Error> {
-    if let Some(h) = headers
-        && h.len() != messages.len()
-    {
-        return Err(Error::InvalidArgument(format!(
-            "a batch of {} messages got {} headers",
-            messages.len(),
-            h.len()
-        )));
-    }
+    check_batch_headers(messages.len(), headers.map(<[H]>::len))?;
     let messages = messages
         .iter()
         .map(encode_message)
@@ -195,6 +187,230 @@ pub fn encode_batch<T: Serialize, H: Serialize>(
         .map(|h| h.iter().map(encode_headers).collect::<Result<_, _>>())
         .transpose()?;
     Ok((messages, headers))
+}
+
+fn check_batch_headers(messages: usize, headers: Option<usize>) -> Result<(), Error> {
+    match headers {
+        Some(h) if h != messages => Err(Error::InvalidArgument(format!(
+            "a batch of {messages} messages got {h} headers"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// JSON text, serialized once and not parsed: what a `jsonb` parameter carries and a
+/// `jsonb` column returns, without a [`serde_json::Value`] tree in between.
+///
+/// The `encode_*_json` functions build it straight from a `Serialize` value; an ORM crate
+/// fills it with the text of a `jsonb` column and decodes the payload from it with
+/// [`RawJsonMessage::decode`]. [`RawJson::from_text`] does not check the text: decoding
+/// does.
+///
+/// ```
+/// # use pgmq_orm_core::{encode_message_json, RawJson};
+/// let json = encode_message_json(&serde_json::json!({"id": 1}))?;
+/// assert_eq!(json.as_bytes(), br#"{"id":1}"#);
+/// assert_eq!(json.to_value()?, serde_json::json!({"id": 1}));
+/// assert_eq!(RawJson::from_text(b"[1]".to_vec()).decode::<Vec<u8>>()?, [1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RawJson(Vec<u8>);
+
+impl RawJson {
+    /// Wraps JSON text as it came from the database (`jsonb` output is UTF-8 JSON).
+    ///
+    /// ```
+    /// # use pgmq_orm_core::RawJson;
+    /// assert_eq!(RawJson::from_text(b"null".to_vec()).as_bytes(), b"null");
+    /// ```
+    pub fn from_text(text: Vec<u8>) -> Self {
+        Self(text)
+    }
+
+    /// The JSON text.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::encode_message_json;
+    /// assert_eq!(encode_message_json("é\"")?.as_bytes(), "\"é\\\"\"".as_bytes());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Deserializes the text into `T`, with no [`Value`] in between.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::RawJson;
+    /// let n: u32 = RawJson::from_text(b" 7 ".to_vec()).decode()?;
+    /// assert_eq!(n, 7);
+    /// assert!(RawJson::from_text(b"\"x\"".to_vec()).decode::<u32>().is_err());
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.0)
+    }
+
+    /// Parses the text into a [`Value`].
+    ///
+    /// ```
+    /// # use pgmq_orm_core::RawJson;
+    /// assert_eq!(RawJson::from_text(b"[true]".to_vec()).to_value()?, serde_json::json!([true]));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        self.decode()
+    }
+
+    /// The text as a [`Value`] for an error report: parsed if it parses, else kept
+    /// as a JSON string of the (lossily UTF-8 decoded) text, so nothing is dropped.
+    fn into_report_value(self) -> Value {
+        self.to_value().unwrap_or_else(|_| {
+            Value::String(
+                String::from_utf8(self.0)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("RawJson")
+            .field(&String::from_utf8_lossy(&self.0))
+            .finish()
+    }
+}
+
+/// A message whose payload and headers are still JSON text, as [`RawJson`]: what an ORM
+/// crate loads when the caller wants a typed [`Message<T, H>`], so each payload is parsed
+/// once, straight into `T`.
+pub type RawJsonMessage = Message<RawJson, RawJson>;
+
+impl RawJsonMessage {
+    /// Decodes the payload into `T` and the headers into `H`, straight from the text.
+    ///
+    /// The error contract is [`RawMessage::decode`]'s: on failure the [`Error::Decode`]
+    /// carries the msg_id, which part failed, and the payload and headers as [`Value`]s
+    /// (parsed only then; text that is not JSON is kept as a JSON string).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{Error, RawJson, RawJsonMessage};
+    /// # use chrono::Utc;
+    /// let raw = RawJsonMessage {
+    ///     msg_id: 9, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None, vt: Utc::now(),
+    ///     message: RawJson::from_text(br#"{"oops": true}"#.to_vec()), headers: None,
+    /// };
+    /// assert!(raw.clone().decode::<serde_json::Value, serde_json::Value>().is_ok());
+    /// let Err(Error::Decode(e)) = raw.decode::<u64, serde_json::Value>() else { panic!() };
+    /// assert_eq!((e.msg_id, e.message), (9, serde_json::json!({"oops": true})));
+    /// ```
+    pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
+        let message = match self.message.decode() {
+            Ok(m) => m,
+            Err(source) => return Err(self.decode_error(DecodedPart::Message, source)),
+        };
+        let headers = match &self.headers {
+            None => None,
+            Some(h) => match h.decode() {
+                Ok(h) => Some(h),
+                Err(source) => return Err(self.decode_error(DecodedPart::Headers, source)),
+            },
+        };
+        Ok(Message {
+            msg_id: self.msg_id,
+            read_ct: self.read_ct,
+            enqueued_at: self.enqueued_at,
+            last_read_at: self.last_read_at,
+            vt: self.vt,
+            message,
+            headers,
+        })
+    }
+
+    fn decode_error(self, part: DecodedPart, source: serde_json::Error) -> Error {
+        Error::Decode(Box::new(DecodeError {
+            msg_id: self.msg_id,
+            read_ct: self.read_ct,
+            part,
+            message: self.message.into_report_value(),
+            headers: self.headers.map(RawJson::into_report_value),
+            source,
+        }))
+    }
+}
+
+/// [`encode_message`] without the [`Value`] tree: serializes the payload straight to
+/// JSON text.
+///
+/// ```
+/// # use pgmq_orm_core::encode_message_json;
+/// assert_eq!(encode_message_json(&[1, 2])?.as_bytes(), b"[1,2]");
+/// # Ok::<(), pgmq_orm_core::Error>(())
+/// ```
+pub fn encode_message_json<T: Serialize + ?Sized>(message: &T) -> Result<RawJson, Error> {
+    to_raw_json(message, DecodedPart::Message)
+}
+
+/// [`encode_headers`] without the [`Value`] tree: the same rule, a JSON object or `null`
+/// (else [`Error::InvalidArgument`]), checked on the text.
+///
+/// ```
+/// # use pgmq_orm_core::{encode_headers_json, Error};
+/// let h = encode_headers_json(&serde_json::json!({"x-pgmq-group": "a"}))?;
+/// assert_eq!(h.as_bytes(), br#"{"x-pgmq-group":"a"}"#);
+/// assert!(matches!(encode_headers_json("a"), Err(Error::InvalidArgument(_))));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn encode_headers_json<H: Serialize + ?Sized>(headers: &H) -> Result<RawJson, Error> {
+    let json = to_raw_json(headers, DecodedPart::Headers)?;
+    // serde_json writes no leading whitespace, so the first byte names the JSON kind.
+    match json.0.first() {
+        Some(b'{' | b'n') => Ok(json),
+        first => Err(Error::InvalidArgument(format!(
+            "headers must serialize to a JSON object, got {}",
+            match first {
+                Some(b'[') => "an array",
+                Some(b'"') => "a string",
+                Some(b't' | b'f') => "a boolean",
+                _ => "a number",
+            }
+        ))),
+    }
+}
+
+/// [`encode_batch`] without the [`Value`] trees: the same header-count check first, then
+/// every payload and header serialized straight to JSON text.
+///
+/// ```
+/// # use pgmq_orm_core::{encode_batch_json, Error};
+/// let h = serde_json::json!({});
+/// let (msgs, headers) = encode_batch_json(&["a", "b"], Some(&[h.clone(), h.clone()]))?;
+/// assert_eq!(msgs[1].as_bytes(), br#""b""#);
+/// assert_eq!(headers.map(|h| h.len()), Some(2));
+/// assert!(matches!(encode_batch_json(&[1, 2], Some(&[h])), Err(Error::InvalidArgument(_))));
+/// # Ok::<(), Error>(())
+/// ```
+pub fn encode_batch_json<T: Serialize, H: Serialize>(
+    messages: &[T],
+    headers: Option<&[H]>,
+) -> Result<(Vec<RawJson>, Option<Vec<RawJson>>), Error> {
+    check_batch_headers(messages.len(), headers.map(<[H]>::len))?;
+    let messages = messages
+        .iter()
+        .map(encode_message_json)
+        .collect::<Result<_, _>>()?;
+    let headers = headers
+        .map(|h| h.iter().map(encode_headers_json).collect::<Result<_, _>>())
+        .transpose()?;
+    Ok((messages, headers))
+}
+
+fn to_raw_json<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<RawJson, Error> {
+    serde_json::to_vec(value)
+        .map(RawJson)
+        .map_err(|source| Error::Encode { part, source })
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -270,5 +486,122 @@ mod tests {
             ));
         }
         assert_eq!(encode_headers(&json!({"a": 1})).unwrap(), json!({"a": 1}));
+    }
+
+    #[test]
+    fn json_headers_follow_the_value_rule() {
+        let samples = [
+            json!(1),
+            json!(-2.5),
+            json!("s"),
+            json!([1]),
+            json!(true),
+            json!(false),
+            json!(null),
+            json!({}),
+            json!({"x-pgmq-group": "a"}),
+        ];
+        for h in samples {
+            match (encode_headers(&h), encode_headers_json(&h)) {
+                (Ok(v), Ok(text)) => assert_eq!(text.to_value().unwrap(), v),
+                (Err(Error::InvalidArgument(a)), Err(Error::InvalidArgument(b))) => {
+                    assert_eq!(a, b)
+                }
+                (a, b) => panic!("{h}: {a:?} against {b:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn json_batch_checks_header_count_like_value_batch() {
+        let h = [json!({})];
+        let Err(Error::InvalidArgument(a)) = encode_batch(&[1, 2], Some(&h)) else {
+            panic!("expected a count error")
+        };
+        let Err(Error::InvalidArgument(b)) = encode_batch_json(&[1, 2], Some(&h)) else {
+            panic!("expected a count error")
+        };
+        assert_eq!(a, b);
+        let (msgs, headers) = encode_batch_json::<_, Value>(&["é", "\"\n"], None).unwrap();
+        assert_eq!(msgs[0].to_value().unwrap(), json!("é"));
+        assert_eq!(msgs[1].to_value().unwrap(), json!("\"\n"));
+        assert!(headers.is_none());
+    }
+
+    fn raw_json(message: &[u8], headers: Option<&[u8]>) -> RawJsonMessage {
+        RawJsonMessage {
+            msg_id: 5,
+            read_ct: 2,
+            enqueued_at: Utc::now(),
+            last_read_at: None,
+            vt: Utc::now(),
+            message: RawJson::from_text(message.to_vec()),
+            headers: headers.map(|h| RawJson::from_text(h.to_vec())),
+        }
+    }
+
+    #[test]
+    fn json_decode_failure_keeps_id_payload_and_headers_as_values() {
+        let Err(Error::Decode(e)) =
+            raw_json(br#"{"id": "x"}"#, Some(br#"{"h": 1}"#)).decode::<Event, Value>()
+        else {
+            panic!("expected a decode error")
+        };
+        assert_eq!((e.msg_id, e.read_ct, e.part), (5, 2, DecodedPart::Message));
+        assert_eq!(e.message, json!({"id": "x"}));
+        assert_eq!(e.headers, Some(json!({"h": 1})));
+        let Err(Error::Decode(e)) =
+            raw_json(br#"{"id": 1}"#, Some(br#"[1]"#)).decode::<Event, Vec<String>>()
+        else {
+            panic!("expected a decode error")
+        };
+        assert_eq!(
+            (e.part, e.headers),
+            (DecodedPart::Headers, Some(json!([1])))
+        );
+    }
+
+    #[test]
+    fn json_text_that_is_not_json_is_kept_as_a_string() {
+        let Err(Error::Decode(e)) = raw_json(b"{oops", None).decode::<Value, Value>() else {
+            panic!("expected a decode error")
+        };
+        assert_eq!(e.message, json!("{oops"));
+    }
+
+    #[test]
+    fn json_decode_success_maps_every_field() {
+        let m = raw_json(br#"{"id": 3}"#, Some(b"null"))
+            .decode::<Event, Option<Value>>()
+            .unwrap();
+        assert_eq!((m.msg_id, m.read_ct, m.message.id), (5, 2, 3));
+        assert_eq!(m.headers, Some(None));
+    }
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::from),
+                proptest::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn json_text_round_trips_like_the_value(v in any_json()) {
+            let text = encode_message_json(&v).unwrap();
+            proptest::prop_assert_eq!(text.to_value().unwrap(), encode_message(&v).unwrap());
+            proptest::prop_assert_eq!(text.decode::<Value>().unwrap(), v);
+        }
     }
 }

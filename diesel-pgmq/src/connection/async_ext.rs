@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use super::{convert, decode_all, name, one, pick_version};
 use crate::error::from_diesel;
 use crate::query::{
-    self, MessageRow, MetricsRow, NotifyThrottleRow, QueueInfoRow, RoutingMatchRow,
+    self, MetricsRow, NotifyThrottleRow, QueueInfoRow, RawJsonRow, RoutingMatchRow,
     TopicBindingRow, TopicMessageIdRow,
 };
 
