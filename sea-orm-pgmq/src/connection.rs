@@ -1,6 +1,7 @@
 //! [`PgmqConnectionExt`]: pgmq's operations as async methods on every SeaORM connection.
 
 use crate::error::into_pgmq_error;
+use crate::functions;
 use crate::query::{
     self, BoolRow, CountRow, MessageRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
     RoutingMatchRow, TopicBindingRow, TopicCountRow, TopicMessageIdRow,
@@ -8,7 +9,7 @@ use crate::query::{
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch, encode_headers, encode_message, sql,
+    VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_message, sql,
 };
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -129,15 +130,12 @@ pub(crate) fn send_batch_stmt<T: Serialize, H: Serialize>(
     if msgs.is_empty() {
         return Ok(None);
     }
-    let (msgs, headers) = encode_batch(msgs, headers)?;
-    // The two-argument overload for the plain call most batches make.
-    Ok(Some(
-        if headers.is_none() && matches!(delay, Delay::Seconds(0)) {
-            query::send_batch(q, msgs)
-        } else {
-            query::send_batch_with(q, msgs, headers, delay)
-        },
-    ))
+    // Serialized straight to text (no `Value` tree per message).
+    let (msgs, headers) = encode_batch_json(msgs, headers)?;
+    Ok(Some(query::select_scalar(
+        functions::send_batch_encoded(q, msgs, headers, delay),
+        "msg_id",
+    )))
 }
 
 /// Runs an optional batch statement: no statement, no ids.

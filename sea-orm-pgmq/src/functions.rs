@@ -22,7 +22,7 @@
 
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::sql::function as f;
-use pgmq_orm_core::{Delay, PollOptions, QueueName, VisibilityTimeout};
+use pgmq_orm_core::{Delay, PollOptions, QueueName, RawJson, VisibilityTimeout};
 use sea_orm::sea_query::{Alias, ArrayType, Expr, ExprTrait, Func, FunctionCall, Value};
 use serde_json::Value as Json;
 
@@ -65,6 +65,19 @@ fn jsonb_array(v: Vec<Json>) -> Expr {
         ArrayType::Json,
         Some(Box::new(v.into_iter().map(jsonb_value).collect())),
     ))
+}
+
+/// Serialized JSON bound as `text[]` and cast by the server: no `Value` tree per message
+/// on the client (the server parses the text either way).
+fn jsonb_text_array(v: Vec<RawJson>) -> Expr {
+    let texts = v
+        .into_iter()
+        .map(|j| Value::String(Some(j.into_text())))
+        .collect();
+    cast(
+        Expr::val(Value::Array(ArrayType::String, Some(Box::new(texts)))),
+        "jsonb[]",
+    )
 }
 
 fn bigint_array(ids: &[i64]) -> Expr {
@@ -324,6 +337,30 @@ pub fn send_batch_with(
         None => Expr::val(Value::Array(ArrayType::Json, None)),
     };
     call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs), headers, delay_value(delay)])
+}
+
+/// [`send_batch`] / [`send_batch_with`] for payloads and headers already serialized
+/// (`encode_batch_json`), as the extension methods send them: the same overloads, the
+/// arrays bound as `text[]` and cast to `jsonb[]`.
+pub(crate) fn send_batch_encoded(
+    q: &QueueName,
+    msgs: Vec<RawJson>,
+    headers: Option<Vec<RawJson>>,
+    delay: Delay,
+) -> FunctionCall {
+    let (q, msgs) = (queue(q), jsonb_text_array(msgs));
+    match (headers, delay) {
+        (None, Delay::Seconds(0)) => call(f::SEND_BATCH).args([q, msgs]),
+        (headers, delay) => call(f::SEND_BATCH).args([
+            q,
+            msgs,
+            headers.map_or(
+                Expr::val(Value::Array(ArrayType::Json, None)),
+                jsonb_text_array,
+            ),
+            delay_value(delay),
+        ]),
+    }
 }
 
 /// `pgmq.read(queue_name, vt, qty)`: `SETOF pgmq.message_record`. pgmq takes the

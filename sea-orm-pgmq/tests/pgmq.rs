@@ -704,3 +704,56 @@ async fn batch_topic_and_headerless_delayed_batches() -> R {
     assert_eq!((m.queue_length, m.queue_visible_length), (5, 2));
     Ok(())
 }
+
+/// Batches are bound as JSON text and cast by the server: what is stored must be the
+/// JSON values themselves (objects, strings, numbers), never a JSON string of the text.
+#[tokio::test]
+async fn batches_store_json_values_not_their_text() -> R {
+    let (_db, conn) = setup().await?;
+    conn.create_queue("wire").await?;
+    let payloads = vec![
+        json!({"quote": "she said \"hi\"\n", "unicode": "żółw 🐢", "nested": {"a": [1, 2.5, null]}}),
+        json!("just a string"),
+        json!(12345678901234_i64),
+    ];
+    let headers = vec![json!({"x-pgmq-group": "é"}), json!(null), json!({})];
+    let ids = conn
+        .send_batch_with("wire", &payloads, Some(&headers), Delay::Seconds(0))
+        .await?;
+    let kinds: Vec<(String, String)> = <KindRow as sea_orm::FromQueryResult>::find_by_statement(
+        sea_orm::Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT jsonb_typeof(message) AS message, coalesce(jsonb_typeof(headers), 'sql null') AS headers \
+             FROM pgmq.q_wire ORDER BY msg_id",
+        ),
+    )
+    .all(&conn)
+    .await?
+    .into_iter()
+    .map(|r| (r.message, r.headers))
+    .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("object", "object"),
+            ("string", "null"),
+            ("number", "object")
+        ]
+        .map(|(m, h)| (m.to_owned(), h.to_owned()))
+    );
+    let read = conn
+        .read::<Value>("wire", VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
+        .await?;
+    assert_eq!(read.iter().map(|m| m.msg_id).collect::<Vec<_>>(), ids);
+    assert_eq!(
+        read.into_iter().map(|m| m.message).collect::<Vec<_>>(),
+        payloads
+    );
+    Ok(())
+}
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct KindRow {
+    message: String,
+    headers: String,
+}

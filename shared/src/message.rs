@@ -263,15 +263,24 @@ impl RawJson {
         self.decode()
     }
 
+    /// The text as a `String`, for drivers that bind JSON as text and let the server
+    /// cast it (serialized JSON is always UTF-8; anything else is decoded lossily).
+    ///
+    /// ```
+    /// # use pgmq_orm_core::encode_message_json;
+    /// assert_eq!(encode_message_json(&[1, 2])?.into_text(), "[1,2]");
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn into_text(self) -> String {
+        String::from_utf8(self.0)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    }
+
     /// The text as a [`Value`] for an error report: parsed if it parses, else kept
     /// as a JSON string of the (lossily UTF-8 decoded) text, so nothing is dropped.
     fn into_report_value(self) -> Value {
-        self.to_value().unwrap_or_else(|_| {
-            Value::String(
-                String::from_utf8(self.0)
-                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            )
-        })
+        self.to_value()
+            .unwrap_or_else(|_| Value::String(self.into_text()))
     }
 }
 

@@ -21,8 +21,8 @@ macro_rules! run_ops {
                 let mut left = $count;
                 while left > 0 {
                     let n = left.min(BATCH);
-                    let batch = vec![payload.event.clone(); n];
-                    c.send_batch(q, &batch)$(.$aw)?.expect("send_batch");
+                    let batch = &payload.batch[..n];
+                    c.send_batch(q, batch)$(.$aw)?.expect("send_batch");
                     left -= n;
                 }
             }

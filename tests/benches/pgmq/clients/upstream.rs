@@ -41,8 +41,8 @@ impl Worker {
                 let mut left = count;
                 while left > 0 {
                     let n = left.min(BATCH);
-                    let batch = vec![payload.event.clone(); n];
-                    p.send_batch(q, &batch).await.expect("send_batch");
+                    let batch = &payload.batch[..n];
+                    p.send_batch(q, batch).await.expect("send_batch");
                     left -= n;
                 }
             }
