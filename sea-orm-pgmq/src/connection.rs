@@ -3,15 +3,17 @@
 use crate::error::into_pgmq_error;
 use crate::functions;
 use crate::query::{
-    self, BoolRow, CountRow, MessageRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
+    self, BoolRow, CountRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
     RoutingMatchRow, TopicBindingRow, TopicCountRow, TopicMessageIdRow,
 };
+use chrono::{DateTime, Utc};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
     VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_message, sql,
 };
-use sea_orm::sea_query::SelectStatement;
+use pgmq_orm_core::{RawJson, RawJsonMessage};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -72,19 +74,59 @@ pub(crate) async fn exec<C: ConnectionTrait + ?Sized>(
     Ok(())
 }
 
+/// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`.
+/// The payload and headers are selected as text (`message::text`; the server renders
+/// jsonb as text either way) and parsed once, straight into `T`, with no `Value` tree.
 pub(crate) async fn messages<
     T: DeserializeOwned,
     H: DeserializeOwned,
     C: ConnectionTrait + ?Sized,
 >(
     conn: &C,
-    stmt: SelectStatement,
+    mut stmt: SelectStatement,
 ) -> Result<Vec<Message<T, H>>, Error> {
-    fetch_all::<MessageRow, _>(conn, stmt)
+    let text = |col: &'static str| {
+        (
+            Expr::col(Alias::new(col)).cast_as(Alias::new("text")),
+            Alias::new(col),
+        )
+    };
+    let (message, headers) = (text("message"), text("headers"));
+    stmt.clear_selects()
+        .columns(["msg_id", "read_ct", "enqueued_at", "last_read_at", "vt"].map(Alias::new))
+        .expr_as(message.0, message.1)
+        .expr_as(headers.0, headers.1);
+    fetch_all::<TextMessageRow, _>(conn, stmt)
         .await?
         .into_iter()
-        .map(MessageRow::decode)
+        .map(|r| r.into_raw().decode())
         .collect()
+}
+
+/// A message row with payload and headers as JSON text (see [`messages`]).
+#[derive(FromQueryResult)]
+struct TextMessageRow {
+    msg_id: i64,
+    read_ct: i32,
+    enqueued_at: DateTime<Utc>,
+    last_read_at: Option<DateTime<Utc>>,
+    vt: DateTime<Utc>,
+    message: String,
+    headers: Option<String>,
+}
+
+impl TextMessageRow {
+    fn into_raw(self) -> RawJsonMessage {
+        RawJsonMessage {
+            msg_id: self.msg_id,
+            read_ct: self.read_ct,
+            enqueued_at: self.enqueued_at,
+            last_read_at: self.last_read_at,
+            vt: self.vt,
+            message: RawJson::from_text(self.message.into_bytes()),
+            headers: self.headers.map(|h| RawJson::from_text(h.into_bytes())),
+        }
+    }
 }
 
 pub(crate) async fn one_id<C: ConnectionTrait + ?Sized>(
