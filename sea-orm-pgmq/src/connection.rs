@@ -10,7 +10,8 @@ use chrono::{DateTime, Utc};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_message, sql,
+    VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_headers_json,
+    encode_message, encode_message_json, sql,
 };
 use pgmq_orm_core::{RawJson, RawJsonMessage};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
@@ -160,6 +161,21 @@ pub(crate) fn encode_opt_headers<H: Serialize + ?Sized>(
     headers: Option<&H>,
 ) -> Result<Option<serde_json::Value>, Error> {
     headers.map(encode_headers).transpose()
+}
+
+/// `pgmq.send` of one message, serialized straight to text (no `Value` tree).
+pub(crate) fn send_stmt<T: Serialize + ?Sized, H: Serialize + ?Sized>(
+    q: &QueueName,
+    msg: &T,
+    headers: Option<&H>,
+    delay: Delay,
+) -> Result<SelectStatement, Error> {
+    let msg = encode_message_json(msg)?;
+    let headers = headers.map(encode_headers_json).transpose()?;
+    Ok(query::select_scalar(
+        functions::send_encoded(q, msg, headers, delay),
+        "msg_id",
+    ))
 }
 
 /// `pgmq.send_batch` with headers and delay, or `None` for an empty batch (nothing to send).
@@ -1282,7 +1298,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg: &T,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
-        let stmt = try_on(q, |q| Ok(query::send(q, encode_message(msg)?)));
+        let stmt = try_on(q, |q| send_stmt(q, msg, None::<&()>, Delay::Seconds(0)));
         async move { one_id(self, stmt?).await }
     }
 
@@ -1293,10 +1309,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         headers: Option<&H>,
         delay: Delay,
     ) -> impl Future<Output = Result<i64, Error>> + Send {
-        let stmt = try_on(q, |q| {
-            let (msg, headers) = (encode_message(msg)?, encode_opt_headers(headers)?);
-            Ok(query::send_with(q, msg, headers, delay))
-        });
+        let stmt = try_on(q, |q| send_stmt(q, msg, headers, delay));
         async move { one_id(self, stmt?).await }
     }
 

@@ -67,6 +67,11 @@ fn jsonb_array(v: Vec<Json>) -> Expr {
     ))
 }
 
+/// Serialized JSON bound as `text` and cast by the server: no `Value` tree on the client.
+fn jsonb_text(v: RawJson) -> Expr {
+    cast(Expr::val(Value::String(Some(v.into_text()))), "jsonb")
+}
+
 /// Serialized JSON bound as `text[]` and cast by the server: no `Value` tree per message
 /// on the client (the server parses the text either way).
 fn jsonb_text_array(v: Vec<RawJson>) -> Expr {
@@ -337,6 +342,27 @@ pub fn send_batch_with(
         None => Expr::val(Value::Array(ArrayType::Json, None)),
     };
     call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs), headers, delay_value(delay)])
+}
+
+/// [`send`] / [`send_with`] for a payload and headers already serialized
+/// (`encode_message_json`, `encode_headers_json`), as the extension methods send them:
+/// bound as text and cast to `jsonb`.
+pub(crate) fn send_encoded(
+    q: &QueueName,
+    msg: RawJson,
+    headers: Option<RawJson>,
+    delay: Delay,
+) -> FunctionCall {
+    let (q, msg) = (queue(q), jsonb_text(msg));
+    match (headers, delay) {
+        (None, Delay::Seconds(0)) => call(f::SEND).args([q, msg]),
+        (headers, delay) => call(f::SEND).args([
+            q,
+            msg,
+            headers.map_or(Expr::val(Value::Json(None)), jsonb_text),
+            delay_value(delay),
+        ]),
+    }
 }
 
 /// [`send_batch`] / [`send_batch_with`] for payloads and headers already serialized

@@ -1,12 +1,12 @@
 //! [`Queue`]: a typed handle on one queue.
 
 use crate::connection::{
-    batch_ids, encode_opt_headers, exec, flag, ids, messages, one, one_id, send_batch_stmt,
+    batch_ids, exec, flag, ids, messages, one, one_id, send_batch_stmt, send_stmt,
 };
 use crate::query::{self, CountRow, MetricsRow};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, PollOptions, QueueMetrics, QueueName,
-    VisibilityTimeout, encode_message,
+    VisibilityTimeout,
 };
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -224,7 +224,7 @@ where
     /// # }
     /// ```
     pub async fn send(&self, conn: &impl ConnectionTrait, msg: &T) -> Result<i64, Error> {
-        let stmt = query::send(&self.name, encode_message(msg)?);
+        let stmt = send_stmt(&self.name, msg, None::<&H>, Delay::Seconds(0))?;
         one_id(conn, stmt).await
     }
 
@@ -252,12 +252,7 @@ where
         headers: Option<&H>,
         delay: Delay,
     ) -> Result<i64, Error> {
-        let stmt = query::send_with(
-            &self.name,
-            encode_message(msg)?,
-            encode_opt_headers(headers)?,
-            delay,
-        );
+        let stmt = send_stmt(&self.name, msg, headers, delay)?;
         one_id(conn, stmt).await
     }
 

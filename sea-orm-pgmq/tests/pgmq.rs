@@ -705,10 +705,10 @@ async fn batch_topic_and_headerless_delayed_batches() -> R {
     Ok(())
 }
 
-/// Batches are bound as JSON text and cast by the server: what is stored must be the
+/// Payloads are bound as JSON text and cast by the server: what is stored must be the
 /// JSON values themselves (objects, strings, numbers), never a JSON string of the text.
 #[tokio::test]
-async fn batches_store_json_values_not_their_text() -> R {
+async fn sends_store_json_values_not_their_text() -> R {
     let (_db, conn) = setup().await?;
     conn.create_queue("wire").await?;
     let payloads = vec![
@@ -717,9 +717,15 @@ async fn batches_store_json_values_not_their_text() -> R {
         json!(12345678901234_i64),
     ];
     let headers = vec![json!({"x-pgmq-group": "é"}), json!(null), json!({})];
-    let ids = conn
+    let mut ids = conn
         .send_batch_with("wire", &payloads, Some(&headers), Delay::Seconds(0))
         .await?;
+    // Single sends go the same way.
+    ids.push(conn.send("wire", &payloads[0]).await?);
+    ids.push(
+        conn.send_with("wire", &payloads[1], Some(&headers[0]), Delay::Seconds(0))
+            .await?,
+    );
     let kinds: Vec<(String, String)> = <KindRow as sea_orm::FromQueryResult>::find_by_statement(
         sea_orm::Statement::from_string(
             conn.get_database_backend(),
@@ -737,7 +743,9 @@ async fn batches_store_json_values_not_their_text() -> R {
         [
             ("object", "object"),
             ("string", "null"),
-            ("number", "object")
+            ("number", "object"),
+            ("object", "sql null"),
+            ("string", "object"),
         ]
         .map(|(m, h)| (m.to_owned(), h.to_owned()))
     );
@@ -745,9 +753,11 @@ async fn batches_store_json_values_not_their_text() -> R {
         .read::<Value>("wire", VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
         .await?;
     assert_eq!(read.iter().map(|m| m.msg_id).collect::<Vec<_>>(), ids);
+    let mut expected = payloads.clone();
+    expected.extend([payloads[0].clone(), payloads[1].clone()]);
     assert_eq!(
         read.into_iter().map(|m| m.message).collect::<Vec<_>>(),
-        payloads
+        expected
     );
     Ok(())
 }
