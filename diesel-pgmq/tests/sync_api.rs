@@ -552,6 +552,13 @@ fn create_fifo_indexes_all_indexes_every_existing_queue() -> R {
     // Idempotent.
     conn.create_fifo_indexes_all()?;
     assert_eq!(fifo_indexed_tables(&mut conn).len(), 2);
+    // The same call as a composable SQL function picks up a queue created since.
+    conn.create_queue("refunds")?;
+    diesel::select(functions::create_fifo_indexes_all()).execute(&mut conn)?;
+    assert_eq!(
+        fifo_indexed_tables(&mut conn),
+        ["q_orders", "q_payments", "q_refunds"]
+    );
     Ok(())
 }
 
