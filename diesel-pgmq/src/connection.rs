@@ -127,8 +127,11 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             messages: &[T],
         ) -> Result<Vec<i64>, Error> {
-            let stmt = query::send_batch(&name(q)?, messages)?;
-            Ok($load!(self, stmt, i64))
+            let q = name(q)?;
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok($load!(self, query::send_batch(&q, messages)?, i64))
         }
 
         $($kw)? fn send_batch_with<T: Serialize $($sync)*, H: Serialize $($sync)*>(
@@ -138,8 +141,11 @@ macro_rules! ext_methods {
             headers: Option<&[H]>,
             delay: Delay,
         ) -> Result<Vec<i64>, Error> {
-            let stmt = query::send_batch_with(&name(q)?, messages, headers, delay)?;
-            Ok($load!(self, stmt, i64))
+            let q = name(q)?;
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
+            Ok($load!(self, query::send_batch_with(&q, messages, headers, delay)?, i64))
         }
 
         $($kw)? fn read<T: DeserializeOwned>(
@@ -151,6 +157,17 @@ macro_rules! ext_methods {
             decode_all($load!(self, query::read(&name(q)?, vt, qty), RawJsonRow))
         }
 
+        $($kw)? fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized $($sync)*>(
+            &mut self,
+            q: impl IntoQueueName $($send)*,
+            vt: VisibilityTimeout,
+            qty: BatchSize,
+            conditional: &F,
+        ) -> Result<Vec<Message<T>>, Error> {
+            let stmt = query::read_conditional(&name(q)?, vt, qty, conditional)?;
+            decode_all($load!(self, stmt, RawJsonRow))
+        }
+
         $($kw)? fn read_with_poll<T: DeserializeOwned>(
             &mut self,
             q: impl IntoQueueName $($send)*,
@@ -159,6 +176,18 @@ macro_rules! ext_methods {
             poll: PollOptions,
         ) -> Result<Vec<Message<T>>, Error> {
             decode_all($load!(self, query::read_with_poll(&name(q)?, vt, qty, poll), RawJsonRow))
+        }
+
+        $($kw)? fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized $($sync)*>(
+            &mut self,
+            q: impl IntoQueueName $($send)*,
+            vt: VisibilityTimeout,
+            qty: BatchSize,
+            poll: PollOptions,
+            conditional: &F,
+        ) -> Result<Vec<Message<T>>, Error> {
+            let stmt = query::read_with_poll_conditional(&name(q)?, vt, qty, poll, conditional)?;
+            decode_all($load!(self, stmt, RawJsonRow))
         }
 
         $($kw)? fn pop<T: DeserializeOwned>(
@@ -177,6 +206,15 @@ macro_rules! ext_methods {
         ) -> Result<Option<Message<T>>, Error> {
             let rows = $load!(self, query::set_vt(&name(q)?, msg_id, vt), RawJsonRow);
             rows.into_iter().next().map(RawJsonRow::decode).transpose()
+        }
+
+        $($kw)? fn set_vt_batch<T: DeserializeOwned>(
+            &mut self,
+            q: impl IntoQueueName $($send)*,
+            msg_ids: &[i64],
+            vt: VisibilityTimeout,
+        ) -> Result<Vec<Message<T>>, Error> {
+            decode_all($load!(self, query::set_vt_batch(&name(q)?, msg_ids, vt), RawJsonRow))
         }
 
         $($kw)? fn delete(&mut self, q: impl IntoQueueName $($send)*, msg_id: i64) -> Result<bool, Error> {
@@ -252,8 +290,24 @@ macro_rules! ext_methods {
             decode_all($load!(self, stmt, RawJsonRow))
         }
 
+        $($kw)? fn read_grouped_head_with_poll<T: DeserializeOwned>(
+            &mut self,
+            q: impl IntoQueueName $($send)*,
+            vt: VisibilityTimeout,
+            qty: BatchSize,
+            poll: PollOptions,
+        ) -> Result<Vec<Message<T>>, Error> {
+            let stmt = query::read_grouped_head_with_poll(&name(q)?, vt, qty, poll);
+            decode_all($load!(self, stmt, RawJsonRow))
+        }
+
         $($kw)? fn create_fifo_index(&mut self, q: impl IntoQueueName $($send)*) -> Result<(), Error> {
             $exec!(self, query::create_fifo_index(&name(q)?));
+            Ok(())
+        }
+
+        $($kw)? fn create_fifo_indexes_all(&mut self) -> Result<(), Error> {
+            $exec!(self, query::create_fifo_indexes_all());
             Ok(())
         }
 
@@ -311,6 +365,9 @@ macro_rules! ext_methods {
             headers: Option<&[H]>,
             delay: Delay,
         ) -> Result<Vec<TopicMessageId>, Error> {
+            if messages.is_empty() {
+                return Ok(Vec::new());
+            }
             let stmt = query::send_batch_topic(routing_key, messages, headers, delay)?;
             Ok(convert($load!(self, stmt, TopicMessageIdRow)))
         }

@@ -126,6 +126,9 @@ extern "SQL" {
     /// `pgmq.create_fifo_index(queue_name)`
     #[sql_name = "pgmq.create_fifo_index"]
     fn create_fifo_index(queue_name: Text) -> Void;
+    /// `pgmq.create_fifo_indexes_all()`: `create_fifo_index` on every existing queue.
+    #[sql_name = "pgmq.create_fifo_indexes_all"]
+    fn create_fifo_indexes_all() -> Void;
     /// `pgmq.enable_notify_insert(queue_name, throttle_interval_ms)`
     #[sql_name = "pgmq.enable_notify_insert"]
     fn enable_notify_insert(queue_name: Text, throttle_interval_ms: Integer) -> Void;

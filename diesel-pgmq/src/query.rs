@@ -565,13 +565,21 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     Ok(Statement::new(sql, binds))
 }
 
-/// `pgmq.send_batch($1, $2)`: one id per payload, in order. An empty batch is refused
-/// with [`Error::InvalidArgument`] (pgmq would raise).
+/// What an empty batch runs: no rows of the batch's row type, and no pgmq call (Diesel
+/// renders an insert of no rows the same way).
+const NO_IDS: &str = "SELECT 0::bigint WHERE false";
+const NO_TOPIC_IDS: &str = "SELECT ''::text AS queue_name, 0::bigint AS msg_id WHERE false";
+
+/// `pgmq.send_batch($1, $2)`: one id per payload, in order.
+///
+/// An empty batch builds a statement that returns no rows without calling pgmq (the way
+/// Diesel renders an insert of no rows), so it sends nothing.
 ///
 /// ```
 /// # use diesel_pgmq::{query, QueueName};
-/// let s = query::send_batch(&QueueName::from_static("jobs"), &[1, 2, 3])?;
-/// assert_eq!(s.sql(), "SELECT pgmq.send_batch(?, ?)");
+/// let q = QueueName::from_static("jobs");
+/// assert_eq!(query::send_batch(&q, &[1, 2, 3])?.sql(), "SELECT pgmq.send_batch(?, ?)");
+/// assert!(!query::send_batch::<i32>(&q, &[])?.sql().contains("pgmq."));
 /// # Ok::<(), diesel_pgmq::Error>(())
 /// ```
 pub fn send_batch<T: Serialize>(
@@ -582,7 +590,9 @@ pub fn send_batch<T: Serialize>(
 }
 
 /// `pgmq.send_batch` with optional headers (one per payload) and a delay: all six
-/// overloads.
+/// overloads. Headers that are not one JSON object per payload fail with
+/// [`Error::InvalidArgument`]; an empty batch is a statement returning no rows, as in
+/// [`send_batch`].
 ///
 /// ```
 /// # use diesel_pgmq::{query, QueueName, Delay};
@@ -598,9 +608,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
     delay: Delay,
 ) -> Result<Statement<BigInt>, Error> {
     if payloads.is_empty() {
-        return Err(Error::InvalidArgument(
-            "send_batch needs at least one message".into(),
-        ));
+        return Ok(Statement::new(NO_IDS, vec![]));
     }
     let (payloads, headers) = encode_batch_json(payloads, headers)?;
     let headers = headers.map(jsonb::wrap_all);
@@ -928,6 +936,15 @@ pub fn create_fifo_index(queue: &QueueName) -> Statement<Untyped> {
     Statement::new("SELECT pgmq.create_fifo_index(?)", vec![text(queue)])
 }
 
+/// `pgmq.create_fifo_indexes_all()`: [`create_fifo_index`] on every existing queue.
+///
+/// ```
+/// assert_eq!(diesel_pgmq::query::create_fifo_indexes_all().sql(), "SELECT pgmq.create_fifo_indexes_all()");
+/// ```
+pub fn create_fifo_indexes_all() -> Statement<Untyped> {
+    Statement::new("SELECT pgmq.create_fifo_indexes_all()", vec![])
+}
+
 fn throttle_ms(throttle: Duration) -> Bind {
     Bind::Int(i32::try_from(throttle.as_millis()).unwrap_or(i32::MAX))
 }
@@ -1043,7 +1060,7 @@ fn delay_seconds(delay: Delay) -> Bind {
 }
 
 /// `pgmq.send_batch_topic(routing_key, msgs, headers, delay)`: one row per queue and
-/// message.
+/// message. An empty batch returns no rows without calling pgmq, as in [`send_batch`].
 ///
 /// ```
 /// # use diesel_pgmq::{query, Delay};
@@ -1058,9 +1075,7 @@ pub fn send_batch_topic<T: Serialize, H: Serialize>(
     delay: Delay,
 ) -> Result<Statement<TopicMessageIdSql>, Error> {
     if payloads.is_empty() {
-        return Err(Error::InvalidArgument(
-            "send_batch_topic needs at least one message".into(),
-        ));
+        return Ok(Statement::new(NO_TOPIC_IDS, vec![]));
     }
     let (payloads, headers) = encode_batch_json(payloads, headers)?;
     let at = match delay {

@@ -303,18 +303,22 @@ impl<T: Serialize, H: Serialize> Queue<T, H> {
         query::send_with(&self.name, message, headers, delay)
     }
 
-    /// [`query::send_batch`] of `T`s.
+    /// [`query::send_batch`] of `T`s. An empty slice gives a statement that returns no
+    /// ids and sends nothing.
     ///
     /// ```
     /// # use diesel_pgmq::Queue;
-    /// assert!(Queue::<i32>::new("jobs")?.send_batch(&[1, 2])?.sql().contains("send_batch"));
+    /// let jobs = Queue::<i32>::new("jobs")?;
+    /// assert!(jobs.send_batch(&[1, 2])?.sql().contains("send_batch"));
+    /// assert!(!jobs.send_batch(&[])?.sql().contains("pgmq."));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
     pub fn send_batch(&self, messages: &[T]) -> Result<Statement<BigInt>, Error> {
         query::send_batch(&self.name, messages)
     }
 
-    /// [`query::send_batch_with`] of `T`s with `H` headers.
+    /// [`query::send_batch_with`] of `T`s with `H` headers (one per message); an empty
+    /// slice sends nothing, as in [`send_batch`](Self::send_batch).
     ///
     /// ```
     /// # use diesel_pgmq::{Delay, Queue};

@@ -50,6 +50,132 @@ async fn send_read_delete_archive_round_trip() -> R {
 }
 
 #[tokio::test]
+async fn empty_batches_and_id_lists_do_nothing() -> R {
+    let (_db, mut conn) = setup().await;
+    let id = conn.send("orders", &1).await?;
+    assert!(conn.send_batch::<i32>("orders", &[]).await?.is_empty());
+    assert!(
+        conn.send_batch_with::<i32, Value>("orders", &[], None, Delay::Seconds(5))
+            .await?
+            .is_empty()
+    );
+    assert!(
+        conn.send_batch_topic::<i32, Value>("orders.x", &[], None, Delay::default())
+            .await?
+            .is_empty()
+    );
+    assert_eq!(
+        conn.send_batch::<i32>("Bad-Name", &[])
+            .await
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidQueueName
+    );
+    let orders: Queue<i32> = Queue::new("orders")?;
+    let ids: Vec<i64> = orders.send_batch(&[])?.load(&mut conn).await?;
+    assert!(ids.is_empty());
+    assert!(conn.delete_batch("orders", &[]).await?.is_empty());
+    assert!(conn.archive_batch("orders", &[]).await?.is_empty());
+    assert!(
+        conn.set_vt_batch::<i32>("orders", &[], VisibilityTimeout::Seconds(3600))
+            .await?
+            .is_empty()
+    );
+    let left = conn.read::<i32>("orders", VT, batch(10)).await?;
+    assert_eq!(left.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [id]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn conditional_reads_return_only_matching_messages() -> R {
+    let (db, mut conn) = setup().await;
+    let ids = conn
+        .send_batch("orders", &[json!({"kind": "a"}), json!({"kind": "b"})])
+        .await?;
+    let filter = json!({"kind": "b"});
+    let b = conn
+        .read_conditional::<Value, _>("orders", VT, batch(10), &filter)
+        .await?;
+    assert_eq!(b.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [ids[1]]);
+    // The polling form waits for a match sent by another connection meanwhile.
+    let mut other = AsyncPgConnection::establish(db.url()).await?;
+    let sender = async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        other
+            .send("orders", &json!({"kind": "b", "late": true}))
+            .await
+    };
+    let poll = PollOptions::new(Duration::from_secs(10), Duration::from_millis(20));
+    let (got, sent) = tokio::join!(
+        conn.read_with_poll_conditional::<Value, _>("orders", VT, batch(10), poll, &filter),
+        sender
+    );
+    let (got, sent) = (got?, sent?);
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [sent]);
+    assert_eq!(got[0].message["late"], true);
+    Ok(())
+}
+
+#[tokio::test]
+async fn set_vt_batch_moves_every_id_and_returns_them() -> R {
+    let (_db, mut conn) = setup().await;
+    let ids = conn.send_batch("orders", &[1, 2, 3]).await?;
+    let later = Utc::now() + chrono::Duration::minutes(59);
+    let moved = conn
+        .set_vt_batch::<i32>("orders", &ids[..2], VisibilityTimeout::Seconds(3600))
+        .await?;
+    let mut moved_ids: Vec<i64> = moved.iter().map(|m| m.msg_id).collect();
+    moved_ids.sort_unstable();
+    assert_eq!(moved_ids, ids[..2]);
+    assert!(moved.iter().all(|m| m.vt > later));
+    let visible = conn.read::<i32>("orders", VT, batch(10)).await?;
+    assert_eq!(
+        visible.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn grouped_head_with_poll_and_fifo_indexes_on_every_queue() -> R {
+    let (_db, mut conn) = setup().await;
+    conn.create_queue("payments").await?;
+    conn.create_fifo_indexes_all().await?;
+    #[derive(diesel::QueryableByName)]
+    struct T {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        tablename: String,
+    }
+    let indexed: Vec<T> = diesel::sql_query(
+        "SELECT tablename FROM pg_indexes WHERE schemaname = 'pgmq' \
+         AND indexname LIKE '%fifo%' ORDER BY tablename",
+    )
+    .load(&mut conn)
+    .await?;
+    assert_eq!(
+        indexed
+            .iter()
+            .map(|t| t.tablename.as_str())
+            .collect::<Vec<_>>(),
+        ["q_orders", "q_payments"]
+    );
+
+    for (n, g) in [(1, "a"), (2, "a"), (3, "b"), (4, "b")] {
+        let h = json!({"x-pgmq-group": g});
+        conn.send_with("orders", &n, Some(&h), Delay::default())
+            .await?;
+    }
+    let poll = PollOptions::new(Duration::from_secs(1), Duration::from_millis(20));
+    let heads = conn
+        .read_grouped_head_with_poll::<i32>("orders", VT, batch(10), poll)
+        .await?;
+    let mut got: Vec<i32> = heads.iter().map(|m| m.message).collect();
+    got.sort_unstable();
+    assert_eq!(got, [1, 3]);
+    Ok(())
+}
+
+#[tokio::test]
 async fn send_overloads_with_headers_and_delays() -> R {
     let (_db, mut conn) = setup().await;
     let h = json!({"x": 1});

@@ -136,14 +136,60 @@ fn send_batch_overloads_return_one_id_per_message() -> R {
 }
 
 #[test]
-fn empty_or_mismatched_batches_are_refused_before_sql() {
+fn mismatched_batch_headers_are_refused_before_sql() {
     let (_db, mut conn) = setup();
-    let e = conn.send_batch::<i32>("orders", &[]).unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let e = conn
         .send_batch_with("orders", &[1, 2], Some(&[json!({})]), Delay::default())
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+    assert_eq!(queue_len(&mut conn), 0);
+}
+
+#[test]
+fn empty_batches_send_nothing_and_return_no_ids() -> R {
+    let (_db, mut conn) = setup();
+    conn.bind_topic("orders.*", "orders")?;
+    assert!(conn.send_batch::<i32>("orders", &[])?.is_empty());
+    let at = Delay::Until(Utc::now());
+    assert!(
+        conn.send_batch_with::<i32, Value>("orders", &[], None, at)?
+            .is_empty()
+    );
+    assert!(
+        conn.send_batch_topic::<i32, Value>("orders.created", &[], None, Delay::default())?
+            .is_empty()
+    );
+    // No SQL runs, so even a queue that does not exist is fine; a bad name is not.
+    assert!(conn.send_batch::<i32>("nosuch", &[])?.is_empty());
+    let e = conn.send_batch::<i32>("Bad-Name", &[]).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidQueueName);
+    // The statements and the typed handle: a statement that returns no rows.
+    let q = "orders".parse()?;
+    let ids: Vec<i64> = query::send_batch::<i32>(&q, &[])?.load(&mut conn)?;
+    assert!(ids.is_empty());
+    let sent: Vec<query::TopicMessageIdRow> =
+        query::send_batch_topic::<i32, Value>("orders.created", &[], None, Delay::default())?
+            .load(&mut conn)?;
+    assert!(sent.is_empty());
+    let orders: Queue<OrderCreated> = Queue::new("orders")?;
+    let ids: Vec<i64> = orders.send_batch(&[])?.load(&mut conn)?;
+    assert!(ids.is_empty());
+    assert_eq!(queue_len(&mut conn), 0);
+    Ok(())
+}
+
+#[test]
+fn empty_id_lists_touch_nothing() -> R {
+    let (_db, mut conn) = setup();
+    let id = conn.send("orders", &1)?;
+    assert!(conn.delete_batch("orders", &[])?.is_empty());
+    assert!(conn.archive_batch("orders", &[])?.is_empty());
+    assert!(
+        conn.set_vt_batch::<i32>("orders", &[], VisibilityTimeout::Seconds(3600))?
+            .is_empty()
+    );
+    assert_eq!(conn.read::<i32>("orders", VT, batch(10))?[0].msg_id, id);
+    Ok(())
 }
 
 #[test]
@@ -163,6 +209,53 @@ fn conditional_read_filters_by_payload() -> R {
     let rows: Vec<query::MessageRow> = stmt.load(&mut conn)?;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].message, json!({"kind": "b"}));
+    Ok(())
+}
+
+#[test]
+fn conditional_read_returns_only_matching_messages() -> R {
+    let (_db, mut conn) = setup();
+    let ids = conn.send_batch(
+        "orders",
+        &[
+            json!({"kind": "a", "n": 1}),
+            json!({"kind": "b", "n": 2}),
+            json!({"kind": "a", "n": 3}),
+        ],
+    )?;
+    let a = conn.read_conditional::<Value, _>("orders", VT, batch(10), &json!({"kind": "a"}))?;
+    assert_eq!(
+        a.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
+        [ids[0], ids[2]]
+    );
+    assert!(a.iter().all(|m| m.message["kind"] == "a"));
+    // The non-matching message was left visible.
+    let rest = conn.read::<Value>("orders", VT, batch(10))?;
+    assert_eq!(rest.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [ids[1]]);
+    Ok(())
+}
+
+#[test]
+fn conditional_poll_waits_for_a_matching_message() -> R {
+    let (db, mut conn) = setup();
+    conn.send("orders", &json!({"kind": "b"}))?;
+    let url = db.url().to_owned();
+    let sender = std::thread::spawn(move || -> Result<i64, Error> {
+        let mut other = PgConnection::establish(&url).expect("second connection");
+        std::thread::sleep(Duration::from_millis(300));
+        other.send("orders", &json!({"kind": "a"}))
+    });
+    let poll = PollOptions::new(Duration::from_secs(10), Duration::from_millis(20));
+    let got = conn.read_with_poll_conditional::<Value, _>(
+        "orders",
+        VT,
+        batch(10),
+        poll,
+        &json!({"kind": "a"}),
+    )?;
+    let sent = sender.join().expect("sender thread")?;
+    assert_eq!(got.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [sent]);
+    assert_eq!(got[0].message, json!({"kind": "a"}));
     Ok(())
 }
 
@@ -239,6 +332,34 @@ fn set_vt_batch_overloads_update_every_message() -> R {
         query::set_vt_batch(&q, &ids, VisibilityTimeout::Until(Utc::now())).load(&mut conn)?;
     assert_eq!(rows.len(), 2);
     assert_eq!(conn.read::<i32>("orders", VT, batch(10))?.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn set_vt_batch_moves_every_id_and_returns_them() -> R {
+    let (_db, mut conn) = setup();
+    let ids = conn.send_batch("orders", &[1, 2, 3])?;
+    let hour = Utc::now() + chrono::Duration::minutes(59);
+    let moved = conn.set_vt_batch::<i32>("orders", &ids[..2], VisibilityTimeout::Seconds(3600))?;
+    let mut moved_ids: Vec<i64> = moved.iter().map(|m| m.msg_id).collect();
+    moved_ids.sort_unstable();
+    assert_eq!(moved_ids, ids[..2]);
+    assert!(moved.iter().all(|m| m.vt > hour));
+    let visible = conn.read::<i32>("orders", VisibilityTimeout::Seconds(0), batch(10))?;
+    assert_eq!(
+        visible.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
+        [ids[2]]
+    );
+    // The timestamp overload brings them back, typed; a missing id is skipped.
+    let back = conn.set_vt_batch::<i32>(
+        "orders",
+        &[ids[0], ids[1], 999],
+        VisibilityTimeout::Until(Utc::now()),
+    )?;
+    let mut payloads: Vec<i32> = back.iter().map(|m| m.message).collect();
+    payloads.sort_unstable();
+    assert_eq!(payloads, [1, 2]);
+    assert_eq!(conn.read::<i32>("orders", VT, batch(10))?.len(), 3);
     Ok(())
 }
 
@@ -398,6 +519,65 @@ fn grouped_head_and_polling_forms() -> R {
             .load(&mut conn)?;
     assert!(rows.is_empty(), "the group is in flight");
     Ok(())
+}
+
+#[test]
+fn grouped_head_with_poll_returns_one_head_per_group() -> R {
+    let (_db, mut conn) = setup();
+    let g = |g: &str| json!({"x-pgmq-group": g});
+    for (n, grp) in [(1, "a"), (2, "b"), (3, "a"), (4, "c"), (5, "b")] {
+        conn.send_with("orders", &n, Some(&g(grp)), Delay::default())?;
+    }
+    let poll = PollOptions::new(Duration::from_secs(1), Duration::from_millis(20));
+    let heads = conn.read_grouped_head_with_poll::<i32>("orders", VT, batch(10), poll)?;
+    let mut got: Vec<i32> = heads.iter().map(|m| m.message).collect();
+    got.sort_unstable();
+    assert_eq!(got, [1, 2, 4]);
+    // Every group's head is in flight now, so the poll ends empty.
+    let poll = PollOptions::new(Duration::from_millis(200), Duration::from_millis(20));
+    assert!(
+        conn.read_grouped_head_with_poll::<i32>("orders", VT, batch(10), poll)?
+            .is_empty()
+    );
+    Ok(())
+}
+
+#[test]
+fn create_fifo_indexes_all_indexes_every_existing_queue() -> R {
+    let (_db, mut conn) = setup();
+    conn.create_queue("payments")?;
+    assert!(fifo_indexed_tables(&mut conn).is_empty());
+    conn.create_fifo_indexes_all()?;
+    assert_eq!(fifo_indexed_tables(&mut conn), ["q_orders", "q_payments"]);
+    // Idempotent.
+    conn.create_fifo_indexes_all()?;
+    assert_eq!(fifo_indexed_tables(&mut conn).len(), 2);
+    // The same call as a composable SQL function picks up a queue created since.
+    conn.create_queue("refunds")?;
+    diesel::select(functions::create_fifo_indexes_all()).execute(&mut conn)?;
+    assert_eq!(
+        fifo_indexed_tables(&mut conn),
+        ["q_orders", "q_payments", "q_refunds"]
+    );
+    Ok(())
+}
+
+/// The pgmq tables that carry a FIFO index, per `pg_indexes`.
+fn fifo_indexed_tables(conn: &mut PgConnection) -> Vec<String> {
+    #[derive(QueryableByName)]
+    struct T {
+        #[diesel(sql_type = Text)]
+        tablename: String,
+    }
+    diesel::sql_query(
+        "SELECT tablename FROM pg_indexes WHERE schemaname = 'pgmq' \
+         AND indexname LIKE '%fifo%' ORDER BY tablename",
+    )
+    .load::<T>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|t| t.tablename)
+    .collect()
 }
 
 #[test]

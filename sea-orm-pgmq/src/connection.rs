@@ -276,11 +276,11 @@ pub(crate) async fn installed_version<C: ConnectionTrait + ?Sized>(
 /// anything else implementing [`ConnectionTrait`].
 ///
 /// The method names, arguments and results are those of diesel-pgmq's
-/// `PgmqConnectionExt` (there on `&mut` connections); this trait adds the conditional
-/// reads, [`set_vt_batch`](Self::set_vt_batch), [`read_grouped_head_with_poll`](Self::read_grouped_head_with_poll)
-/// and [`create_fifo_indexes_all`](Self::create_fifo_indexes_all). Queue arguments take any [`IntoQueueName`]; an invalid name fails
+/// `PgmqConnectionExt` and `PgmqAsyncConnectionExt` (there on `&mut` connections).
+/// Queue arguments take any [`IntoQueueName`]; an invalid name fails
 /// with [`Error::InvalidQueueName`] before any SQL runs. Database errors are classified
-/// by [`crate::into_pgmq_error`]. Each method is one statement, one round trip.
+/// by [`crate::into_pgmq_error`]. Each method is one statement, one round trip; an empty
+/// batch of messages sends nothing and makes none.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]

@@ -126,6 +126,42 @@ async fn batches_send_read_delete_and_archive_in_order() -> R {
 }
 
 #[tokio::test]
+async fn empty_batches_and_id_lists_do_nothing() -> R {
+    let (_db, conn) = setup().await?;
+    let id = conn.send("orders", &1).await?;
+    assert!(conn.send_batch::<i32>("orders", &[]).await?.is_empty());
+    assert!(
+        conn.send_batch_with::<i32, Value>("orders", &[], None, Delay::Seconds(5))
+            .await?
+            .is_empty()
+    );
+    assert!(
+        conn.send_batch_topic::<i32, Value>("orders.x", &[], None, Delay::Seconds(0))
+            .await?
+            .is_empty()
+    );
+    assert_eq!(
+        conn.send_batch::<i32>("Bad-Name", &[])
+            .await
+            .expect_err("bad name")
+            .kind(),
+        ErrorKind::InvalidQueueName
+    );
+    let orders: Queue<i32> = Queue::new("orders")?;
+    assert!(orders.send_batch(&conn, &[]).await?.is_empty());
+    assert!(conn.delete_batch("orders", &[]).await?.is_empty());
+    assert!(conn.archive_batch("orders", &[]).await?.is_empty());
+    assert!(
+        conn.set_vt_batch::<i32>("orders", &[], VisibilityTimeout::Seconds(3600))
+            .await?
+            .is_empty()
+    );
+    let left = conn.read::<i32>("orders", VT, batch(10)).await?;
+    assert_eq!(left.iter().map(|m| m.msg_id).collect::<Vec<_>>(), [id]);
+    Ok(())
+}
+
+#[tokio::test]
 async fn headers_and_delays_in_seconds_and_timestamps() -> R {
     let (_db, conn) = setup().await?;
     let headers = json!({ "trace": "abc" });

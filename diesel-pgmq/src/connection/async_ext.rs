@@ -229,6 +229,7 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<i64, Error>> + Send;
 
     /// Sends several messages in one statement (`pgmq.send_batch`); their ids, in order.
+    /// An empty slice sends nothing and returns no ids, without a round trip.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -238,6 +239,7 @@ pub trait PgmqAsyncConnectionExt {
     /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
     /// # conn.create_queue("orders").await?;
     /// assert_eq!(conn.send_batch("orders", &[1, 2, 3]).await?, vec![1, 2, 3]);
+    /// assert!(conn.send_batch::<i32>("orders", &[]).await?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -248,6 +250,8 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<Vec<i64>, Error>> + Send;
 
     /// Sends several messages with optional per-message headers and a delay: every `pgmq.send_batch` overload.
+    /// `headers`, when given, must hold one object per message ([`Error::InvalidArgument`]
+    /// otherwise, before any SQL runs); an empty slice of messages sends nothing.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -292,6 +296,33 @@ pub trait PgmqAsyncConnectionExt {
         qty: BatchSize,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
+    /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
+    /// (jsonb `@>`, `pgmq.read` with a filter).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// # conn.create_queue("orders").await?;
+    /// conn.send("orders", &serde_json::json!({"kind": "sms"})).await?;
+    /// conn.send("orders", &serde_json::json!({"kind": "email"})).await?;
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn.read_conditional::<serde_json::Value, _>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?, &filter).await?;
+    /// assert_eq!(msgs.len(), 1);
+    /// assert_eq!(msgs[0].message["kind"], "email");
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized + Sync>(
+        &mut self,
+        q: impl IntoQueueName + Send,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        conditional: &F,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
     /// ```
@@ -313,6 +344,32 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
+    /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// # conn.create_queue("orders").await?;
+    /// conn.send("orders", &serde_json::json!({"kind": "email"})).await?;
+    /// let poll = PollOptions::new(std::time::Duration::from_secs(1), std::time::Duration::from_millis(50));
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn.read_with_poll_conditional::<serde_json::Value, _>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE, poll, &filter).await?;
+    /// assert_eq!(msgs.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized + Sync>(
+        &mut self,
+        q: impl IntoQueueName + Send,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+        conditional: &F,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
@@ -358,6 +415,30 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
     ) -> impl Future<Output = Result<Option<Message<T>>, Error>> + Send;
 
+    /// Changes the visibility timeout of several messages (`pgmq.set_vt` with an id array);
+    /// the ones that exist, updated (none for no ids).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// # conn.create_queue("orders").await?;
+    /// let ids = conn.send_batch("orders", &[1, 2]).await?;
+    /// let moved = conn.set_vt_batch::<i32>("orders", &ids, VisibilityTimeout::Seconds(60)).await?;
+    /// assert_eq!(moved.len(), 2);
+    /// assert!(conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?).await?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn set_vt_batch<T: DeserializeOwned>(
+        &mut self,
+        q: impl IntoQueueName + Send,
+        msg_ids: &[i64],
+        vt: VisibilityTimeout,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
     /// Deletes a message (`pgmq.delete`); whether it was there.
     ///
     /// ```
@@ -379,7 +460,7 @@ pub trait PgmqAsyncConnectionExt {
         msg_id: i64,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 
-    /// Deletes several messages (`pgmq.delete`); the ids that were there.
+    /// Deletes several messages (`pgmq.delete`); the ids that were there (none for no ids).
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -419,7 +500,7 @@ pub trait PgmqAsyncConnectionExt {
         msg_id: i64,
     ) -> impl Future<Output = Result<bool, Error>> + Send;
 
-    /// Archives several messages (`pgmq.archive`); the ids archived.
+    /// Archives several messages (`pgmq.archive`); the ids archived (none for no ids).
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -553,6 +634,32 @@ pub trait PgmqAsyncConnectionExt {
         poll: PollOptions,
     ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
 
+    /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// # conn.create_queue("orders").await?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     conn.send_with("orders", &n, Some(&serde_json::json!({"x-pgmq-group": group})), Delay::default()).await?;
+    /// }
+    /// let poll = PollOptions::default();
+    /// let heads = conn.read_grouped_head_with_poll::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?, poll).await?;
+    /// assert_eq!(heads.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_grouped_head_with_poll<T: DeserializeOwned>(
+        &mut self,
+        q: impl IntoQueueName + Send,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+
     /// Creates the GIN index on headers that speeds up the grouped reads (`pgmq.create_fifo_index`).
     ///
     /// ```
@@ -570,6 +677,22 @@ pub trait PgmqAsyncConnectionExt {
         &mut self,
         q: impl IntoQueueName + Send,
     ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// [`create_fifo_index`](Self::create_fifo_index) on every existing queue (`pgmq.create_fifo_indexes_all`).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// # conn.create_queue("orders").await?;
+    /// conn.create_queue("payments").await?;
+    /// conn.create_fifo_indexes_all().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn create_fifo_indexes_all(&mut self) -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Makes inserts `NOTIFY` listeners, at most once per `throttle` (`pgmq.enable_notify_insert`).
     ///
@@ -713,6 +836,7 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<i32, Error>> + Send;
 
     /// Sends several messages to every matching queue (`pgmq.send_batch_topic`); which queue got which id.
+    /// An empty slice sends nothing and returns no ids, without a round trip.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};

@@ -193,6 +193,7 @@ pub trait PgmqConnectionExt {
     ) -> Result<i64, Error>;
 
     /// Sends several messages in one statement (`pgmq.send_batch`); their ids, in order.
+    /// An empty slice sends nothing and returns no ids, without a round trip.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -201,6 +202,7 @@ pub trait PgmqConnectionExt {
     /// # let mut conn = PgConnection::establish(db.url())?;
     /// # conn.create_queue("orders")?;
     /// assert_eq!(conn.send_batch("orders", &[1, 2, 3])?, vec![1, 2, 3]);
+    /// assert!(conn.send_batch::<i32>("orders", &[])?.is_empty());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn send_batch<T: Serialize>(
@@ -210,6 +212,8 @@ pub trait PgmqConnectionExt {
     ) -> Result<Vec<i64>, Error>;
 
     /// Sends several messages with optional per-message headers and a delay: every `pgmq.send_batch` overload.
+    /// `headers`, when given, must hold one object per message ([`Error::InvalidArgument`]
+    /// otherwise, before any SQL runs); an empty slice of messages sends nothing.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -250,6 +254,31 @@ pub trait PgmqConnectionExt {
         qty: BatchSize,
     ) -> Result<Vec<Message<T>>, Error>;
 
+    /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
+    /// (jsonb `@>`, `pgmq.read` with a filter).
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("orders")?;
+    /// conn.send("orders", &serde_json::json!({"kind": "sms"}))?;
+    /// conn.send("orders", &serde_json::json!({"kind": "email"}))?;
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn.read_conditional::<serde_json::Value, _>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?, &filter)?;
+    /// assert_eq!(msgs.len(), 1);
+    /// assert_eq!(msgs[0].message["kind"], "email");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &mut self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        conditional: &F,
+    ) -> Result<Vec<Message<T>>, Error>;
+
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
     /// ```
@@ -269,6 +298,30 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
+    ) -> Result<Vec<Message<T>>, Error>;
+
+    /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("orders")?;
+    /// conn.send("orders", &serde_json::json!({"kind": "email"}))?;
+    /// let poll = PollOptions::new(std::time::Duration::from_secs(1), std::time::Duration::from_millis(50));
+    /// let filter = serde_json::json!({"kind": "email"});
+    /// let msgs = conn.read_with_poll_conditional::<serde_json::Value, _>("orders", VisibilityTimeout::Seconds(30), BatchSize::ONE, poll, &filter)?;
+    /// assert_eq!(msgs.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized>(
+        &mut self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+        conditional: &F,
     ) -> Result<Vec<Message<T>>, Error>;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
@@ -310,6 +363,28 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
     ) -> Result<Option<Message<T>>, Error>;
 
+    /// Changes the visibility timeout of several messages (`pgmq.set_vt` with an id array);
+    /// the ones that exist, updated (none for no ids).
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("orders")?;
+    /// let ids = conn.send_batch("orders", &[1, 2])?;
+    /// let moved = conn.set_vt_batch::<i32>("orders", &ids, VisibilityTimeout::Seconds(60))?;
+    /// assert_eq!(moved.len(), 2);
+    /// assert!(conn.read::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn set_vt_batch<T: DeserializeOwned>(
+        &mut self,
+        q: impl IntoQueueName,
+        msg_ids: &[i64],
+        vt: VisibilityTimeout,
+    ) -> Result<Vec<Message<T>>, Error>;
+
     /// Deletes a message (`pgmq.delete`); whether it was there.
     ///
     /// ```
@@ -325,7 +400,7 @@ pub trait PgmqConnectionExt {
     /// ```
     fn delete(&mut self, q: impl IntoQueueName, msg_id: i64) -> Result<bool, Error>;
 
-    /// Deletes several messages (`pgmq.delete`); the ids that were there.
+    /// Deletes several messages (`pgmq.delete`); the ids that were there (none for no ids).
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -353,7 +428,7 @@ pub trait PgmqConnectionExt {
     /// ```
     fn archive(&mut self, q: impl IntoQueueName, msg_id: i64) -> Result<bool, Error>;
 
-    /// Archives several messages (`pgmq.archive`); the ids archived.
+    /// Archives several messages (`pgmq.archive`); the ids archived (none for no ids).
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -471,6 +546,30 @@ pub trait PgmqConnectionExt {
         poll: PollOptions,
     ) -> Result<Vec<Message<T>>, Error>;
 
+    /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("orders")?;
+    /// for (group, n) in [("a", 1), ("a", 2), ("b", 3)] {
+    ///     conn.send_with("orders", &n, Some(&serde_json::json!({"x-pgmq-group": group})), Delay::default())?;
+    /// }
+    /// let poll = PollOptions::default();
+    /// let heads = conn.read_grouped_head_with_poll::<i32>("orders", VisibilityTimeout::Seconds(30), BatchSize::new(10)?, poll)?;
+    /// assert_eq!(heads.iter().map(|m| m.message).collect::<Vec<_>>(), [1, 3]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn read_grouped_head_with_poll<T: DeserializeOwned>(
+        &mut self,
+        q: impl IntoQueueName,
+        vt: VisibilityTimeout,
+        qty: BatchSize,
+        poll: PollOptions,
+    ) -> Result<Vec<Message<T>>, Error>;
+
     /// Creates the GIN index on headers that speeds up the grouped reads (`pgmq.create_fifo_index`).
     ///
     /// ```
@@ -483,6 +582,20 @@ pub trait PgmqConnectionExt {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn create_fifo_index(&mut self, q: impl IntoQueueName) -> Result<(), Error>;
+
+    /// [`create_fifo_index`](Self::create_fifo_index) on every existing queue (`pgmq.create_fifo_indexes_all`).
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("orders")?;
+    /// conn.create_queue("payments")?;
+    /// conn.create_fifo_indexes_all()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn create_fifo_indexes_all(&mut self) -> Result<(), Error>;
 
     /// Makes inserts `NOTIFY` listeners, at most once per `throttle` (`pgmq.enable_notify_insert`).
     ///
@@ -599,6 +712,7 @@ pub trait PgmqConnectionExt {
     ) -> Result<i32, Error>;
 
     /// Sends several messages to every matching queue (`pgmq.send_batch_topic`); which queue got which id.
+    /// An empty slice sends nothing and returns no ids, without a round trip.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
