@@ -457,14 +457,30 @@ async fn a_number_beyond_f64_from_another_producer_is_a_typed_error_and_stays_qu
         ["{\"x\": 1e400}".into()],
     ))
     .await?;
-    // The driver cannot turn it into JSON at all: a typed database error, never a panic,
-    // and the message stays where it is (see RELIABILITY.md, "poison numbers").
-    let err = db
-        .read::<Value>("floats", NOW, BatchSize::ONE)
-        .await
-        .expect_err("1e400");
-    assert_eq!(err.kind(), ErrorKind::Database);
-    assert!(err.to_string().contains("out of range"), "{err}");
+    // Typed reads parse the payload's text straight into `T`: a typed decode error that
+    // keeps the raw text (as a JSON string), never a panic, and the message stays.
+    let check = |err: Error| {
+        let Error::Decode(e) = &err else {
+            panic!("want a decode error, got {err:?}")
+        };
+        assert!(e.source.to_string().contains("out of range"), "{err}");
+        let raw = e.message.as_str().expect("the raw text, kept as a string");
+        assert!(raw.starts_with("{\"x\": 1000") && raw.len() > 400, "{raw}");
+    };
+    check(
+        db.read::<Value>("floats", NOW, BatchSize::ONE)
+            .await
+            .expect_err("1e400"),
+    );
+    {
+        use diesel_pgmq::PgmqConnectionExt;
+        let mut diesel = PgConnection::establish(tdb.url())?;
+        check(
+            diesel
+                .read::<Value>("floats", NOW, BatchSize::ONE)
+                .expect_err("1e400"),
+        );
+    }
     assert_eq!(db.metrics("floats").await?.queue_length, 1);
     Ok(())
 }
