@@ -71,37 +71,7 @@ impl RawMessage {
     /// assert_eq!(e.message, serde_json::json!({"oops": true}));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        let message = match T::deserialize(&self.message) {
-            Ok(m) => m,
-            Err(source) => return Err(self.decode_error(DecodedPart::Message, source)),
-        };
-        let headers = match &self.headers {
-            None => None,
-            Some(h) => match H::deserialize(h) {
-                Ok(h) => Some(h),
-                Err(source) => return Err(self.decode_error(DecodedPart::Headers, source)),
-            },
-        };
-        Ok(Message {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            enqueued_at: self.enqueued_at,
-            last_read_at: self.last_read_at,
-            vt: self.vt,
-            message,
-            headers,
-        })
-    }
-
-    fn decode_error(self, part: DecodedPart, source: serde_json::Error) -> Error {
-        Error::Decode(Box::new(DecodeError {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            part,
-            message: self.message,
-            headers: self.headers,
-            source,
-        }))
+        decode_parts(self)
     }
 }
 
@@ -292,6 +262,69 @@ impl std::fmt::Debug for RawJson {
     }
 }
 
+/// Undecoded JSON as a message carries it: a [`Value`] or [`RawJson`] text. One decode
+/// routine ([`decode_parts`]) serves both kinds of raw message.
+trait JsonPart {
+    /// Deserializes into `T`.
+    fn decode_into<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error>;
+    /// The JSON for an error report.
+    fn into_report(self) -> Value;
+}
+
+impl JsonPart for Value {
+    fn decode_into<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        T::deserialize(self)
+    }
+
+    fn into_report(self) -> Value {
+        self
+    }
+}
+
+impl JsonPart for RawJson {
+    fn decode_into<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        self.decode()
+    }
+
+    fn into_report(self) -> Value {
+        self.into_report_value()
+    }
+}
+
+/// Decodes payload and headers; on failure the error keeps the msg_id, which part failed
+/// and both parts as JSON.
+fn decode_parts<P: JsonPart, T: DeserializeOwned, H: DeserializeOwned>(
+    raw: Message<P, P>,
+) -> Result<Message<T, H>, Error> {
+    let failed = |raw: Message<P, P>, part, source| {
+        Error::Decode(Box::new(DecodeError {
+            msg_id: raw.msg_id,
+            read_ct: raw.read_ct,
+            part,
+            message: raw.message.into_report(),
+            headers: raw.headers.map(JsonPart::into_report),
+            source,
+        }))
+    };
+    let message = match raw.message.decode_into() {
+        Ok(m) => m,
+        Err(source) => return Err(failed(raw, DecodedPart::Message, source)),
+    };
+    let headers = match raw.headers.as_ref().map(JsonPart::decode_into).transpose() {
+        Ok(h) => h,
+        Err(source) => return Err(failed(raw, DecodedPart::Headers, source)),
+    };
+    Ok(Message {
+        msg_id: raw.msg_id,
+        read_ct: raw.read_ct,
+        enqueued_at: raw.enqueued_at,
+        last_read_at: raw.last_read_at,
+        vt: raw.vt,
+        message,
+        headers,
+    })
+}
+
 /// A message whose payload and headers are still JSON text, as [`RawJson`]: what an ORM
 /// crate loads when the caller wants a typed [`Message<T, H>`], so each payload is parsed
 /// once, straight into `T`.
@@ -316,37 +349,7 @@ impl RawJsonMessage {
     /// assert_eq!((e.msg_id, e.message), (9, serde_json::json!({"oops": true})));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        let message = match self.message.decode() {
-            Ok(m) => m,
-            Err(source) => return Err(self.decode_error(DecodedPart::Message, source)),
-        };
-        let headers = match &self.headers {
-            None => None,
-            Some(h) => match h.decode() {
-                Ok(h) => Some(h),
-                Err(source) => return Err(self.decode_error(DecodedPart::Headers, source)),
-            },
-        };
-        Ok(Message {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            enqueued_at: self.enqueued_at,
-            last_read_at: self.last_read_at,
-            vt: self.vt,
-            message,
-            headers,
-        })
-    }
-
-    fn decode_error(self, part: DecodedPart, source: serde_json::Error) -> Error {
-        Error::Decode(Box::new(DecodeError {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            part,
-            message: self.message.into_report_value(),
-            headers: self.headers.map(RawJson::into_report_value),
-            source,
-        }))
+        decode_parts(self)
     }
 }
 
