@@ -86,17 +86,16 @@ pub(crate) async fn messages<
     conn: &C,
     mut stmt: SelectStatement,
 ) -> Result<Vec<Message<T, H>>, Error> {
-    let text = |col: &'static str| {
-        (
-            Expr::col(Alias::new(col)).cast_as(Alias::new("text")),
-            Alias::new(col),
-        )
-    };
-    let (message, headers) = (text("message"), text("headers"));
-    stmt.clear_selects()
-        .columns(["msg_id", "read_ct", "enqueued_at", "last_read_at", "vt"].map(Alias::new))
-        .expr_as(message.0, message.1)
-        .expr_as(headers.0, headers.1);
+    // The same columns, in the same order, with the two jsonb ones as text.
+    stmt.clear_selects();
+    for col in sql::columns::MESSAGE {
+        let name = Alias::new(col);
+        if matches!(col, "message" | "headers") {
+            stmt.expr_as(Expr::col(name.clone()).cast_as(Alias::new("text")), name);
+        } else {
+            stmt.column(name);
+        }
+    }
     fetch_all::<TextMessageRow, _>(conn, stmt)
         .await?
         .into_iter()
