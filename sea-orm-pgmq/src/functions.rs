@@ -353,16 +353,15 @@ pub(crate) fn send_encoded(
     headers: Option<RawJson>,
     delay: Delay,
 ) -> FunctionCall {
-    let (q, msg) = (queue(q), jsonb_text(msg));
-    match (headers, delay) {
-        (None, Delay::Seconds(0)) => call(f::SEND).args([q, msg]),
-        (headers, delay) => call(f::SEND).args([
-            q,
-            msg,
-            headers.map_or(Expr::val(Value::Json(None)), jsonb_text),
-            delay_value(delay),
-        ]),
-    }
+    let headers = headers.map(jsonb_text);
+    plain_or_full(
+        f::SEND,
+        q,
+        jsonb_text(msg),
+        headers,
+        Value::Json(None),
+        delay,
+    )
 }
 
 /// [`send_batch`] / [`send_batch_with`] for payloads and headers already serialized
@@ -374,16 +373,35 @@ pub(crate) fn send_batch_encoded(
     headers: Option<Vec<RawJson>>,
     delay: Delay,
 ) -> FunctionCall {
-    let (q, msgs) = (queue(q), jsonb_text_array(msgs));
+    let headers = headers.map(jsonb_text_array);
+    let no_headers = Value::Array(ArrayType::Json, None);
+    plain_or_full(
+        f::SEND_BATCH,
+        q,
+        jsonb_text_array(msgs),
+        headers,
+        no_headers,
+        delay,
+    )
+}
+
+/// `name(queue, payload)` without headers or delay, else the full `name(queue, payload,
+/// headers, delay)` with `no_headers` (a typed SQL `NULL`) standing for absent headers:
+/// the overloads `pgmq.send` and `pgmq.send_batch` share.
+fn plain_or_full(
+    name: &'static str,
+    q: &QueueName,
+    payload: Expr,
+    headers: Option<Expr>,
+    no_headers: Value,
+    delay: Delay,
+) -> FunctionCall {
     match (headers, delay) {
-        (None, Delay::Seconds(0)) => call(f::SEND_BATCH).args([q, msgs]),
-        (headers, delay) => call(f::SEND_BATCH).args([
-            q,
-            msgs,
-            headers.map_or(
-                Expr::val(Value::Array(ArrayType::Json, None)),
-                jsonb_text_array,
-            ),
+        (None, Delay::Seconds(0)) => call(name).args([queue(q), payload]),
+        (headers, delay) => call(name).args([
+            queue(q),
+            payload,
+            headers.unwrap_or_else(|| Expr::val(no_headers)),
             delay_value(delay),
         ]),
     }
