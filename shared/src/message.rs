@@ -121,17 +121,13 @@ pub fn encode_message<T: Serialize + ?Sized>(message: &T) -> Result<Value, Error
 /// assert!(matches!(encode_headers(&[1, 2]), Err(Error::InvalidArgument(_))));
 /// ```
 pub fn encode_headers<H: Serialize + ?Sized>(headers: &H) -> Result<Value, Error> {
-    let value = serde_json::to_value(headers).map_err(|source| Error::Encode {
-        part: DecodedPart::Headers,
-        source,
-    })?;
-    match value {
-        Value::Object(_) | Value::Null => Ok(value),
-        other => Err(Error::InvalidArgument(format!(
-            "headers must serialize to a JSON object, got {}",
-            json_kind(&other)
-        ))),
-    }
+    // The rule lives once, in `encode_headers_json`; headers are small.
+    encode_headers_json(headers)?
+        .to_value()
+        .map_err(|source| Error::Encode {
+            part: DecodedPart::Headers,
+            source,
+        })
 }
 
 /// Serializes a batch: every payload, and the headers when given, which must hold one
@@ -423,17 +419,6 @@ fn to_raw_json<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<Ra
     serde_json::to_vec(value)
         .map(RawJson)
         .map_err(|source| Error::Encode { part, source })
-}
-
-fn json_kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
