@@ -6,7 +6,8 @@
 //! runs only the named ops, see [`clients::Op::key`], `outbox` the transactional-outbox
 //! comparison of `outbox.rs` and `rss` the memory measurement;
 //! `BENCH_CLIENTS=upstream,seaorm` measures only the named clients beside the raw ceiling,
-//! see [`clients::ClientKind::key`]; `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
+//! see [`clients::ClientKind::key`]; `BENCH_CONCURRENCY=1` and `BENCH_PAYLOADS=100` pick the
+//! client counts and payload sizes (1,8 and 100,1000 by default); `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -68,8 +69,8 @@ impl Plan {
                     })
                     .collect()
             },
-            concurrency: vec![1, 8],
-            payload_sizes: vec![100, 1000],
+            concurrency: list_var("BENCH_CONCURRENCY").unwrap_or_else(|| vec![1, 8]),
+            payload_sizes: list_var("BENCH_PAYLOADS").unwrap_or_else(|| vec![100, 1000]),
             messages: if quick { 200 } else { 2000 },
             outbox: wanted("outbox"),
             rss_depths: match (wanted("rss"), quick) {
@@ -79,6 +80,20 @@ impl Plan {
             },
         }
     }
+}
+
+/// A comma-separated list of numbers from the environment variable `name`, if set.
+fn list_var(name: &str) -> Option<Vec<usize>> {
+    let text = std::env::var(name).ok()?;
+    let list = text
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("{name}: {n:?} is not a number"))
+        })
+        .collect();
+    Some(list)
 }
 
 /// One cell of the report: an op at a concurrency and payload, measured for every client.

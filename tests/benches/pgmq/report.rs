@@ -203,7 +203,10 @@ fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".into());
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     format!(
-        "{cores} cores ({cpu}); PostgreSQL {} on loopback, fsync off (test cluster); pgmq {}",
+        "{cores} cores ({cpu}); PostgreSQL {} on loopback, fsync off (test cluster); pgmq {}; \
+         each measurement starts from an emptied, vacuumed queue table (filled and analyzed \
+         for the consuming ops), with autovacuum off on the bench queues so it cannot start \
+         inside a timing",
         std::env::var("BENCH_PG_VERSION").unwrap_or_else(|_| "15".into()),
         pgmq_harness::pgmq_version()
     )

@@ -138,7 +138,7 @@ impl Op {
         match self {
             Self::SendBatch | Self::ReadBatchDelete => 20,
             Self::SendPipelined => 5,
-            Self::Consume => 3,
+            Self::Consume => 20,
             _ => 1,
         }
     }

@@ -92,10 +92,17 @@ impl Worker {
             .execute("SELECT pgmq.purge_queue($1)", &[&self.queue])
             .await
             .expect("purge");
-        self.client
-            .batch_execute(&format!("VACUUM pgmq.q_{}", self.queue))
-            .await
-            .expect("vacuum");
+        // The bench vacuums between measurements itself; autovacuum starting at a random
+        // moment inside one would take a core from whichever client happens to run.
+        for sql in [
+            format!(
+                "ALTER TABLE pgmq.q_{} SET (autovacuum_enabled = off)",
+                self.queue
+            ),
+            format!("VACUUM pgmq.q_{}", self.queue),
+        ] {
+            self.client.batch_execute(&sql).await.expect(&sql);
+        }
     }
 
     pub(crate) async fn fill(&mut self, total: usize, payload: &Payload) {
@@ -109,6 +116,13 @@ impl Worker {
                 .await
                 .expect("fill");
             left -= n;
+        }
+        if total > 0 {
+            // Every measurement starts from a vacuumed, analyzed table.
+            self.client
+                .batch_execute(&format!("VACUUM ANALYZE pgmq.q_{}", self.queue))
+                .await
+                .expect("vacuum analyze");
         }
     }
 
