@@ -17,11 +17,24 @@ pub(crate) fn median(values: &[f64]) -> f64 {
     }
 }
 
-fn ceiling(cell: &Cell) -> f64 {
+/// The raw ceiling's throughput in each round of `cell`.
+fn ceiling_rounds(cell: &Cell) -> &[f64] {
     cell.results
         .iter()
         .find(|(k, _)| *k == ClientKind::Raw)
-        .map_or(0.0, |(_, r)| median(r))
+        .map_or(&[], |(_, r)| r.as_slice())
+}
+
+/// A client's ratio to the ceiling: the median over rounds of its throughput divided by
+/// the ceiling's in the same round. Pairing by round cancels what drifts over a run (the
+/// machine's other load, the table's state) better than a ratio of two medians.
+pub(crate) fn ratio(rounds: &[f64], ceiling: &[f64]) -> f64 {
+    let paired: Vec<f64> = rounds
+        .iter()
+        .zip(ceiling)
+        .map(|(r, c)| r / c.max(1e-9))
+        .collect();
+    median(&paired)
 }
 
 /// A client's median as the report shows it: "—" where it did not run the op.
@@ -33,7 +46,7 @@ fn figure(cell: &Cell, kind: ClientKind, rounds: &[f64]) -> String {
     if kind == ClientKind::Raw {
         format!("{m:.0}")
     } else {
-        format!("{m:.0} ({:.2}x)", m / ceiling(cell).max(1e-9))
+        format!("{m:.0} ({:.2}x)", ratio(rounds, ceiling_rounds(cell)))
     }
 }
 
@@ -93,7 +106,8 @@ pub(crate) fn markdown(
     let _ = writeln!(
         s,
         "Throughput in messages per second (median of {rounds} interleaved round{}{}), and each \
-         client's ratio to the raw ceiling (tokio-postgres with prepared statements, the same SQL). \
+         client's ratio to the raw ceiling (tokio-postgres with prepared statements, the same SQL): \
+         the median of its per-round ratios, each against the ceiling's figure of the same round. \
          All clients ran in one process against one server, in the same run ({:.0} s). \
          \"—\": the client has no such operation.\n",
         if rounds == 1 { "" } else { "s" },

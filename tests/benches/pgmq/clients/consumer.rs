@@ -15,7 +15,7 @@ use pgmq_orm_core::consumer::{
 use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawMessage};
 use tokio::sync::Barrier;
 
-use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, typed};
+use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, sqlx_raw, typed};
 
 /// The clients with a consumer backend.
 const WITH_BACKEND: &[ClientKind] = &[
@@ -176,7 +176,7 @@ async fn consume(
     Instant::now()
 }
 
-/// One worker of a consumer-loop measurement: the raw ceiling moves its `share` with
+/// One worker of a consumer-loop measurement: the raw ceilings move their `share` with
 /// read(100) + delete(100); the others run the consumer runtime until all are done.
 pub(super) async fn worker(
     kind: ClientKind,
@@ -188,6 +188,11 @@ pub(super) async fn worker(
 ) -> Instant {
     if kind == ClientKind::Raw {
         let mut w = raw::Worker::connect(&url, queue).await;
+        barrier.wait().await;
+        w.run(Op::Consume, share, &Payload::of_size(0)).await;
+        Instant::now()
+    } else if kind == ClientKind::RawSqlx {
+        let mut w = sqlx_raw::Worker::connect(&url, queue).await;
         barrier.wait().await;
         w.run(Op::Consume, share, &Payload::of_size(0)).await;
         Instant::now()

@@ -2,6 +2,7 @@
 
 mod consumer;
 mod raw;
+mod sqlx_raw;
 mod typed;
 mod upstream;
 
@@ -18,6 +19,9 @@ use tokio::sync::Barrier;
 pub(crate) enum ClientKind {
     /// tokio-postgres with prepared statements: the ceiling.
     Raw,
+    /// sqlx with the same SQL on one connection: the ceiling of the driver under SeaORM
+    /// and the upstream crate.
+    RawSqlx,
     /// The upstream `pgmq` crate (`PGMQueueExt`, sqlx).
     Upstream,
     /// diesel-pgmq on sync Diesel.
@@ -31,8 +35,9 @@ pub(crate) enum ClientKind {
 }
 
 impl ClientKind {
-    pub(crate) const ALL: [Self; 6] = [
+    pub(crate) const ALL: [Self; 7] = [
         Self::Raw,
+        Self::RawSqlx,
         Self::Upstream,
         Self::DieselSync,
         Self::DieselAsync,
@@ -44,6 +49,7 @@ impl ClientKind {
     pub(crate) fn key(self) -> &'static str {
         match self {
             Self::Raw => "raw",
+            Self::RawSqlx => "sqlx",
             Self::Upstream => "upstream",
             Self::DieselSync => "diesel_sync",
             Self::DieselAsync => "diesel_async",
@@ -55,6 +61,7 @@ impl ClientKind {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Self::Raw => "raw (tokio-postgres)",
+            Self::RawSqlx => "raw sqlx",
             Self::Upstream => "upstream pgmq crate",
             Self::DieselSync => "diesel-pgmq sync",
             Self::DieselAsync => "diesel-pgmq async",
@@ -67,7 +74,7 @@ impl ClientKind {
     /// consumer runtime, pipelining needs a connection that pipelines.
     pub(crate) fn runs(self, op: Op) -> bool {
         match op {
-            Op::Consume => self == Self::Raw || consumer::has_backend(self),
+            Op::Consume => matches!(self, Self::Raw | Self::RawSqlx) || consumer::has_backend(self),
             Op::SendPipelined => matches!(self, Self::Raw | Self::DieselAsync),
             _ => true,
         }
@@ -202,6 +209,7 @@ impl Payload {
 /// thread; see [`measure`].)
 enum Worker {
     Raw(Box<raw::Worker>),
+    RawSqlx(sqlx_raw::Worker),
     Upstream(upstream::Worker),
     DieselAsync(Box<typed::DieselAsync>),
     SeaOrm(typed::SeaOrm),
@@ -212,6 +220,7 @@ impl Worker {
     async fn connect(kind: ClientKind, url: &str, queue: &str) -> Self {
         match kind {
             ClientKind::Raw => Self::Raw(Box::new(raw::Worker::connect(url, queue).await)),
+            ClientKind::RawSqlx => Self::RawSqlx(sqlx_raw::Worker::connect(url, queue).await),
             ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
             ClientKind::DieselAsync => {
                 Self::DieselAsync(Box::new(typed::DieselAsync::connect(url, queue).await))
@@ -228,6 +237,7 @@ impl Worker {
     async fn run(&mut self, op: Op, count: usize, payload: &Payload) {
         match self {
             Self::Raw(w) => w.run(op, count, payload).await,
+            Self::RawSqlx(w) => w.run(op, count, payload).await,
             Self::Upstream(w) => w.run(op, count, payload).await,
             Self::DieselAsync(w) => w.run(op, count, payload).await,
             Self::SeaOrm(w) => w.run(op, count, payload).await,
