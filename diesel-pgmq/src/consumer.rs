@@ -33,12 +33,14 @@ use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
-use pgmq_orm_core::{BatchSize, Delay, Error, QueueName, RawMessage, VisibilityTimeout, sql};
+use pgmq_orm_core::{
+    BatchSize, Delay, Error, QueueName, RawJsonMessage, RawMessage, VisibilityTimeout, sql,
+};
 use serde_json::Value;
 
 use crate::PgmqAsyncConnectionExt;
 use crate::error::{from_bb8, from_diesel};
-use crate::query::{self, MessageRow};
+use crate::query::{self, RawJsonRow};
 
 mod transactional;
 
@@ -142,7 +144,7 @@ impl ConsumerBackend for DieselBackend {
         vt: Duration,
         qty: usize,
         fifo: bool,
-    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>> {
+    ) -> BoxFuture<'_, Result<Vec<RawJsonMessage>, Error>> {
         let queue = queue.clone();
         Box::pin(async move {
             let qty = BatchSize::new(qty)?;
@@ -152,11 +154,11 @@ impl ConsumerBackend for DieselBackend {
             } else {
                 query::read(&queue, vt, qty)
             };
-            let rows: Vec<MessageRow> = stmt
+            let rows: Vec<RawJsonRow> = stmt
                 .load(&mut *self.conn().await?)
                 .await
                 .map_err(from_diesel)?;
-            Ok(rows.into_iter().map(RawMessage::from).collect())
+            Ok(rows.into_iter().map(RawJsonRow::into_raw).collect())
         })
     }
 

@@ -358,6 +358,13 @@ impl RawJsonRow {
     ) -> Result<Message<T, H>, Error> {
         self.0.decode()
     }
+
+    /// The message with payload and headers still JSON text, for the consumer runtime,
+    /// which decodes each on its own.
+    #[cfg(feature = "consumer")]
+    pub(crate) fn into_raw(self) -> RawJsonMessage {
+        self.0
+    }
 }
 
 const MSG: &str = "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM ";

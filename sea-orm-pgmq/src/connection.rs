@@ -84,8 +84,21 @@ pub(crate) async fn messages<
     C: ConnectionTrait + ?Sized,
 >(
     conn: &C,
-    mut stmt: SelectStatement,
+    stmt: SelectStatement,
 ) -> Result<Vec<Message<T, H>>, Error> {
+    raw_json_messages(conn, stmt)
+        .await?
+        .into_iter()
+        .map(RawJsonMessage::decode)
+        .collect()
+}
+
+/// Runs a [`query`] statement that returns messages, with payload and headers selected as
+/// JSON text and left undecoded (see [`messages`]).
+pub(crate) async fn raw_json_messages<C: ConnectionTrait + ?Sized>(
+    conn: &C,
+    mut stmt: SelectStatement,
+) -> Result<Vec<RawJsonMessage>, Error> {
     // The same columns, in the same order, with the two jsonb ones as text.
     stmt.clear_selects();
     for col in sql::columns::MESSAGE {
@@ -96,11 +109,8 @@ pub(crate) async fn messages<
             stmt.column(name);
         }
     }
-    fetch_all::<TextMessageRow, _>(conn, stmt)
-        .await?
-        .into_iter()
-        .map(|r| r.into_raw().decode())
-        .collect()
+    let rows = fetch_all::<TextMessageRow, _>(conn, stmt).await?;
+    Ok(rows.into_iter().map(TextMessageRow::into_raw).collect())
 }
 
 /// A message row with payload and headers as JSON text (see [`messages`]).

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, BoxError, Delay, Error, Message, QueueName, RawMessage, VisibilityTimeout, sql,
+    BatchSize, BoxError, Delay, Error, Message, QueueName, RawJsonMessage, RawMessage,
+    VisibilityTimeout, sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
@@ -35,8 +36,8 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use crate::connection::rows;
-use crate::query::{self, MessageRow};
+use crate::connection::raw_json_messages;
+use crate::query;
 use crate::{PgmqConnectionExt, PinnedConnection, into_pgmq_error};
 
 fn listener_error(e: sea_orm::sqlx::Error) -> Error {
@@ -179,7 +180,7 @@ impl ConsumerBackend for SeaOrmBackend {
         vt: Duration,
         qty: usize,
         fifo: bool,
-    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>> {
+    ) -> BoxFuture<'_, Result<Vec<RawJsonMessage>, Error>> {
         let queue = queue.clone();
         Box::pin(async move {
             let qty = BatchSize::new(qty)?;
@@ -189,9 +190,7 @@ impl ConsumerBackend for SeaOrmBackend {
             } else {
                 query::read(&queue, vt, qty)
             };
-            // Rows straight into raw messages: decoding them as `Message<Value>` would
-            // copy every payload.
-            rows::<MessageRow, RawMessage, _>(&self.hot, stmt).await
+            raw_json_messages(&self.hot, stmt).await
         })
     }
 

@@ -71,7 +71,7 @@ impl RawMessage {
     /// assert_eq!(e.message, serde_json::json!({"oops": true}));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        decode_parts(self)
+        decode_parts(&self)
     }
 }
 
@@ -260,7 +260,7 @@ impl std::fmt::Debug for RawJson {
 
 /// Undecoded JSON as a message carries it: a [`Value`] or [`RawJson`] text. One decode
 /// routine ([`decode_parts`]) serves both kinds of raw message.
-trait JsonPart {
+pub(crate) trait JsonPart {
     /// Deserializes into `T`.
     fn decode_into<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error>;
     /// The JSON for an error report.
@@ -287,29 +287,34 @@ impl JsonPart for RawJson {
     }
 }
 
-/// Decodes payload and headers; on failure the error keeps the msg_id, which part failed
-/// and both parts as JSON.
-fn decode_parts<P: JsonPart, T: DeserializeOwned, H: DeserializeOwned>(
-    raw: Message<P, P>,
-) -> Result<Message<T, H>, Error> {
-    let failed = |raw: Message<P, P>, part, source| {
+/// Decodes payload and headers from `raw`, which stays whole; on failure the error keeps
+/// the msg_id, which part failed and both parts as JSON (copied only then).
+pub(crate) fn decode_parts<P, T, H>(raw: &Message<P, P>) -> Result<Message<T, H>, Error>
+where
+    P: JsonPart + Clone,
+    T: DeserializeOwned,
+    H: DeserializeOwned,
+{
+    let failed = |part, source| {
         Error::Decode(Box::new(DecodeError {
             msg_id: raw.msg_id,
             read_ct: raw.read_ct,
             part,
-            message: raw.message.into_report(),
-            headers: raw.headers.map(JsonPart::into_report),
+            message: raw.message.clone().into_report(),
+            headers: raw.headers.clone().map(JsonPart::into_report),
             source,
         }))
     };
-    let message = match raw.message.decode_into() {
-        Ok(m) => m,
-        Err(source) => return Err(failed(raw, DecodedPart::Message, source)),
-    };
-    let headers = match raw.headers.as_ref().map(JsonPart::decode_into).transpose() {
-        Ok(h) => h,
-        Err(source) => return Err(failed(raw, DecodedPart::Headers, source)),
-    };
+    let message = raw
+        .message
+        .decode_into()
+        .map_err(|source| failed(DecodedPart::Message, source))?;
+    let headers = raw
+        .headers
+        .as_ref()
+        .map(JsonPart::decode_into)
+        .transpose()
+        .map_err(|source| failed(DecodedPart::Headers, source))?;
     Ok(Message {
         msg_id: raw.msg_id,
         read_ct: raw.read_ct,
@@ -345,7 +350,36 @@ impl RawJsonMessage {
     /// assert_eq!((e.msg_id, e.message), (9, serde_json::json!({"oops": true})));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        decode_parts(self)
+        decode_parts(&self)
+    }
+
+    /// The same message with payload and headers parsed into [`Value`]s, for what takes a
+    /// [`RawMessage`] (a dead-letter copy). Text no `Value` can hold, such as a number
+    /// beyond `f64` from another producer, is kept as a JSON string of the text, so
+    /// nothing is dropped.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{RawJson, RawJsonMessage};
+    /// # use chrono::Utc;
+    /// let raw = RawJsonMessage {
+    ///     msg_id: 9, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None, vt: Utc::now(),
+    ///     message: RawJson::from_text(b"[1e400]".to_vec()),
+    ///     headers: Some(RawJson::from_text(br#"{"h": 1}"#.to_vec())),
+    /// };
+    /// let parsed = raw.to_raw_message();
+    /// assert_eq!(parsed.message, serde_json::json!("[1e400]"));
+    /// assert_eq!(parsed.headers, Some(serde_json::json!({"h": 1})));
+    /// ```
+    pub fn to_raw_message(&self) -> RawMessage {
+        RawMessage {
+            msg_id: self.msg_id,
+            read_ct: self.read_ct,
+            enqueued_at: self.enqueued_at,
+            last_read_at: self.last_read_at,
+            vt: self.vt,
+            message: self.message.clone().into_report_value(),
+            headers: self.headers.clone().map(RawJson::into_report_value),
+        }
     }
 }
 

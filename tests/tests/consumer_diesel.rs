@@ -107,6 +107,10 @@ impl Fixture for Diesel {
     async fn kill_listeners(&self) -> i64 {
         self.count(KILL_LISTENERS.to_owned()).await
     }
+
+    async fn query_n(&self, sql: &str) -> i64 {
+        self.count(sql.to_owned()).await
+    }
 }
 
 impl DeadLetterTools for Diesel {

@@ -98,6 +98,10 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
     async fn kill_listeners(&self) -> i64 {
         self.count(KILL_LISTENERS).await
     }
+
+    async fn query_n(&self, sql: &str) -> i64 {
+        self.count(sql).await
+    }
 }
 
 impl<const PINNED: bool> DeadLetterTools for SeaOrm<PINNED> {

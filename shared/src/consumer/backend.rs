@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::{Error, QueueName, RawMessage};
+use crate::{Error, QueueName, RawJsonMessage, RawMessage};
 
 use super::FailureDestination;
 
@@ -23,13 +23,17 @@ pub trait ConsumerBackend: Send + Sync + 'static {
     /// Reads up to `qty` messages and hides them for `vt`. FIFO consumers read with
     /// `pgmq.read_grouped_head`: at most one message per group, and none from a group
     /// with a message in flight, so handlers running side by side never reorder a group.
+    ///
+    /// Payloads and headers come back as the JSON text of their `jsonb` columns: each
+    /// handler's payload is parsed once, straight into its type, and one that does not
+    /// parse fails on its own (and is dead-lettered) instead of failing the whole read.
     fn read(
         &self,
         queue: &QueueName,
         vt: Duration,
         qty: usize,
         fifo: bool,
-    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>>;
+    ) -> BoxFuture<'_, Result<Vec<RawJsonMessage>, Error>>;
 
     /// Makes a message visible again after `delay` (zero releases it at once).
     fn set_vt(

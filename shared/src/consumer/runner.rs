@@ -17,7 +17,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 
-use crate::{Error, Message, RawMessage};
+use crate::message::decode_parts;
+use crate::{Error, Message, RawJsonMessage};
 
 use super::acknowledger::{Ack, Flusher};
 use super::stats::Counters;
@@ -275,8 +276,11 @@ struct Shared<B, P> {
 
 /// One message, from decode to acknowledgement or failure handling; its slot is given
 /// back once all of that is done.
-async fn run_one<B, T, P>(shared: Arc<Shared<B, P>>, raw: RawMessage, permit: OwnedSemaphorePermit)
-where
+async fn run_one<B, T, P>(
+    shared: Arc<Shared<B, P>>,
+    raw: RawJsonMessage,
+    permit: OwnedSemaphorePermit,
+) where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
     P: Processor<T>,
@@ -291,7 +295,7 @@ where
     drop(permit);
 }
 
-async fn handle_one<B, T, P>(shared: &Shared<B, P>, raw: &RawMessage)
+async fn handle_one<B, T, P>(shared: &Shared<B, P>, raw: &RawJsonMessage)
 where
     B: ConsumerBackend,
     T: DeserializeOwned + Send + 'static,
@@ -305,13 +309,15 @@ where
         hard_stop,
         ack,
     } = shared;
-    let message: Message<T, Value> = match decode(raw) {
+    // Straight from the JSON text into `T`; `raw` keeps the text for the dead-letter
+    // queue, and only a message that does not decode is copied (into its error).
+    let message: Message<T, Value> = match decode_parts(raw) {
         Ok(m) => m,
         Err(e) => {
             warn!(error = %e, "payload does not decode; moving it away");
             let why = format!("decode: {e}");
             match backend
-                .dead_letter(&cfg.queue, raw, &why, &cfg.on_failure)
+                .dead_letter(&cfg.queue, &raw.to_raw_message(), &why, &cfg.on_failure)
                 .await
             {
                 Ok(()) => Counters::bump(&counters.decode_failed),
@@ -367,7 +373,7 @@ where
     if cfg.retry.exhausted(raw.read_ct) {
         warn!(%error, "attempts used up; moving message away");
         match backend
-            .dead_letter(&cfg.queue, raw, &error, &cfg.on_failure)
+            .dead_letter(&cfg.queue, &raw.to_raw_message(), &error, &cfg.on_failure)
             .await
         {
             Ok(()) => Counters::bump(&counters.dead_lettered),
@@ -380,24 +386,6 @@ where
             Ok(()) => Counters::bump(&counters.retried),
             Err(e) => warn!(error = %e, "could not schedule retry"),
         }
-    }
-}
-
-/// Decodes the payload of `raw` for the handler, reading the JSON in place: `raw` keeps
-/// it, for the dead-letter queue should the handler fail. Only a payload that does not
-/// decode is copied, into the [`Error::Decode`] that carries it.
-fn decode<T: DeserializeOwned>(raw: &RawMessage) -> Result<Message<T, Value>, Error> {
-    match T::deserialize(&raw.message) {
-        Ok(message) => Ok(Message {
-            msg_id: raw.msg_id,
-            read_ct: raw.read_ct,
-            enqueued_at: raw.enqueued_at,
-            last_read_at: raw.last_read_at,
-            vt: raw.vt,
-            message,
-            headers: raw.headers.clone(),
-        }),
-        Err(_) => raw.clone().decode(),
     }
 }
 
@@ -447,15 +435,15 @@ pub fn cancel_on_ctrl_c() -> CancellationToken {
 mod tests {
     use super::*;
 
-    fn raw(message: Value) -> RawMessage {
-        RawMessage {
+    fn raw(message: &str) -> RawJsonMessage {
+        RawJsonMessage {
             msg_id: 4,
             read_ct: 2,
             enqueued_at: chrono::Utc::now(),
             last_read_at: None,
             vt: chrono::Utc::now(),
-            message,
-            headers: Some(serde_json::json!({"h": 1})),
+            message: crate::RawJson::from_text(message.as_bytes().to_vec()),
+            headers: Some(crate::RawJson::from_text(br#"{"h": 1}"#.to_vec())),
         }
     }
 
@@ -488,18 +476,27 @@ mod tests {
 
     #[test]
     fn decode_leaves_the_raw_message_whole() {
-        let r = raw(serde_json::json!(7));
-        let m: Message<u32> = decode(&r).unwrap();
+        let r = raw("7");
+        let m: Message<u32> = decode_parts(&r).unwrap();
         assert_eq!((m.msg_id, m.read_ct, m.message), (4, 2, 7));
-        assert_eq!(m.headers, r.headers);
-        assert_eq!(r.message, serde_json::json!(7));
+        assert_eq!(m.headers, Some(serde_json::json!({"h": 1})));
+        assert_eq!(r.message.as_bytes(), b"7");
     }
 
     #[test]
     fn decode_failure_is_the_typed_error_with_the_raw_json() {
-        let Err(Error::Decode(e)) = decode::<u32>(&raw(serde_json::json!("seven"))) else {
+        let Err(Error::Decode(e)) = decode_parts::<_, u32, Value>(&raw("\"seven\"")) else {
             panic!("expected a decode error");
         };
         assert_eq!((e.msg_id, e.message.as_str()), (4, Some("seven")));
+    }
+
+    /// A number no `Value` can hold fails this message alone, keeping its text.
+    #[test]
+    fn a_number_beyond_f64_is_a_decode_error_of_its_message() {
+        let Err(Error::Decode(e)) = decode_parts::<_, Value, Value>(&raw("[1e400]")) else {
+            panic!("expected a decode error");
+        };
+        assert_eq!((e.msg_id, e.message.as_str()), (4, Some("[1e400]")));
     }
 }

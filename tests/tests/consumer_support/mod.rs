@@ -31,6 +31,7 @@ macro_rules! scenario_tests {
             failed_handler_is_retried_no_sooner_than_the_backoff_then_dead_lettered,
             failed_messages_go_to_the_archive_when_that_is_the_destination,
             undecodable_payload_is_dead_lettered_at_once,
+            a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_batch_processed,
             a_panicking_handler_is_retried_and_the_consumer_survives,
             heartbeat_keeps_a_slow_message_invisible_past_its_visibility_timeout,
             shutdown_past_the_deadline_releases_unfinished_messages_at_once,
@@ -73,6 +74,8 @@ pub(crate) trait Fixture: Sized {
     fn stored(&self, q: &QueueName) -> impl Future<Output = i64>;
     /// Terminates the sessions listening for notifications (a lost connection); how many.
     fn kill_listeners(&self) -> impl Future<Output = i64>;
+    /// Runs `sql`, which returns one row with one `bigint` column `n`; returns `n`.
+    fn query_n(&self, sql: &str) -> impl Future<Output = i64>;
 }
 
 /// Terminates this database's `LISTEN`ing sessions; one row, `n`, how many.
@@ -410,6 +413,55 @@ pub(crate) async fn undecodable_payload_is_dead_lettered_at_once<F: Fixture>() {
     assert!(info.error.starts_with("decode"), "{}", info.error);
 }
 
+/// A payload no `serde_json::Value` can hold (a number beyond `f64`, which only a producer
+/// outside these crates can send) fails on its own: it is dead-lettered at once with its
+/// text kept, and the messages read in the same batch are processed.
+pub(crate) async fn a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_batch_processed<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!({"x": 1}), None).await;
+    let poison = fx
+        .query_n("SELECT pgmq.send('jobs', '{\"x\": 1e400}'::jsonb) AS n")
+        .await;
+    fx.send(&queue(), json!({"x": 2}), None).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        config(),
+        move |m: Message<Value>| {
+            s.lock().unwrap().push(m.message);
+            async { Ok::<(), BoxError>(()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.decode_failed == 1
+            && s.processed == 2)
+            .await,
+        "the poison message must not hold up its batch"
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.retried, stats.dead_lettered), (0, 0));
+    let mut handled = seen.lock().unwrap().clone();
+    handled.sort_by_key(|v| v["x"].as_i64());
+    assert_eq!(handled, [json!({"x": 1}), json!({"x": 2})]);
+    assert_eq!(fx.stored(&queue()).await, 0);
+    let dead = fx.peek(&dlq()).await;
+    assert_eq!(dead.len(), 1);
+    let text = dead[0]
+        .message
+        .as_str()
+        .expect("the payload's text, kept as a string");
+    assert!(
+        text.starts_with("{\"x\": 1000") && text.len() > 400,
+        "{text}"
+    );
+    let info = DeadLetterInfo::from_headers(dead[0].headers.as_ref()).unwrap();
+    assert_eq!(info.msg_id, poison);
+    assert!(info.error.contains("out of range"), "{}", info.error);
+}
+
 pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives<F: Fixture>() {
     let fx = F::new().await;
     fx.send(&queue(), json!(1), None).await;
@@ -637,7 +689,8 @@ pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: F
         .read(&queue(), Duration::from_secs(30), 1, false)
         .await
         .unwrap()
-        .remove(0);
+        .remove(0)
+        .to_raw_message();
     backend
         .dead_letter(&queue(), &raw, "e", &dest)
         .await

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use pgmq_orm_core::consumer::{
     BoxFuture, CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, FailureDestination,
 };
-use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawMessage};
+use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawJsonMessage, RawMessage};
 use tokio::sync::Barrier;
 
 use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, sqlx_raw, typed};
@@ -77,7 +77,7 @@ impl ConsumerBackend for Counting {
         vt: Duration,
         qty: usize,
         fifo: bool,
-    ) -> BoxFuture<'_, Result<Vec<RawMessage>, Error>> {
+    ) -> BoxFuture<'_, Result<Vec<RawJsonMessage>, Error>> {
         self.inner.read(queue, vt, qty, fifo)
     }
 
