@@ -61,6 +61,15 @@ pub(crate) fn line(cell: &Cell) -> String {
     for (kind, r) in &cell.results {
         if !r.is_empty() {
             let _ = write!(s, "  {} {}", kind.label(), figure(cell, *kind, r));
+            if *kind != ClientKind::Raw {
+                // Each round's ratio, to see how far the rounds spread.
+                let rounds: Vec<String> = r
+                    .iter()
+                    .zip(ceiling_rounds(cell))
+                    .map(|(x, c)| format!("{:.2}", x / c.max(1e-9)))
+                    .collect();
+                let _ = write!(s, " [{}]", rounds.join(" "));
+            }
         }
     }
     s

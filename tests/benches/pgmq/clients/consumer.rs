@@ -28,20 +28,30 @@ pub(super) fn has_backend(kind: ClientKind) -> bool {
     WITH_BACKEND.contains(&kind)
 }
 
-/// A connected consumer backend of `kind`, its connection already open.
+/// Connections in each consumer's pool: 1 (as the raw loop has), or `BENCH_CONSUMER_POOL`.
+/// With two, the runtime's reads and its batched acknowledgements run side by side.
+fn pool_size() -> u32 {
+    std::env::var("BENCH_CONSUMER_POOL")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
+/// A connected consumer backend of `kind`, its connections already open.
 async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn ConsumerBackend> {
+    let size = pool_size();
     match kind {
         ClientKind::SeaOrm => Box::new(sea_orm_pgmq::consumer::SeaOrmBackend::new(
-            typed::SeaOrm::pool(url, queue).await,
+            typed::SeaOrm::pool(url, queue, size).await,
         )),
         ClientKind::SeaOrmPinned => Box::new(
-            sea_orm_pgmq::consumer::SeaOrmBackend::new(typed::SeaOrm::pool(url, queue).await)
+            sea_orm_pgmq::consumer::SeaOrmBackend::new(typed::SeaOrm::pool(url, queue, size).await)
                 .with_pinned_connection()
                 .await
                 .expect("pinned connection"),
         ),
         ClientKind::DieselAsync => Box::new(diesel_pgmq::consumer::DieselBackend::new(
-            typed::DieselAsync::pool(url, queue).await,
+            typed::DieselAsync::pool(url, queue, size).await,
         )),
         other => unreachable!("{} has no consumer backend", other.label()),
     }
@@ -191,8 +201,9 @@ pub(super) async fn worker(
         barrier.wait().await;
         w.run(Op::Consume, share, &Payload::of_size(0)).await;
         Instant::now()
-    } else if kind == ClientKind::RawSqlx {
-        let mut w = sqlx_raw::Worker::connect(&url, queue).await;
+    } else if matches!(kind, ClientKind::RawSqlx | ClientKind::RawSqlxPool) {
+        let pooled = kind == ClientKind::RawSqlxPool;
+        let mut w = sqlx_raw::Worker::connect(&url, queue, pooled).await;
         barrier.wait().await;
         w.run(Op::Consume, share, &Payload::of_size(0)).await;
         Instant::now()

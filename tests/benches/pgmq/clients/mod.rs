@@ -22,6 +22,8 @@ pub(crate) enum ClientKind {
     /// sqlx with the same SQL on one connection: the ceiling of the driver under SeaORM
     /// and the upstream crate.
     RawSqlx,
+    /// The same through a one-connection sqlx pool, as a SeaORM `DatabaseConnection` uses.
+    RawSqlxPool,
     /// The upstream `pgmq` crate (`PGMQueueExt`, sqlx).
     Upstream,
     /// diesel-pgmq on sync Diesel.
@@ -35,9 +37,10 @@ pub(crate) enum ClientKind {
 }
 
 impl ClientKind {
-    pub(crate) const ALL: [Self; 7] = [
+    pub(crate) const ALL: [Self; 8] = [
         Self::Raw,
         Self::RawSqlx,
+        Self::RawSqlxPool,
         Self::Upstream,
         Self::DieselSync,
         Self::DieselAsync,
@@ -50,6 +53,7 @@ impl ClientKind {
         match self {
             Self::Raw => "raw",
             Self::RawSqlx => "sqlx",
+            Self::RawSqlxPool => "sqlx_pool",
             Self::Upstream => "upstream",
             Self::DieselSync => "diesel_sync",
             Self::DieselAsync => "diesel_async",
@@ -62,6 +66,7 @@ impl ClientKind {
         match self {
             Self::Raw => "raw (tokio-postgres)",
             Self::RawSqlx => "raw sqlx",
+            Self::RawSqlxPool => "raw sqlx pool",
             Self::Upstream => "upstream pgmq crate",
             Self::DieselSync => "diesel-pgmq sync",
             Self::DieselAsync => "diesel-pgmq async",
@@ -70,11 +75,16 @@ impl ClientKind {
         }
     }
 
+    /// A hand-written client of the same SQL (a ceiling), not a library.
+    pub(crate) fn is_raw(self) -> bool {
+        matches!(self, Self::Raw | Self::RawSqlx | Self::RawSqlxPool)
+    }
+
     /// Whether this client has something to measure for `op`: the consumer loop needs a
     /// consumer runtime, pipelining needs a connection that pipelines.
     pub(crate) fn runs(self, op: Op) -> bool {
         match op {
-            Op::Consume => matches!(self, Self::Raw | Self::RawSqlx) || consumer::has_backend(self),
+            Op::Consume => self.is_raw() || consumer::has_backend(self),
             Op::SendPipelined => matches!(self, Self::Raw | Self::DieselAsync),
             _ => true,
         }
@@ -220,7 +230,12 @@ impl Worker {
     async fn connect(kind: ClientKind, url: &str, queue: &str) -> Self {
         match kind {
             ClientKind::Raw => Self::Raw(Box::new(raw::Worker::connect(url, queue).await)),
-            ClientKind::RawSqlx => Self::RawSqlx(sqlx_raw::Worker::connect(url, queue).await),
+            ClientKind::RawSqlx => {
+                Self::RawSqlx(sqlx_raw::Worker::connect(url, queue, false).await)
+            }
+            ClientKind::RawSqlxPool => {
+                Self::RawSqlx(sqlx_raw::Worker::connect(url, queue, true).await)
+            }
             ClientKind::Upstream => Self::Upstream(upstream::Worker::connect(url, queue).await),
             ClientKind::DieselAsync => {
                 Self::DieselAsync(Box::new(typed::DieselAsync::connect(url, queue).await))

@@ -99,12 +99,17 @@ impl DieselAsync {
     /// A one-connection bb8 pool, opened, for the consumer backend. bb8 runs a test query
     /// on every checkout unless `test_on_check_out` is off (a round trip per call, like
     /// sqlx's ping); off, as for sea-orm-pgmq.
-    pub(crate) async fn pool(url: &str, queue: &QueueName) -> diesel_pgmq::consumer::PgPool {
+    /// A bb8 pool of `size` connections, opened.
+    pub(crate) async fn pool(
+        url: &str,
+        queue: &QueueName,
+        size: u32,
+    ) -> diesel_pgmq::consumer::PgPool {
         use diesel_async::pooled_connection::AsyncDieselConnectionManager;
         use diesel_pgmq::PgmqAsyncConnectionExt;
         let pool = diesel_pgmq::consumer::PgPool::builder()
-            .max_size(1)
-            .min_idle(1)
+            .max_size(size)
+            .min_idle(size)
             .test_on_check_out(false)
             .build(AsyncDieselConnectionManager::new(url))
             .await
@@ -152,15 +157,19 @@ pub(crate) struct SeaOrm {
 }
 
 impl SeaOrm {
-    /// A one-connection pool, opened. sqlx pings a pooled connection on every acquire
-    /// unless `test_before_acquire` is off: an extra round trip per call. Off, as
+    /// A pool of `size` connections, opened. sqlx pings a pooled connection on every
+    /// acquire unless `test_before_acquire` is off: an extra round trip per call. Off, as
     /// sea-orm-pgmq's docs recommend; `BENCH_SQLX_PING=1` turns it back on to compare.
-    pub(crate) async fn pool(url: &str, queue: &QueueName) -> sea_orm::DatabaseConnection {
+    pub(crate) async fn pool(
+        url: &str,
+        queue: &QueueName,
+        size: u32,
+    ) -> sea_orm::DatabaseConnection {
         use sea_orm_pgmq::PgmqConnectionExt;
         let mut options = sea_orm::ConnectOptions::new(url.to_owned());
         options
-            .max_connections(1)
-            .min_connections(1)
+            .max_connections(size)
+            .min_connections(size)
             .test_before_acquire(std::env::var_os("BENCH_SQLX_PING").is_some())
             .sqlx_logging(false);
         let conn = sea_orm::Database::connect(options)
@@ -172,7 +181,7 @@ impl SeaOrm {
 
     pub(crate) async fn connect(url: &str, queue: &str) -> Self {
         let queue = QueueName::new(queue).expect("queue name");
-        let conn = Self::pool(url, &queue).await;
+        let conn = Self::pool(url, &queue, 1).await;
         Self { conn, queue }
     }
 
@@ -194,7 +203,7 @@ pub(crate) struct SeaOrmPinned {
 impl SeaOrmPinned {
     pub(crate) async fn connect(url: &str, queue: &str) -> Self {
         let queue = QueueName::new(queue).expect("queue name");
-        let pool = SeaOrm::pool(url, &queue).await;
+        let pool = SeaOrm::pool(url, &queue, 1).await;
         let conn = sea_orm_pgmq::PinnedConnection::acquire(&pool)
             .await
             .expect("pinned connection");
