@@ -7,14 +7,18 @@
 //! comparison of `outbox.rs` and `rss` the memory measurement;
 //! `BENCH_CLIENTS=upstream,seaorm` measures only the named clients beside the raw ceiling,
 //! see [`clients::ClientKind::key`]; `BENCH_CONCURRENCY=1` and `BENCH_PAYLOADS=100` pick the
-//! client counts and payload sizes (1,8 and 100,1000 by default); `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every acquire).
+//! client counts and payload sizes (1,8 and 100,1000 by default); `BENCH_CONSUMER_POOL=2`
+//! gives each consumer backend two pooled connections (one by default, as the raw loop
+//! has); `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every
+//! acquire).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
 //! timed from a barrier that all workers (connections already open, statements already
 //! prepared by a warm-up call) pass together to the last worker's finish. Rounds rotate the
 //! order of the clients so table bloat and cache warmth do not favour anyone; the report
-//! gives each client's median msgs/s over the rounds and its ratio to the raw ceiling.
+//! gives each client's median msgs/s over the rounds and its ratio to the raw ceiling (the
+//! median of its per-round ratios to the ceiling's figure of the same round).
 
 mod clients;
 mod outbox;
