@@ -1,5 +1,25 @@
 //! The clients under test, the operations, and one timed measurement.
 
+/// Reads every column of a message row as a typed client must, with the driver's own
+/// `Json` wrapper in scope; returns `(msg_id, payload)`. A macro because the two raw
+/// clients' row types share no trait.
+macro_rules! decode_message_row {
+    ($row:expr) => {{
+        let row = $row;
+        let id: i64 = row.get(0);
+        let _read_ct: i32 = row.get(1);
+        let _enqueued: DateTime<Utc> = row.get(2);
+        let _last: Option<DateTime<Utc>> = row.get(3);
+        let _vt: DateTime<Utc> = row.get(4);
+        let Json(event): Json<BenchEvent> = row.get(5);
+        let _headers: Option<serde_json::Value> = row.get(6);
+        (id, event)
+    }};
+}
+
+/// The message columns the raw clients select, in pgmq's order.
+const MESSAGE_COLUMNS: &str = "msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers";
+
 mod consumer;
 mod raw;
 mod sqlx_raw;

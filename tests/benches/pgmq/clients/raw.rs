@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::types::{Json, ToSql, Type};
 use tokio_postgres::{Client, NoTls, Statement};
 
-use super::{BATCH, BenchEvent, Op, Payload};
+use super::{BATCH, BenchEvent, MESSAGE_COLUMNS, Op, Payload};
 
 pub(crate) struct Worker {
     client: Client,
@@ -17,18 +17,9 @@ pub(crate) struct Worker {
     pop: Statement,
 }
 
-const COLUMNS: &str = "msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers";
-
 /// Decodes every column, as a typed client must.
 fn decode(row: &tokio_postgres::Row) -> (i64, BenchEvent) {
-    let id: i64 = row.get(0);
-    let _read_ct: i32 = row.get(1);
-    let _enqueued: DateTime<Utc> = row.get(2);
-    let _last: Option<DateTime<Utc>> = row.get(3);
-    let _vt: DateTime<Utc> = row.get(4);
-    let Json(event): Json<BenchEvent> = row.get(5);
-    let _headers: Option<serde_json::Value> = row.get(6);
-    (id, event)
+    decode_message_row!(row)
 }
 
 impl Worker {
@@ -54,7 +45,7 @@ impl Worker {
         )
         .await;
         let read = prepare(
-            &format!("SELECT {COLUMNS} FROM pgmq.read($1, $2, $3)"),
+            &format!("SELECT {MESSAGE_COLUMNS} FROM pgmq.read($1, $2, $3)"),
             &[Type::TEXT, Type::INT4, Type::INT4],
         )
         .await;
@@ -65,7 +56,7 @@ impl Worker {
         )
         .await;
         let pop = prepare(
-            &format!("SELECT {COLUMNS} FROM pgmq.pop($1, $2)"),
+            &format!("SELECT {MESSAGE_COLUMNS} FROM pgmq.pop($1, $2)"),
             &[Type::TEXT, Type::INT4],
         )
         .await;

@@ -4,13 +4,15 @@
 //! sea-orm-pgmq's `PinnedConnection`) or through a one-connection `PgPool` (the ceiling of
 //! a SeaORM `DatabaseConnection`, whose pool pings each connection it gets back).
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{Connection, Postgres, Row};
+use sqlx::{AssertSqlSafe, Connection, Postgres, Row};
 
-use super::{BATCH, BenchEvent, Op, Payload};
+use super::{BATCH, BenchEvent, MESSAGE_COLUMNS, Op, Payload};
 
 /// Where the statements go.
 enum Target {
@@ -35,21 +37,14 @@ pub(crate) struct Worker {
     queue: String,
 }
 
-const READ: &str = "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers \
-                    FROM pgmq.read($1, $2, $3)";
-const POP: &str = "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers \
-                   FROM pgmq.pop($1, $2)";
+static READ: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM pgmq.read($1, $2, $3)"));
+static POP: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {MESSAGE_COLUMNS} FROM pgmq.pop($1, $2)"));
 
 /// Decodes every column, as a typed client must.
 fn decode(row: &PgRow) -> (i64, BenchEvent) {
-    let id: i64 = row.get(0);
-    let _read_ct: i32 = row.get(1);
-    let _enqueued: DateTime<Utc> = row.get(2);
-    let _last: Option<DateTime<Utc>> = row.get(3);
-    let _vt: DateTime<Utc> = row.get(4);
-    let Json(event): Json<BenchEvent> = row.get(5);
-    let _headers: Option<serde_json::Value> = row.get(6);
-    (id, event)
+    decode_message_row!(row)
 }
 
 impl Worker {
@@ -71,7 +66,10 @@ impl Worker {
             queue: queue.to_owned(),
         };
         // Prepares the read statement before the timing starts, as the raw client does.
-        let warm_up = sqlx::query(READ).bind(queue).bind(0i32).bind(0i32);
+        let warm_up = sqlx::query(AssertSqlSafe(READ.as_str()))
+            .bind(queue)
+            .bind(0i32)
+            .bind(0i32);
         w.target.fetch_all(warm_up).await;
         w
     }
@@ -103,7 +101,10 @@ impl Worker {
             Op::ReadDelete => {
                 let mut left = count;
                 while left > 0 {
-                    let read = sqlx::query(READ).bind(q).bind(30i32).bind(1i32);
+                    let read = sqlx::query(AssertSqlSafe(READ.as_str()))
+                        .bind(q)
+                        .bind(30i32)
+                        .bind(1i32);
                     for row in &t.fetch_all(read).await {
                         let (id, _) = decode(row);
                         let delete = sqlx::query("SELECT pgmq.delete($1, $2)").bind(q).bind(id);
@@ -116,7 +117,10 @@ impl Worker {
                 let mut left = count;
                 while left > 0 {
                     let n = i32::try_from(left.min(BATCH)).expect("batch");
-                    let read = sqlx::query(READ).bind(q).bind(30i32).bind(n);
+                    let read = sqlx::query(AssertSqlSafe(READ.as_str()))
+                        .bind(q)
+                        .bind(30i32)
+                        .bind(n);
                     let ids: Vec<i64> = t
                         .fetch_all(read)
                         .await
@@ -133,7 +137,7 @@ impl Worker {
             Op::Pop => {
                 let mut left = count;
                 while left > 0 {
-                    let pop = sqlx::query(POP).bind(q).bind(1i32);
+                    let pop = sqlx::query(AssertSqlSafe(POP.as_str())).bind(q).bind(1i32);
                     left -= t.fetch_all(pop).await.iter().map(decode).count();
                 }
             }
