@@ -52,6 +52,14 @@ pub struct ConsumerConfig {
     /// handled at a time, in order; different groups run concurrently. A failing message
     /// holds its group back until it succeeds or leaves the queue.
     pub fifo: bool,
+    /// Read the next batch while the handlers of the last one run, and hold it until
+    /// their slots free up: the read's round trip and the server's work on it overlap the
+    /// handlers, which matters most for one consumer on one connection with fast
+    /// handlers. At most one batch is held; held messages are not extended by the
+    /// heartbeat (their visibility timeout runs while they wait, so keep it well above a
+    /// handler's duration) and are released at once on shutdown. Off by default: the
+    /// loop then never holds more messages than free handler slots.
+    pub read_ahead: bool,
 }
 
 impl ConsumerConfig {
@@ -78,6 +86,7 @@ impl ConsumerConfig {
             ack_batch: 100,
             ack_linger: Duration::from_millis(5),
             fifo: false,
+            read_ahead: false,
         }
     }
 
@@ -218,6 +227,19 @@ impl ConsumerConfig {
     /// ```
     pub fn fifo(mut self, on: bool) -> Self {
         self.fifo = on;
+        self
+    }
+
+    /// Turns reading ahead on (see the `read_ahead` field).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap());
+    /// assert!(!c.read_ahead);
+    /// assert!(c.read_ahead(true).read_ahead);
+    /// ```
+    pub fn read_ahead(mut self, on: bool) -> Self {
+        self.read_ahead = on;
         self
     }
 }

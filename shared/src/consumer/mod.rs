@@ -1,7 +1,8 @@
 //! A tokio consumer runtime for pgmq queues, written once for both ORM crates
 //! (feature `consumer`).
 //!
-//! The loop ([`Consumer`]) reads in batches no larger than its free handler slots, runs
+//! The loop ([`Consumer`]) reads in batches no larger than its free handler slots (or, with
+//! [`ConsumerConfig::read_ahead()`], reads one batch ahead while the last one runs), runs
 //! each message in its own task (so a panic is caught and treated as a failure), extends
 //! the visibility timeout while a handler runs (heartbeat), and on failure either puts the
 //! message back after an exponential, jittered backoff or, once `read_ct` reaches

@@ -2,6 +2,7 @@
 //! failure policy, and drain on shutdown.
 
 use std::any::Any;
+use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
@@ -125,8 +126,8 @@ where
     /// shutdown deadline, releases the messages of those that did not (visible at once),
     /// sends the acknowledgements still pending (plain mode) and returns.
     ///
-    /// Never holds more messages than free handler slots, so memory does not grow with
-    /// the queue's depth.
+    /// Never holds more messages than free handler slots (plus one batch read ahead with
+    /// [`ConsumerConfig::read_ahead()`]), so memory does not grow with the queue's depth.
     ///
     /// ```no_run
     /// # use pgmq_orm_core::consumer::*;
@@ -161,6 +162,8 @@ where
             hard_stop: hard_stop.clone(),
             ack,
         });
+        // With `read_ahead`: the next batch, read while the last one runs.
+        let mut held: VecDeque<RawJsonMessage> = VecDeque::new();
         loop {
             while tasks.try_join_next().is_some() {}
             let first = tokio::select! {
@@ -168,18 +171,22 @@ where
                 p = Arc::clone(&slots).acquire_owned() => p.expect("the semaphore is never closed"),
             };
             let mut permits = free_slots(&slots, first, batch).await;
-            // Not raced against `cancel`: a read cut short could hide messages it already
-            // took, until their visibility timeout.
-            let read = self
-                .backend
-                .read(
-                    &cfg.queue,
-                    cfg.visibility_timeout,
-                    permits.num_permits(),
-                    cfg.fifo,
-                )
-                .await;
-            let messages = match read {
+            let messages = if held.is_empty() {
+                // Not raced against `cancel`: a read cut short could hide messages it
+                // already took, until their visibility timeout.
+                self.backend
+                    .read(
+                        &cfg.queue,
+                        cfg.visibility_timeout,
+                        permits.num_permits(),
+                        cfg.fifo,
+                    )
+                    .await
+            } else {
+                let n = permits.num_permits().min(held.len());
+                Ok(held.drain(..n).collect())
+            };
+            let messages = match messages {
                 Ok(m) => m,
                 Err(e) => {
                     warn!(queue = %cfg.queue, error = %e, "pgmq read failed");
@@ -206,6 +213,23 @@ where
                 };
                 tasks.spawn(run_one(Arc::clone(&shared), raw, permit));
             }
+            if cfg.read_ahead && held.is_empty() {
+                // The next batch, read while these handlers run; handed out as their slots
+                // free up. Not raced against `cancel`, as above.
+                match self
+                    .backend
+                    .read(&cfg.queue, cfg.visibility_timeout, batch, cfg.fifo)
+                    .await
+                {
+                    Ok(next) => held.extend(next),
+                    Err(e) => warn!(queue = %cfg.queue, error = %e, "pgmq read ahead failed"),
+                }
+            }
+        }
+        // Messages read ahead and never started go back at once, for any consumer.
+        for raw in held.drain(..) {
+            release(&*self.backend, cfg, raw.msg_id).await;
+            Counters::bump(&self.counters.released);
         }
         let drained = tokio::time::timeout(cfg.shutdown_deadline, async {
             while tasks.join_next().await.is_some() {}

@@ -32,6 +32,8 @@ macro_rules! scenario_tests {
             failed_messages_go_to_the_archive_when_that_is_the_destination,
             undecodable_payload_is_dead_lettered_at_once,
             a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_batch_processed,
+            reading_ahead_handles_every_message_once,
+            reading_ahead_holds_one_batch_and_releases_it_at_shutdown,
             a_panicking_handler_is_retried_and_the_consumer_survives,
             heartbeat_keeps_a_slow_message_invisible_past_its_visibility_timeout,
             shutdown_past_the_deadline_releases_unfinished_messages_at_once,
@@ -460,6 +462,91 @@ pub(crate) async fn a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_ba
     let info = DeadLetterInfo::from_headers(dead[0].headers.as_ref()).unwrap();
     assert_eq!(info.msg_id, poison);
     assert!(info.error.contains("out of range"), "{}", info.error);
+}
+
+/// With `read_ahead`, batches read while the last one runs are handed out as slots free
+/// up: every message is handled once and deleted.
+pub(crate) async fn reading_ahead_handles_every_message_once<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..30 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    let cfg = config()
+        .with_batch_size(4)
+        .with_concurrency(4)
+        .read_ahead(true);
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        move |m: Message<i64>| {
+            s.lock().unwrap().push(m.message);
+            async { Ok::<(), BoxError>(()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed == 30)
+            .await
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.processed, stats.released, stats.retried), (30, 0, 0));
+    let mut handled = seen.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, (0..30).collect::<Vec<i64>>(), "each message once");
+    assert_eq!(fx.stored(&queue()).await, 0);
+}
+
+/// With `read_ahead`, one batch is read while the last one runs and held (hidden, not
+/// started); at shutdown the held batch is released at once along with the unfinished
+/// handler's message.
+pub(crate) async fn reading_ahead_holds_one_batch_and_releases_it_at_shutdown<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..3 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let started = Arc::new(AtomicU32::new(0));
+    let s = Arc::clone(&started);
+    let cfg = config()
+        .with_batch_size(1)
+        .with_concurrency(1)
+        .with_shutdown_deadline(Duration::from_millis(300))
+        .read_ahead(true);
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        move |_m: Message<Value>| {
+            s.fetch_add(1, Ordering::SeqCst);
+            async {
+                std::future::pending::<()>().await;
+                Ok::<(), BoxError>(())
+            }
+        },
+    ));
+    // One message runs (forever), one is held, one is left in the queue.
+    let start = Instant::now();
+    let mut visible = usize::MAX;
+    while start.elapsed() < Duration::from_secs(10) {
+        visible = fx.peek(&queue()).await.len();
+        if started.load(Ordering::SeqCst) == 1 && visible == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(visible, 1, "one message running and one held");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        started.load(Ordering::SeqCst),
+        1,
+        "the held one never starts"
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.released, 2, "the running message and the held one");
+    assert_eq!(
+        fx.peek(&queue()).await.len(),
+        3,
+        "all three visible again at once"
+    );
 }
 
 pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives<F: Fixture>() {

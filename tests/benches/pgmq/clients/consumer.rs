@@ -149,11 +149,13 @@ impl ConsumerBackend for Counting {
 
 /// Reads up to [`BATCH`] at a time with as many handlers, like the raw ceiling's
 /// read(100); polls every 100 ms when the queue is empty (it only is at the very end).
+/// `BENCH_CONSUMER_READ_AHEAD=1` turns on [`ConsumerConfig::read_ahead()`].
 fn config(queue: QueueName) -> ConsumerConfig {
     ConsumerConfig::new(queue)
         .with_batch_size(BATCH)
         .with_concurrency(BATCH)
         .with_poll_interval(Duration::from_millis(100))
+        .read_ahead(std::env::var_os("BENCH_CONSUMER_READ_AHEAD").is_some())
 }
 
 /// Builds a consumer of `kind` on `queue`, passes `barrier`, and consumes until `done`
