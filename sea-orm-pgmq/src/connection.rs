@@ -6,7 +6,6 @@ use crate::query::{
     self, BoolRow, CountRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
     RoutingMatchRow, TopicBindingRow, TopicCountRow, TopicMessageIdRow,
 };
-use chrono::{DateTime, Utc};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
@@ -15,7 +14,7 @@ use pgmq_orm_core::{
 };
 use pgmq_orm_core::{RawJson, RawJsonMessage};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryResult, Statement};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::future::Future;
@@ -109,34 +108,25 @@ pub(crate) async fn raw_json_messages<C: ConnectionTrait + ?Sized>(
             stmt.column(name);
         }
     }
-    let rows = fetch_all::<TextMessageRow, _>(conn, stmt).await?;
-    Ok(rows.into_iter().map(TextMessageRow::into_raw).collect())
+    let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
+    rows.iter()
+        .map(|r| text_message(r).map_err(into_pgmq_error))
+        .collect()
 }
 
-/// A message row with payload and headers as JSON text (see [`messages`]).
-#[derive(FromQueryResult)]
-struct TextMessageRow {
-    msg_id: i64,
-    read_ct: i32,
-    enqueued_at: DateTime<Utc>,
-    last_read_at: Option<DateTime<Utc>>,
-    vt: DateTime<Utc>,
-    message: String,
-    headers: Option<String>,
-}
-
-impl TextMessageRow {
-    fn into_raw(self) -> RawJsonMessage {
-        RawJsonMessage {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            enqueued_at: self.enqueued_at,
-            last_read_at: self.last_read_at,
-            vt: self.vt,
-            message: RawJson::from_text(self.message.into_bytes()),
-            headers: self.headers.map(|h| RawJson::from_text(h.into_bytes())),
-        }
-    }
+/// A row of the columns [`raw_json_messages`] selects, in their order (read by position
+/// rather than looked up by name on every row), as a message still in JSON text.
+fn text_message(r: &QueryResult) -> Result<RawJsonMessage, DbErr> {
+    let text = |s: String| RawJson::from_text(s.into_bytes());
+    Ok(RawJsonMessage {
+        msg_id: r.try_get_by_index(0)?,
+        read_ct: r.try_get_by_index(1)?,
+        enqueued_at: r.try_get_by_index(2)?,
+        last_read_at: r.try_get_by_index(3)?,
+        vt: r.try_get_by_index(4)?,
+        message: text(r.try_get_by_index(5)?),
+        headers: r.try_get_by_index::<Option<String>>(6)?.map(text),
+    })
 }
 
 pub(crate) async fn one_id<C: ConnectionTrait + ?Sized>(
@@ -146,15 +136,16 @@ pub(crate) async fn one_id<C: ConnectionTrait + ?Sized>(
     Ok(one::<MsgIdRow, _>(conn, stmt).await?.msg_id)
 }
 
+/// The ids a statement that selects only them returns (`send_batch`, `delete`/`archive`
+/// of many), read by position rather than looked up by column name on every row.
 pub(crate) async fn ids<C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<Vec<i64>, Error> {
-    Ok(fetch_all::<MsgIdRow, _>(conn, stmt)
-        .await?
-        .into_iter()
-        .map(|r| r.msg_id)
-        .collect())
+    let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
+    rows.iter()
+        .map(|r| r.try_get_by_index::<i64>(0).map_err(into_pgmq_error))
+        .collect()
 }
 
 pub(crate) async fn flag<C: ConnectionTrait + ?Sized>(
