@@ -144,24 +144,31 @@ pub fn encode_batch<T: Serialize, H: Serialize>(
     messages: &[T],
     headers: Option<&[H]>,
 ) -> Result<(Vec<Value>, Option<Vec<Value>>), Error> {
-    check_batch_headers(messages.len(), headers.map(<[H]>::len))?;
-    let messages = messages
-        .iter()
-        .map(encode_message)
-        .collect::<Result<_, _>>()?;
-    let headers = headers
-        .map(|h| h.iter().map(encode_headers).collect::<Result<_, _>>())
-        .transpose()?;
-    Ok((messages, headers))
+    encode_batch_with(messages, headers, encode_message, encode_headers)
 }
 
-fn check_batch_headers(messages: usize, headers: Option<usize>) -> Result<(), Error> {
-    match headers {
-        Some(h) if h != messages => Err(Error::InvalidArgument(format!(
-            "a batch of {messages} messages got {h} headers"
-        ))),
-        _ => Ok(()),
+/// What [`encode_batch`] and [`encode_batch_json`] share: the header count checked first,
+/// then `message` on every payload and `header` on every header.
+fn encode_batch_with<T, H, J>(
+    messages: &[T],
+    headers: Option<&[H]>,
+    message: impl Fn(&T) -> Result<J, Error>,
+    header: impl Fn(&H) -> Result<J, Error>,
+) -> Result<(Vec<J>, Option<Vec<J>>), Error> {
+    if let Some(h) = headers
+        && h.len() != messages.len()
+    {
+        return Err(Error::InvalidArgument(format!(
+            "a batch of {} messages got {} headers",
+            messages.len(),
+            h.len()
+        )));
     }
+    let messages = messages.iter().map(message).collect::<Result<_, _>>()?;
+    let headers = headers
+        .map(|h| h.iter().map(header).collect::<Result<_, _>>())
+        .transpose()?;
+    Ok((messages, headers))
 }
 
 /// JSON text, serialized once and not parsed: what a `jsonb` parameter carries and a
@@ -438,15 +445,7 @@ pub fn encode_batch_json<T: Serialize, H: Serialize>(
     messages: &[T],
     headers: Option<&[H]>,
 ) -> Result<(Vec<RawJson>, Option<Vec<RawJson>>), Error> {
-    check_batch_headers(messages.len(), headers.map(<[H]>::len))?;
-    let messages = messages
-        .iter()
-        .map(encode_message_json)
-        .collect::<Result<_, _>>()?;
-    let headers = headers
-        .map(|h| h.iter().map(encode_headers_json).collect::<Result<_, _>>())
-        .transpose()?;
-    Ok((messages, headers))
+    encode_batch_with(messages, headers, encode_message_json, encode_headers_json)
 }
 
 fn to_raw_json<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<RawJson, Error> {
