@@ -49,6 +49,7 @@ fn sqlstate(kind: DatabaseErrorKind, message: &str) -> Option<&'static str> {
         _ if message.starts_with("relation ") && message.ends_with("does not exist") => "42P01",
         _ if message.starts_with("function ") && message.ends_with("does not exist") => "42883",
         _ if message.starts_with("schema ") && message.ends_with("does not exist") => "3F000",
+        _ if message.starts_with("column ") && message.ends_with("does not exist") => "42703",
         _ => return None,
     })
 }

@@ -25,6 +25,7 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -37,7 +38,7 @@ use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
     QueueName, RawJsonMessage, RawMessage, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
+    VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json, sql,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -482,32 +483,37 @@ pub fn list_queues() -> Statement<QueueInfoSql> {
     )
 }
 
-const METRICS_COLS: &str = "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM ";
+/// `SELECT <metrics columns> FROM pgmq.<function> AS m`, with the columns some
+/// supported pgmq version lacks selected so that they read as NULL there.
+fn metrics_sql(function: &str) -> String {
+    format!(
+        "SELECT {} FROM {function} AS {}",
+        sql::select_list(&sql::columns::METRICS),
+        sql::ROW_ALIAS
+    )
+}
 
-/// `pgmq.metrics($1)` as a [`MetricsRow`].
+/// `pgmq.metrics($1)` as a [`MetricsRow`]; `default_partition_length` is `None` on pgmq
+/// before 1.13, which lacks it.
 ///
 /// ```
 /// # use diesel_pgmq::{query, QueueName};
 /// assert!(query::metrics(&QueueName::from_static("jobs")).sql().contains("pgmq.metrics(?)"));
 /// ```
 pub fn metrics(queue: &QueueName) -> Statement<MetricsSql> {
-    let _ = METRICS_COLS;
-    Statement::new(
-        "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM pgmq.metrics(?)",
-        vec![text(queue)],
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| metrics_sql("pgmq.metrics(?)"));
+    Statement::new(SQL.as_str(), vec![text(queue)])
 }
 
-/// `pgmq.metrics_all()` as [`MetricsRow`]s.
+/// `pgmq.metrics_all()` as [`MetricsRow`]s; `default_partition_length` is `None` on pgmq
+/// before 1.13, which lacks it.
 ///
 /// ```
 /// assert!(diesel_pgmq::query::metrics_all().sql().contains("metrics_all()"));
 /// ```
 pub fn metrics_all() -> Statement<MetricsSql> {
-    Statement::new(
-        "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM pgmq.metrics_all()",
-        vec![],
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| metrics_sql("pgmq.metrics_all()"));
+    Statement::new(SQL.as_str(), vec![])
 }
 
 /// `pgmq.send($1, $2)`: the new message's id. Fails only if `payload` does not serialize.

@@ -164,9 +164,11 @@ pub fn create_unlogged(q: &QueueName) -> FunctionCall {
     call(f::CREATE_UNLOGGED).arg(queue(q))
 }
 
-/// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval, premake)`
+/// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval [, premake])`
 /// (needs pg_partman). The intervals are msg_id counts (`"10000"`) or time spans
 /// (`"1 day"`); see [`pgmq_orm_core::sql::DEFAULT_PARTITION_INTERVAL`] and friends.
+/// `premake` came with pgmq 1.13: `None` leaves it out (pgmq's default, 4 on 1.13), which
+/// works on every supported version.
 ///
 /// ```
 /// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
@@ -175,19 +177,19 @@ pub fn create_unlogged(q: &QueueName) -> FunctionCall {
 /// let call = functions::create_partitioned(&q, "10000", "100000", 4);
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3, $4)");
+/// let call = functions::create_partitioned(&q, "10000", "100000", None);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3)");
 /// ```
 pub fn create_partitioned(
     q: &QueueName,
     partition_interval: &str,
     retention_interval: &str,
-    premake: i32,
+    premake: impl Into<Option<i32>>,
 ) -> FunctionCall {
-    call(f::CREATE_PARTITIONED).args([
-        queue(q),
-        text(partition_interval),
-        text(retention_interval),
-        int(premake),
-    ])
+    let mut args = vec![queue(q), text(partition_interval), text(retention_interval)];
+    args.extend(premake.into().map(int));
+    call(f::CREATE_PARTITIONED).args(args)
 }
 
 /// `pgmq.drop_queue(queue_name)`: drops the queue and its archive; returns `boolean`.

@@ -280,18 +280,25 @@ impl QueueSpec {
                 partition_interval,
                 retention_interval,
                 premake,
-            } => Statement::new(
-                format!(
-                    "SELECT {}($1, $2, $3, $4) {guard}",
-                    function::CREATE_PARTITIONED
-                ),
-                vec![
+            } => {
+                let mut binds = vec![
                     name(),
                     Bind::Text(partition_interval.clone()),
                     Bind::Text(retention_interval.clone()),
-                    Bind::Int(*premake),
-                ],
-            ),
+                ];
+                // `premake` came with pgmq 1.13; the default is left out so that the
+                // statement works on every supported version.
+                let args = if *premake == sql::DEFAULT_PREMAKE {
+                    "$1, $2, $3"
+                } else {
+                    binds.push(Bind::Int(*premake));
+                    "$1, $2, $3, $4"
+                };
+                Statement::new(
+                    format!("SELECT {}({args}) {guard}", function::CREATE_PARTITIONED),
+                    binds,
+                )
+            }
         };
         let mut plan = vec![Statement::lock(), create];
         if let Some(ms) = self.notify_throttle_ms {
