@@ -3,7 +3,7 @@
 //!
 //! Listing reads the queue's table (`pgmq.q_<name>`) directly rather than through
 //! `pgmq.read`, so looking neither hides messages nor bumps their `read_ct`. The table
-//! name comes from a validated [`QueueName`] and is quoted; every value is a bound `$n`
+//! name comes from a validated [`QueueName`] (pgmq lowercases it) and is quoted; every value is a bound `$n`
 //! parameter.
 
 use serde_json::Value;
@@ -15,9 +15,9 @@ use super::{DeadLetterInfo, requeue_headers};
 
 fn select_from(dlq: &QueueName) -> String {
     format!(
-        "SELECT {} FROM pgmq.\"{}\"",
+        "SELECT {} FROM {}",
         columns::MESSAGE.join(", "),
-        dlq.table_name()
+        dlq.quoted_table_name()
     )
 }
 
@@ -293,7 +293,8 @@ fn source_queue(row: &RawMessage) -> Result<QueueName, Error> {
             row.msg_id
         ))
     })?;
-    Ok(QueueName::new(info.source_queue)?)
+    // The source may be a queue another client created: pgmq's rules, not ours.
+    Ok(QueueName::existing(info.source_queue)?)
 }
 
 #[cfg(test)]
