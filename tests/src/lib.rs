@@ -401,7 +401,7 @@ fn locate_scripts() -> Result<Scripts, String> {
                 let manifest = Path::new(p["manifest_path"].as_str()?);
                 Some(manifest.parent()?.join("src/install/embedded"))
             })
-            .ok_or_else(|| format!("no upstream pgmq release found by cargo metadata"))
+            .ok_or_else(|| "no upstream pgmq release found by cargo metadata".to_owned())
     };
     let base_dir = sql_dir(&|v| v == BASE_RELEASE)?;
     let pinned_dir = sql_dir(&|v| v != BASE_RELEASE)?;
