@@ -29,14 +29,12 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel::sql_types::{BigInt, Jsonb, Text};
+use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
-use pgmq_orm_core::{
-    BatchSize, Error, QueueName, RawJsonMessage, VisibilityTimeout, sql,
-};
+use pgmq_orm_core::{BatchSize, Error, QueueName, RawJsonMessage, VisibilityTimeout, sql};
 use serde_json::Value;
 
 use crate::PgmqAsyncConnectionExt;

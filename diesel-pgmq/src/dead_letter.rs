@@ -29,7 +29,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Integer, Jsonb as JsonbSql, Nullable, Text, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::future::Future;
 
@@ -40,8 +40,6 @@ use serde::de::DeserializeOwned;
 
 use crate::consumer::TxError;
 use crate::error::from_diesel;
-use crate::jsonb::Jsonb;
-use crate::query::MessageRow;
 
 /// A locked dead letter's id and recorded source queue ([`dead_letter_sql::lock_sources`]).
 #[derive(QueryableByName)]
@@ -61,7 +59,8 @@ struct MovedRow {
     sent: Vec<i64>,
 }
 
-/// A row of a queue table, by column name, payload and headers as exact JSON text.
+/// A row of a queue table, by column name, payload and headers as their exact JSON text
+/// ([`dead_letter_sql`] selects them `::text`).
 #[derive(QueryableByName)]
 struct TableRow {
     #[diesel(sql_type = BigInt)]
@@ -74,24 +73,24 @@ struct TableRow {
     last_read_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Timestamptz)]
     vt: DateTime<Utc>,
-    #[diesel(sql_type = Nullable<JsonbSql>)]
-    message: Option<Jsonb>,
-    #[diesel(sql_type = Nullable<JsonbSql>)]
-    headers: Option<Jsonb>,
+    #[diesel(sql_type = Nullable<Text>)]
+    message: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    headers: Option<String>,
 }
 
 impl From<TableRow> for RawJsonMessage {
     fn from(r: TableRow) -> Self {
-        MessageRow {
+        let text = |t: String| RawJson::from_text(t.into_bytes());
+        Self {
             msg_id: r.msg_id,
             read_ct: r.read_ct,
             enqueued_at: r.enqueued_at,
             last_read_at: r.last_read_at,
             vt: r.vt,
-            message: r.message.map_or_else(RawJson::sql_null, |m| m.0),
-            headers: r.headers.map(|h| h.0),
+            message: r.message.map_or_else(RawJson::sql_null, text),
+            headers: r.headers.map(text),
         }
-        .into()
     }
 }
 
@@ -186,7 +185,8 @@ impl DeadLetterOps for DeadLetters {
             .load(conn)
             .await
             .map_err(from_diesel)?;
-        Ok(decode_dead_letters(rows.into_iter().map(Into::into).collect()))
+        let rows: Vec<RawJsonMessage> = rows.into_iter().map(Into::into).collect();
+        Ok(decode_dead_letters(&rows))
     }
 
     async fn inspect<T: DeserializeOwned>(
@@ -240,7 +240,11 @@ async fn move_back(
     tx: &mut AsyncPgConnection,
     rows: Vec<SourceRow>,
 ) -> Result<Vec<Requeued>, TxError> {
-    let plan = dead.plan(rows.into_iter().map(|r| (r.msg_id, r.source_queue)).collect())?;
+    let plan = dead.plan(
+        rows.into_iter()
+            .map(|r| (r.msg_id, r.source_queue))
+            .collect(),
+    )?;
     let sql = dead_letter_sql::move_back(dead.queue());
     let mut moved = Vec::new();
     for run in plan {

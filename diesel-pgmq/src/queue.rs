@@ -354,7 +354,9 @@ pub struct MessageQuery<T, H = Value> {
 
 impl<T, H> fmt::Debug for MessageQuery<T, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("MessageQuery").field(&self.statement).finish()
+        f.debug_tuple("MessageQuery")
+            .field(&self.statement)
+            .finish()
     }
 }
 

@@ -171,11 +171,31 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     }
 }
 
+/// Equal when the decoded messages are equal and the undecodable ones are the same
+/// messages with the same text (serde's errors are not compared).
+impl<I: PartialEq> PartialEq for Batch<I> {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |e: &DecodeError| (e.msg_id, e.part, e.message.clone(), e.headers.clone());
+        self.decoded == other.decoded
+            && self
+                .undecodable
+                .iter()
+                .map(key)
+                .eq(other.undecodable.iter().map(key))
+    }
+}
+
 impl<I> Deref for Batch<I> {
     type Target = [I];
 
     fn deref(&self) -> &[I] {
         &self.decoded
+    }
+}
+
+impl<I> std::ops::DerefMut for Batch<I> {
+    fn deref_mut(&mut self) -> &mut [I] {
+        &mut self.decoded
     }
 }
 

@@ -103,7 +103,12 @@ impl ser::Serializer for Probe {
         Ok(())
     }
 
-    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<(), NonFinite> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+    ) -> Result<(), NonFinite> {
         Ok(())
     }
 
@@ -199,11 +204,11 @@ impl ser::SerializeMap for Probe {
     type Error = NonFinite;
 
     fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), NonFinite> {
-        key.serialize(Probe)
+        key.serialize(Self)
     }
 
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), NonFinite> {
-        value.serialize(Probe)
+        value.serialize(Self)
     }
 
     fn end(self) -> Result<(), NonFinite> {
@@ -233,7 +238,13 @@ mod tests {
         };
         assert!(check(&ok).is_ok());
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-            assert!(check(&Reading { values: vec![1.0, bad], ..ok_copy() }).is_err());
+            assert!(
+                check(&Reading {
+                    values: vec![1.0, bad],
+                    ..ok_copy()
+                })
+                .is_err()
+            );
         }
         let deep = Reading {
             nested: Some(BTreeMap::from([("k".into(), (1, f32::NAN))])),

@@ -113,7 +113,9 @@ impl<T, H> Message<T, H> {
 /// ```
 pub fn encode_message<T: Serialize + ?Sized>(message: &T) -> Result<Value, Error> {
     let value = message
-        .serialize(serde_stacker::Serializer::new(serde_json::value::Serializer))
+        .serialize(serde_stacker::Serializer::new(
+            serde_json::value::Serializer,
+        ))
         .map_err(|source| Error::Encode {
             part: DecodedPart::Message,
             source,
@@ -740,7 +742,9 @@ mod tests {
     fn deep_nesting_decodes_and_round_trips() {
         for depth in [129, 200, 5000] {
             let text = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-            let v: Value = RawJson::from_text(text.clone().into_bytes()).decode().unwrap();
+            let v: Value = RawJson::from_text(text.clone().into_bytes())
+                .decode()
+                .unwrap();
             assert_eq!(encode_message_json(&v).unwrap().as_bytes(), text.as_bytes());
             // Dropping a deep Value recurses; keep it from overflowing the test thread.
             std::mem::forget(v);
@@ -753,11 +757,23 @@ mod tests {
             let payload = json!({"ok": [1, null]});
             assert!(encode_message_json(&payload).is_ok());
             let with_bad = (1, vec![bad]);
-            assert!(matches!(encode_message(&with_bad), Err(Error::Encode { .. })));
-            assert!(matches!(encode_message_json(&with_bad), Err(Error::Encode { .. })));
+            assert!(matches!(
+                encode_message(&with_bad),
+                Err(Error::Encode { .. })
+            ));
+            assert!(matches!(
+                encode_message_json(&with_bad),
+                Err(Error::Encode { .. })
+            ));
             let headers = std::collections::HashMap::from([("n", bad)]);
-            assert!(matches!(encode_headers_json(&headers), Err(Error::Encode { .. })));
-            assert!(matches!(encode_batch_json::<_, Value>(&[1.0, bad], None), Err(Error::Encode { .. })));
+            assert!(matches!(
+                encode_headers_json(&headers),
+                Err(Error::Encode { .. })
+            ));
+            assert!(matches!(
+                encode_batch_json::<_, Value>(&[1.0, bad], None),
+                Err(Error::Encode { .. })
+            ));
         }
     }
 

@@ -6,8 +6,9 @@ use std::time::Duration;
 use diesel::pg::Pg;
 use diesel_async::{AsyncConnectionCore, RunQueryDsl};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion, PollOptions,
-    QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
+    BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion,
+    PollOptions, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::{convert, decode_all, name, one, pick_version};
 use crate::error::from_diesel;
 use crate::query::{
-    self, MetricsRow, NotifyThrottleRow, QueueInfoRow, MessageRow, RoutingMatchRow,
+    self, MessageRow, MetricsRow, NotifyThrottleRow, QueueInfoRow, RoutingMatchRow,
     TopicBindingRow, TopicMessageIdRow,
 };
 

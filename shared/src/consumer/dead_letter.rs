@@ -72,7 +72,10 @@ pub fn dead_letter_headers(original: Option<&Value>, mut record: Value) -> Value
         _ => Map::new(),
     };
     if let Value::Object(r) = &mut record {
-        r.insert("headers".to_owned(), original.cloned().unwrap_or(Value::Null));
+        r.insert(
+            "headers".to_owned(),
+            original.cloned().unwrap_or(Value::Null),
+        );
     }
     headers.insert(DEAD_LETTER_HEADER.to_owned(), record);
     Value::Object(headers)
@@ -168,13 +171,13 @@ impl<T: DeserializeOwned> DeadLetter<T> {
 /// # use pgmq_orm_core::{RawJson, RawJsonMessage, consumer::decode_dead_letters};
 /// let row = |id, text: &str| RawJsonMessage { msg_id: id, read_ct: 0, enqueued_at: chrono::Utc::now(),
 ///     last_read_at: None, vt: chrono::Utc::now(), message: RawJson::from_text(text.into()), headers: None };
-/// let (ok, bad) = decode_dead_letters::<serde_json::Value>(vec![row(1, "1"), row(2, "[1e400]")]).into_parts();
+/// let (ok, bad) = decode_dead_letters::<serde_json::Value>(&[row(1, "1"), row(2, "[1e400]")]).into_parts();
 /// assert_eq!((ok.len(), bad[0].msg_id, bad[0].message.as_bytes()), (1, 2, &b"[1e400]"[..]));
 /// ```
-pub fn decode_dead_letters<T: DeserializeOwned>(rows: Vec<RawJsonMessage>) -> Batch<DeadLetter<T>> {
+pub fn decode_dead_letters<T: DeserializeOwned>(rows: &[RawJsonMessage]) -> Batch<DeadLetter<T>> {
     let mut decoded = Vec::with_capacity(rows.len());
     let mut undecodable = Vec::new();
-    for row in &rows {
+    for row in rows {
         match DeadLetter::decode(row) {
             Ok(d) => decoded.push(d),
             Err(e) => undecodable.push(*e),
@@ -190,7 +193,10 @@ mod tests {
     #[test]
     fn object_headers_are_kept_beside_the_failure_record() {
         let q = QueueName::new("q").unwrap();
-        let h = dead_letter_headers(Some(&json!({"trace": "x"})), failure_record(&q, 1, 5, "bad"));
+        let h = dead_letter_headers(
+            Some(&json!({"trace": "x"})),
+            failure_record(&q, 1, 5, "bad"),
+        );
         assert_eq!(h["trace"], "x");
         assert_eq!(h[DEAD_LETTER_HEADER]["error"], "bad");
         assert_eq!(h[DEAD_LETTER_HEADER]["read_ct"], 5);

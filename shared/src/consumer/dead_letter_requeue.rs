@@ -21,10 +21,19 @@ fn sources_from(dlq: &QueueName) -> String {
     )
 }
 
+/// The message columns of `dlq`'s table, payload and headers as JSON text (`::text`), so
+/// a row loads whatever its JSON holds and is decoded on its own.
 fn select_from(dlq: &QueueName) -> String {
+    let cols: Vec<String> = columns::MESSAGE
+        .iter()
+        .map(|c| match *c {
+            "message" | "headers" => format!("{c}::text AS {c}"),
+            c => c.to_owned(),
+        })
+        .collect();
     format!(
         "SELECT {} FROM pgmq.\"{}\"",
-        columns::MESSAGE.join(", "),
+        cols.join(", "),
         dlq.table_name()
     )
 }
@@ -167,7 +176,6 @@ pub mod dead_letter_sql {
             key = super::DEAD_LETTER_HEADER,
         )
     }
-
 }
 
 /// One dead-letter queue, and where its messages go back to: the recorded source queue
@@ -346,14 +354,33 @@ mod tests {
         if let Some(t) = target {
             d = d.requeue_to(t).unwrap();
         }
-        d.plan(rows.iter().map(|(id, s)| (*id, s.map(str::to_owned))).collect())
+        d.plan(
+            rows.iter()
+                .map(|(id, s)| (*id, s.map(str::to_owned)))
+                .collect(),
+        )
     }
 
     #[test]
     fn runs_split_on_queue_and_keep_order() {
-        let runs = plan(&[(1, Some("a")), (2, Some("a")), (3, Some("b")), (5, Some("a"))], None).unwrap();
-        let shape: Vec<_> = runs.iter().map(|r| (r.queue.as_str(), r.dead_ids.clone())).collect();
-        assert_eq!(shape, vec![("a", vec![1, 2]), ("b", vec![3]), ("a", vec![5])]);
+        let runs = plan(
+            &[
+                (1, Some("a")),
+                (2, Some("a")),
+                (3, Some("b")),
+                (5, Some("a")),
+            ],
+            None,
+        )
+        .unwrap();
+        let shape: Vec<_> = runs
+            .iter()
+            .map(|r| (r.queue.as_str(), r.dead_ids.clone()))
+            .collect();
+        assert_eq!(
+            shape,
+            vec![("a", vec![1, 2]), ("b", vec![3]), ("a", vec![5])]
+        );
     }
 
     #[test]
@@ -376,7 +403,9 @@ mod tests {
 
     #[test]
     fn a_partial_move_is_an_error() {
-        let run = plan(&[(1, Some("a")), (2, Some("a"))], None).unwrap().remove(0);
+        let run = plan(&[(1, Some("a")), (2, Some("a"))], None)
+            .unwrap()
+            .remove(0);
         assert!(requeued(&run, &[1], &[7]).is_err());
         assert!(requeued(&run, &[1, 2], &[7]).is_err());
         assert_eq!(requeued(&run, &[1, 2], &[7, 8]).unwrap()[1].msg_id, 8);
