@@ -12,8 +12,8 @@ use pgmq_orm_core::{
     VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_headers_json,
     encode_message, encode_message_json, sql,
 };
-use pgmq_orm_core::{RawJson, RawJsonMessage};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
+use pgmq_orm_core::{Messages, RawJson, RawJsonMessage};
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryResult, Statement};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -97,9 +97,10 @@ pub(crate) async fn exec<C: ConnectionTrait + ?Sized>(
     }
 }
 
-/// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`.
-/// The payload and headers are selected as text (`message::text`; the server renders
-/// jsonb as text either way) and parsed once, straight into `T`, with no `Value` tree.
+/// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`,
+/// each on its own (see [`Messages`]). The payload and headers are selected as text
+/// (`message::text`; the server renders jsonb as text either way) and parsed once,
+/// straight into `T`, with no `Value` tree.
 pub(crate) async fn messages<
     T: DeserializeOwned,
     H: DeserializeOwned,
@@ -107,30 +108,17 @@ pub(crate) async fn messages<
 >(
     conn: &C,
     stmt: SelectStatement,
-) -> Result<Vec<Message<T, H>>, Error> {
-    raw_json_messages(conn, stmt)
-        .await?
-        .into_iter()
-        .map(RawJsonMessage::decode)
-        .collect()
+) -> Result<Messages<T, H>, Error> {
+    Ok(Messages::decode(raw_json_messages(conn, stmt).await?))
 }
 
-/// Runs a [`query`] statement that returns messages, with payload and headers selected as
-/// JSON text and left undecoded (see [`messages`]).
+/// Runs a [`query`] statement that returns messages, payload and headers as JSON text
+/// left undecoded (see [`messages`]).
 pub(crate) async fn raw_json_messages<C: ConnectionTrait + ?Sized>(
     conn: &C,
-    mut stmt: SelectStatement,
+    stmt: SelectStatement,
 ) -> Result<Vec<RawJsonMessage>, Error> {
-    // The same columns, in the same order, with the two jsonb ones as text.
-    stmt.clear_selects();
-    for col in sql::columns::MESSAGE {
-        let name = Alias::new(col);
-        if matches!(col, "message" | "headers") {
-            stmt.expr_as(Expr::col(name.clone()).cast_as(Alias::new("text")), name);
-        } else {
-            stmt.column(name);
-        }
-    }
+    // The query module selects the two jsonb columns as text.
     let rows = match conn.query_all(&stmt).await {
         Ok(rows) => rows,
         Err(e) => return Err(db_error(conn, e).await),
@@ -150,7 +138,9 @@ fn text_message(r: &QueryResult) -> Result<RawJsonMessage, DbErr> {
         enqueued_at: r.try_get_by_index(2)?,
         last_read_at: r.try_get_by_index(3)?,
         vt: r.try_get_by_index(4)?,
-        message: text(r.try_get_by_index(5)?),
+        message: r
+            .try_get_by_index::<Option<String>>(5)?
+            .map_or_else(RawJson::sql_null, text),
         headers: r.try_get_by_index::<Option<String>>(6)?.map(text),
     })
 }
@@ -588,7 +578,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read` with a filter: only messages whose payload contains `conditional`
     /// (jsonb `@>`).
@@ -616,7 +606,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_with_poll`: waits in the server up to `poll`'s max wait for messages;
     /// empty on timeout.
@@ -642,7 +632,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_with_poll` with a payload filter (see [`Self::read_conditional`]).
     ///
@@ -670,7 +660,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.pop`: reads and deletes up to `qty` messages in one step.
     ///
@@ -691,7 +681,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         &self,
         q: impl IntoQueueName,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.set_vt`: moves one message's visibility timeout; the updated message, or
     /// `None` if there is no such message.
@@ -736,7 +726,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.delete`: `true` if the message existed.
     ///
@@ -845,7 +835,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_rr`: grouped FIFO, taking round-robin across groups.
     ///
@@ -870,7 +860,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_head`: at most one message per group, each group's oldest, and
     /// only while it is visible.
@@ -896,7 +886,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_with_poll`: [`Self::read_grouped`], waiting for messages.
     ///
@@ -923,7 +913,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_rr_with_poll`: [`Self::read_grouped_rr`], waiting for messages.
     ///
@@ -950,7 +940,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_head_with_poll`: [`Self::read_grouped_head`], waiting for messages.
     ///
@@ -977,7 +967,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.create_fifo_index`: an index on the group header that speeds up grouped reads
     /// (idempotent).
@@ -1369,7 +1359,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1380,7 +1370,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = try_on(q, |q| {
             Ok(query::read_conditional(
                 q,
@@ -1398,7 +1388,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1410,7 +1400,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = try_on(q, |q| {
             Ok(query::read_with_poll_conditional(
                 q,
@@ -1427,7 +1417,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         &self,
         q: impl IntoQueueName,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::pop(q, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1447,7 +1437,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::set_vt_batch(q, msg_ids, vt));
         async move { messages(self, stmt?).await }
     }
@@ -1493,7 +1483,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1503,7 +1493,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_rr(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1513,7 +1503,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_head(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1524,7 +1514,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1535,7 +1525,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_rr_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1546,7 +1536,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_head_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }

@@ -76,11 +76,11 @@ macro_rules! exercise {
         assert!(read[0].last_read_at.is_some(), "{}", ctx("last_read_at"));
         let moved = $conn.set_vt::<Value>("jobs", id, VisibilityTimeout::Seconds(0))$($aw)*.expect(&ctx("set_vt"));
         assert_eq!(moved.map(|m| m.msg_id), Some(id));
-        $conn.set_vt_batch::<Value>("jobs", &[id], VisibilityTimeout::Seconds(0))$($aw)*.expect(&ctx("set_vt_batch"));
-        $conn.read_conditional::<Value, _>("jobs", VT, BatchSize::ONE, &json!({"n": 1}))$($aw)*.expect(&ctx("read_conditional"));
+        let _ = $conn.set_vt_batch::<Value>("jobs", &[id], VisibilityTimeout::Seconds(0))$($aw)*.expect(&ctx("set_vt_batch"));
+        let _ = $conn.read_conditional::<Value, _>("jobs", VT, BatchSize::ONE, &json!({"n": 1}))$($aw)*.expect(&ctx("read_conditional"));
         let poll = PollOptions::new(Duration::from_secs(1), Duration::from_millis(10));
-        $conn.read_with_poll::<Value>("jobs", VT, BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_with_poll"));
-        $conn.read_with_poll_conditional::<Value, _>("jobs", VT, BatchSize::ONE, poll, &json!({}))$($aw)*.expect(&ctx("read_with_poll_conditional"));
+        let _ = $conn.read_with_poll::<Value>("jobs", VT, BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_with_poll"));
+        let _ = $conn.read_with_poll_conditional::<Value, _>("jobs", VT, BatchSize::ONE, poll, &json!({}))$($aw)*.expect(&ctx("read_with_poll_conditional"));
         assert!($conn.archive("jobs", id)$($aw)*.expect(&ctx("archive")));
         $conn.archive_batch("jobs", &[ids[0]])$($aw)*.expect(&ctx("archive_batch"));
         $conn.delete("jobs", ids[1])$($aw)*.expect(&ctx("delete"));
@@ -92,11 +92,11 @@ macro_rules! exercise {
 
         $conn.create_fifo_index("jobs")$($aw)*.expect(&ctx("create_fifo_index"));
         $conn.create_fifo_indexes_all()$($aw)*.expect(&ctx("create_fifo_indexes_all"));
-        $conn.read_grouped::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped"));
-        $conn.read_grouped_rr::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped_rr"));
-        $conn.read_grouped_with_poll::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_grouped_with_poll"));
-        $conn.read_grouped_rr_with_poll::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_grouped_rr_with_poll"));
-        $conn.read_grouped_head::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped_head"));
+        let _ = $conn.read_grouped::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped"));
+        let _ = $conn.read_grouped_rr::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped_rr"));
+        let _ = $conn.read_grouped_with_poll::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_grouped_with_poll"));
+        let _ = $conn.read_grouped_rr_with_poll::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE, poll)$($aw)*.expect(&ctx("read_grouped_rr_with_poll"));
+        let _ = $conn.read_grouped_head::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE)$($aw)*.expect(&ctx("read_grouped_head"));
         let r = $conn.read_grouped_head_with_poll::<Value>("jobs", VisibilityTimeout::Seconds(0), BatchSize::ONE, poll)$($aw)*;
         expect_gate(r, v, "pgmq.read_grouped_head_with_poll", PgmqVersion::new(1, 12, 0));
 
