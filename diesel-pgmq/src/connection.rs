@@ -428,8 +428,12 @@ pub(crate) fn one<T>(rows: Vec<T>) -> Result<T, Error> {
 mod sync;
 #[cfg(feature = "sync")]
 pub use sync::PgmqConnectionExt;
+#[cfg(feature = "sync")]
+pub(crate) use sync::version_error;
 
 #[cfg(feature = "async")]
 mod async_ext;
 #[cfg(feature = "async")]
 pub use async_ext::PgmqAsyncConnectionExt;
+#[cfg(feature = "async")]
+pub(crate) use async_ext::version_error as version_error_async;

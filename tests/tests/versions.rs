@@ -137,6 +137,12 @@ fn diesel_sync_every_operation_on_every_claimed_pgmq_version() {
         with_partman(db.url());
         let mut conn = PgConnection::establish(db.url()).unwrap();
         exercise!(conn, version.parse().unwrap(),);
+        let jobs = diesel_pgmq::Queue::<Value>::new("jobs").unwrap();
+        let m: diesel_pgmq::query::MetricsRow =
+            diesel::RunQueryDsl::get_result(jobs.metrics(), &mut conn).unwrap();
+        assert_eq!((m.queue_name.as_str(), m.default_partition_length), ("jobs", None));
+        let read = jobs.read(VT, BatchSize::new(10).unwrap()).run(&mut conn).unwrap();
+        assert_eq!(read.len() as i64, m.queue_visible_length);
     }
 }
 
@@ -161,6 +167,9 @@ async fn seaorm_every_operation_on_every_claimed_pgmq_version() {
         let conn = sea_orm::Database::connect(db.url()).await.unwrap();
         let v: PgmqVersion = version.parse().unwrap();
         exercise!(conn, v, .await);
+        let jobs = sea_orm_pgmq::Queue::<Value>::new("jobs").unwrap();
+        let m = jobs.metrics(&conn).await.unwrap();
+        assert_eq!((m.queue_name.as_str(), m.default_partition_length), ("jobs", None));
         // `premake` is an argument since pgmq 1.13 only.
         let q = sea_orm_pgmq::QueueName::new("premade").unwrap();
         let stmt = sea_orm::sea_query::Query::select()

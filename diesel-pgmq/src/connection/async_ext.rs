@@ -951,7 +951,7 @@ where
 /// [may come from an older pgmq](Error::may_need_newer_pgmq): the installed version is
 /// looked up on this error path only (inside a failed transaction the lookup fails too,
 /// and `err` is returned as it is).
-async fn version_error<C>(conn: &mut C, err: Error) -> Error
+pub(crate) async fn version_error<C>(conn: &mut C, err: Error) -> Error
 where
     C: AsyncConnectionCore<Backend = Pg>,
 {
