@@ -376,3 +376,23 @@ pub mod install {
         assert!(MARK.contains(super::INSTALL_MARKER));
     }
 }
+
+#[cfg(test)]
+mod partitioned_tests {
+    use super::*;
+    use crate::QueueName;
+
+    #[test]
+    fn partitioned_queues_leave_the_default_premake_out_so_every_supported_pgmq_accepts_them() {
+        let spec = QueueSpec::new(QueueName::from_static("big")).partitioned("10000", "100000");
+        let plan = spec.create_plan();
+        assert!(
+            plan[1]
+                .sql
+                .starts_with("SELECT pgmq.create_partitioned($1, $2, $3) "),
+            "{}",
+            plan[1].sql
+        );
+        assert_eq!(plan[1].binds.len(), 3);
+    }
+}

@@ -140,8 +140,14 @@ fn diesel_sync_every_operation_on_every_claimed_pgmq_version() {
         let jobs = diesel_pgmq::Queue::<Value>::new("jobs").unwrap();
         let m: diesel_pgmq::query::MetricsRow =
             diesel::RunQueryDsl::get_result(jobs.metrics(), &mut conn).unwrap();
-        assert_eq!((m.queue_name.as_str(), m.default_partition_length), ("jobs", None));
-        let read = jobs.read(VT, BatchSize::new(10).unwrap()).run(&mut conn).unwrap();
+        assert_eq!(
+            (m.queue_name.as_str(), m.default_partition_length),
+            ("jobs", None)
+        );
+        let read = jobs
+            .read(VT, BatchSize::new(10).unwrap())
+            .run(&mut conn)
+            .unwrap();
         assert_eq!(read.len() as i64, m.queue_visible_length);
     }
 }
@@ -169,7 +175,10 @@ async fn seaorm_every_operation_on_every_claimed_pgmq_version() {
         exercise!(conn, v, .await);
         let jobs = sea_orm_pgmq::Queue::<Value>::new("jobs").unwrap();
         let m = jobs.metrics(&conn).await.unwrap();
-        assert_eq!((m.queue_name.as_str(), m.default_partition_length), ("jobs", None));
+        assert_eq!(
+            (m.queue_name.as_str(), m.default_partition_length),
+            ("jobs", None)
+        );
         // `premake` is an argument since pgmq 1.13 only.
         let q = sea_orm_pgmq::QueueName::new("premade").unwrap();
         let stmt = sea_orm::sea_query::Query::select()
