@@ -1,7 +1,9 @@
 //! The ORM-agnostic core of [`diesel-pgmq`] and [`sea-orm-pgmq`]: what is the same
 //! whichever ORM talks to PGMQ.
 //!
-//! - [`QueueName`]: a validated queue name (1 to 47 characters of `[a-z0-9_]`).
+//! - [`QueueName`]: a validated queue name: 1 to 47 characters of `[a-z0-9_]` for new
+//!   queues ([`QueueName::new`]), or anything pgmq accepts for queues that already exist
+//!   ([`QueueName::existing`]).
 //! - [`Message`] (and [`RawMessage`], or [`RawJsonMessage`] whose payload is still JSON
 //!   text), [`QueueMetrics`], [`QueueInfo`] and the topic and
 //!   notification rows: what pgmq's functions return, decoded by column name.
@@ -9,7 +11,8 @@
 //! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
 //! - [`outbox`]: the options and SQL pieces of the one-statement transactional outbox.
 //! - [`sql`]: pgmq's function names, column names and defaults, and [`PgmqVersion`] with
-//!   the minimum version both crates need.
+//!   the minimum version both crates need and the functions that came later
+//!   ([`sql::function::SINCE`]).
 //!
 //! Nothing here talks to a database; the ORM crates do.
 //!
