@@ -150,12 +150,12 @@ async fn mixed_batch(
 #[tokio::test]
 async fn one_undecodable_message_never_hides_the_rest_of_its_batch() -> Res {
     let mut c = Clients::new().await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         for how in ["read", "poll", "pop"] {
             let q = format!("mixed_{client}_{how}");
             let (good, bad) = mixed_batch(&c, &q).await?;
             let (decoded, undecodable) = c.call::<Job>(client, how, &q).await?.into_parts();
-            let who = format!("{} {how}", CLIENTS[client]);
+            let who = format!("{who} {how}");
             assert_eq!(
                 decoded.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
                 good,
@@ -221,9 +221,8 @@ async fn payloads_other_producers_write_read_back_as_values_and_raw_text() -> Re
     .await?;
     c.raw(r#"SELECT pgmq.send('foreign', '{"n": 123456789012345678901234567890}'::jsonb)"#)
         .await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let values = c.call::<Value>(client, "poll", "foreign").await?;
-        let who = CLIENTS[client];
         // The deep one decodes as a Value. The big integer has no exact `Value` (serde_json
         // gives the nearest f64); a `RawValue` reader gets its text exactly.
         assert_eq!(values.len(), 2, "{who}");
@@ -262,14 +261,10 @@ async fn json_null_headers_are_no_headers_for_untyped_and_typed_readers() -> Res
         .await?;
     c.raw(r#"SELECT pgmq.send('hdr', '{"id": 2}'::jsonb)"#)
         .await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let untyped = c.call::<Job>(client, "read", "hdr").await?;
-        assert_eq!(untyped.len(), 2, "{}", CLIENTS[client]);
-        assert!(
-            untyped.iter().all(|m| m.headers.is_none()),
-            "{}",
-            CLIENTS[client]
-        );
+        assert_eq!(untyped.len(), 2, "{}", who);
+        assert!(untyped.iter().all(|m| m.headers.is_none()), "{}", who);
         c.raw("UPDATE pgmq.q_hdr SET vt = now()").await?;
     }
     use diesel_pgmq::PgmqConnectionExt;
@@ -307,9 +302,9 @@ async fn a_deep_value_sent_through_the_crate_reads_back_equal() -> Res {
         c.sea.send("deep", &deep).await?;
         c.pinned.send("deep", &deep).await?;
     }
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let back = c.call::<Value>(client, "read", "deep").await?.strict()?;
-        assert_eq!(back.len(), 4, "{}", CLIENTS[client]);
+        assert_eq!(back.len(), 4, "{}", who);
         for m in &back {
             assert_eq!(serde_json::to_string(&m.message)?, deep_text);
         }
