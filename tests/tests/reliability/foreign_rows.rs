@@ -372,3 +372,40 @@ async fn non_finite_floats_are_encode_errors_on_every_send_path_and_nothing_is_s
     assert_eq!(c.count("SELECT count(*) FROM pgmq.q_floats").await?, 0);
     Ok(())
 }
+
+#[tokio::test]
+async fn the_query_runners_load_every_row_and_decode_each_on_its_own() -> Res {
+    let mut c = Clients::new().await?;
+    let (good, bad) = mixed_batch(&c, "runner").await?;
+    let q = pgmq_orm_core::QueueName::new("runner")?;
+    // Diesel: load the statement's rows (no JSON is parsed on load), then decode.
+    let rows: Vec<diesel_pgmq::query::MessageRow> = diesel::RunQueryDsl::load(
+        diesel_pgmq::query::read(&q, NOW, BatchSize::new(20)?),
+        &mut c.sync,
+    )?;
+    assert_eq!(
+        rows.len(),
+        9,
+        "a SQL NULL or 1e400 payload does not fail the load"
+    );
+    let (ok, undecodable) = diesel_pgmq::query::decode_rows::<Job, Value>(rows).into_parts();
+    assert_eq!(ok.iter().map(|m| m.msg_id).collect::<Vec<_>>(), good);
+    assert_eq!(
+        undecodable.iter().map(|e| e.msg_id).collect::<Vec<_>>(),
+        bad
+    );
+    // SeaORM: the same through the query module's statement and row type.
+    use sea_orm::{DbBackend, FromQueryResult};
+    let stmt = DbBackend::Postgres.build(&sea_orm_pgmq::query::read(&q, NOW, BatchSize::new(20)?));
+    let rows = sea_orm_pgmq::query::MessageRow::find_by_statement(stmt)
+        .all(&c.sea)
+        .await?;
+    assert_eq!(rows.len(), 9);
+    let (ok, undecodable) = sea_orm_pgmq::query::decode_rows::<Job, Value>(rows).into_parts();
+    assert_eq!(ok.iter().map(|m| m.msg_id).collect::<Vec<_>>(), good);
+    assert_eq!(
+        undecodable.iter().map(|e| e.msg_id).collect::<Vec<_>>(),
+        bad
+    );
+    Ok(())
+}
