@@ -7,5 +7,6 @@ mod cluster;
 mod faults;
 mod load;
 mod roles;
+mod security;
 mod support;
 mod timeouts;
