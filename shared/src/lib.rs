@@ -18,6 +18,8 @@
 
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "diesel")]
+pub mod diesel_arg;
 mod error;
 mod message;
 pub mod migrate;
