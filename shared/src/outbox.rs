@@ -8,7 +8,7 @@
 //! ```sql
 //! WITH "pgmq_written" AS (INSERT INTO orders ... RETURNING ...)
 //! SELECT "pgmq_written".*,
-//!        pgmq.send($queue, <payload>, $headers::jsonb, $delay::integer) AS "pgmq_msg_id"
+//!        pgmq.send($queue, <payload>, $headers::jsonb, $delay::integer) AS "__pgmq_outbox_msg_id"
 //! FROM "pgmq_written"
 //! ```
 //!
@@ -41,13 +41,16 @@ use crate::timing::Delay;
 /// ```
 pub const WRITTEN: &str = "pgmq_written";
 
-/// The name of the message-id column added after the returned columns. It is prefixed
-/// so it never collides with a `msg_id` column of your own table.
+/// The name of the message-id column the outbox adds to the returned columns: reserved
+/// and unlikely, so it does not collide with a column of your own table (`msg_id`,
+/// `pgmq_msg_id`, ...). Neither crate looks it up by name anyway: Diesel decodes the row
+/// by position, and SeaORM puts it first and reads it by position, so even a column of
+/// your own with this very name keeps its value.
 ///
 /// ```
-/// assert_eq!(pgmq_orm_core::outbox::MSG_ID, "pgmq_msg_id");
+/// assert_eq!(pgmq_orm_core::outbox::MSG_ID, "__pgmq_outbox_msg_id");
 /// ```
-pub const MSG_ID: &str = "pgmq_msg_id";
+pub const MSG_ID: &str = "__pgmq_outbox_msg_id";
 
 /// SQL text that opens the statement, before the user's write.
 ///
@@ -66,9 +69,9 @@ pub const SELECT: &str = r#") SELECT "pgmq_written".*, "#;
 /// SQL text that closes the statement, after the send call.
 ///
 /// ```
-/// assert!(pgmq_orm_core::outbox::CLOSE.contains(r#"AS "pgmq_msg_id""#));
+/// assert!(pgmq_orm_core::outbox::CLOSE.contains(r#"AS "__pgmq_outbox_msg_id""#));
 /// ```
-pub const CLOSE: &str = r#" AS "pgmq_msg_id" FROM "pgmq_written""#;
+pub const CLOSE: &str = r#" AS "__pgmq_outbox_msg_id" FROM "pgmq_written""#;
 
 /// PostgreSQL's `jsonb_build_object` takes at most 100 arguments: 50 key/value pairs.
 const MAX_FIELDS: usize = 50;

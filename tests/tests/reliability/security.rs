@@ -156,3 +156,95 @@ fn issue17_1_rendered_values_arrive_exactly_under_both_quoting_settings() -> Res
     }
     Ok(())
 }
+
+diesel::table! {
+    own_ids (id) {
+        id -> Int4,
+        pgmq_msg_id -> Int8,
+        __pgmq_outbox_msg_id -> Int8,
+    }
+}
+
+/// Issue 17.3: a table with its own `pgmq_msg_id` column (and, for good measure, one named
+/// like the outbox's own alias) keeps its values in the returned rows of both crates, and
+/// the message id comes back beside them.
+#[tokio::test]
+async fn issue17_3_outbox_never_overwrites_a_users_own_msg_id_column() -> Res {
+    use diesel_pgmq::PgmqConnectionExt as _;
+    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::{ConnectionTrait, FromQueryResult};
+
+    #[derive(Debug, PartialEq, FromQueryResult)]
+    struct Row {
+        id: i32,
+        pgmq_msg_id: i64,
+        __pgmq_outbox_msg_id: i64,
+    }
+
+    let tdb = TestDb::new();
+    let mut conn = PgConnection::establish(tdb.url())?;
+    conn.batch_execute(
+        "CREATE TABLE own_ids (id int PRIMARY KEY, pgmq_msg_id bigint NOT NULL, \
+         __pgmq_outbox_msg_id bigint NOT NULL)",
+    )?;
+    conn.create_queue("events")?;
+    let outbox = diesel_pgmq::Outbox::new("events")?;
+
+    // Diesel.
+    use diesel::ExpressionMethods;
+    use diesel_pgmq::OutboxExt as _;
+    let ((id, own, own2), msg_id): ((i32, i64, i64), i64) = diesel::insert_into(own_ids::table)
+        .values((
+            own_ids::id.eq(1),
+            own_ids::pgmq_msg_id.eq(888),
+            own_ids::__pgmq_outbox_msg_id.eq(999),
+        ))
+        .enqueue(&outbox)
+        .get_result(&mut conn)?;
+    assert_eq!((id, own, own2), (1, 888, 999));
+    assert_eq!(msg_id, 1);
+
+    // SeaORM.
+    use sea_orm_pgmq::OutboxExt as _;
+    let sea = crate::support::seaorm(tdb.url(), 1).await?;
+    let rows: Vec<(Row, i64)> = Query::insert()
+        .into_table(Alias::new("own_ids"))
+        .columns([
+            Alias::new("id"),
+            Alias::new("pgmq_msg_id"),
+            Alias::new("__pgmq_outbox_msg_id"),
+        ])
+        .values_panic([2.into(), 888_i64.into(), 999_i64.into()])
+        .returning_all()
+        .to_owned()
+        .enqueue(&outbox)
+        .all(&sea)
+        .await?;
+    assert_eq!(
+        rows,
+        [(
+            Row {
+                id: 2,
+                pgmq_msg_id: 888,
+                __pgmq_outbox_msg_id: 999
+            },
+            2
+        )]
+    );
+    // The stored rows were never touched.
+    let stored = sea
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT id, pgmq_msg_id, __pgmq_outbox_msg_id FROM own_ids ORDER BY id",
+        ))
+        .await?;
+    let stored: Vec<Row> = stored
+        .iter()
+        .map(|r| Row::from_query_result(r, ""))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        stored.iter().map(|r| r.pgmq_msg_id).collect::<Vec<_>>(),
+        [888, 888]
+    );
+    Ok(())
+}
