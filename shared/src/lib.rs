@@ -41,6 +41,8 @@ pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameErro
 pub use rows::{
     NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
 };
+#[doc(hidden)]
+pub use timing::__int_seconds;
 pub use timing::{
     BatchSize, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_MAX_WAIT, DEFAULT_VISIBILITY_TIMEOUT, Delay,
     PollOptions, VisibilityTimeout,

@@ -289,6 +289,9 @@ pub struct Outbox {
     payload: Payload,
     headers: Option<Value>,
     delay: Delay,
+    /// The seconds of [`Delay::Seconds`] as the `integer` bound for it (borrowed by
+    /// [`SqlPart::Int`]).
+    delay_secs: i32,
 }
 
 impl Outbox {
@@ -307,6 +310,7 @@ impl Outbox {
             payload: Payload::row(),
             headers: None,
             delay: Delay::default(),
+            delay_secs: 0,
         })
     }
 
@@ -354,6 +358,10 @@ impl Outbox {
     #[must_use]
     pub fn delay(mut self, delay: impl Into<Delay>) -> Self {
         self.delay = delay.into();
+        self.delay_secs = match self.delay {
+            Delay::Seconds(s) => crate::timing::__int_seconds(s),
+            Delay::Until(_) => 0,
+        };
         self
     }
 
@@ -417,7 +425,7 @@ impl Outbox {
     /// ```
     pub fn send_call(&self) -> Vec<SqlPart<'_>> {
         let (delay, cast) = match &self.delay {
-            Delay::Seconds(s) => (SqlPart::Int(s), "::integer)"),
+            Delay::Seconds(_) => (SqlPart::Int(&self.delay_secs), "::integer)"),
             Delay::Until(at) => (SqlPart::Time(at), "::timestamptz)"),
         };
         vec![

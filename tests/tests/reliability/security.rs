@@ -248,3 +248,91 @@ async fn issue17_3_outbox_never_overwrites_a_users_own_msg_id_column() -> Res {
     );
     Ok(())
 }
+
+/// Issue 17.4: option values that make no sense cannot be written (negative seconds do not
+/// compile; see the `compile_fail` examples on `VisibilityTimeout` and `Delay`), are refused
+/// by name when converted from a signed count, and a consumer with a NaN retry jitter
+/// refuses to start instead of panicking in `backoff` later.
+#[tokio::test]
+async fn issue17_4_nonsense_option_values_are_refused_naming_the_option() -> Res {
+    use pgmq_orm_core::consumer::RetryPolicy;
+    use pgmq_orm_core::{Delay, VisibilityTimeout};
+    use sea_orm_pgmq::consumer::{Consumer, ConsumerConfig, SeaOrmBackend};
+
+    let vt = VisibilityTimeout::try_from(-10_i32).expect_err("negative vt");
+    assert_eq!(vt.kind(), ErrorKind::InvalidArgument);
+    assert!(vt.to_string().contains("visibility timeout"), "{vt}");
+    let delay = Delay::try_from(-1_i32).expect_err("negative delay");
+    assert!(delay.to_string().contains("delay"), "{delay}");
+
+    let tdb = TestDb::new();
+    let db = crate::support::seaorm(tdb.url(), 2).await?;
+    let queue = QueueName::new("jobs")?;
+    {
+        use sea_orm_pgmq::PgmqConnectionExt;
+        db.create_queue(&queue).await?;
+        db.send(&queue, &1).await?;
+    }
+    for (name, retry) in [
+        (
+            "jitter",
+            RetryPolicy {
+                jitter: f64::NAN,
+                ..RetryPolicy::default()
+            },
+        ),
+        (
+            "jitter",
+            RetryPolicy {
+                jitter: -0.5,
+                ..RetryPolicy::default()
+            },
+        ),
+        (
+            "multiplier",
+            RetryPolicy {
+                multiplier: f64::INFINITY,
+                ..RetryPolicy::default()
+            },
+        ),
+        (
+            "multiplier",
+            RetryPolicy {
+                multiplier: -2.0,
+                ..RetryPolicy::default()
+            },
+        ),
+        (
+            "max_attempts",
+            RetryPolicy {
+                max_attempts: -1,
+                ..RetryPolicy::default()
+            },
+        ),
+    ] {
+        let handled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = handled.clone();
+        let consumer = Consumer::new(
+            SeaOrmBackend::new(db.clone()),
+            ConsumerConfig::new(queue.clone()).with_retry(retry),
+            move |_: pgmq_orm_core::Message<i32>| {
+                seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async { Err::<(), pgmq_orm_core::BoxError>("fails".into()) }
+            },
+        );
+        let cancel = sea_orm_pgmq::consumer::CancellationToken::new();
+        let run = tokio::time::timeout(std::time::Duration::from_secs(5), consumer.run(cancel));
+        let err = run.await?.expect_err("refused at start");
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{name}: {err}");
+        assert!(
+            err.to_string().contains(&format!("RetryPolicy::{name}")),
+            "{err}"
+        );
+        assert_eq!(
+            handled.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "{name}"
+        );
+    }
+    Ok(())
+}
