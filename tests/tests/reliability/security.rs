@@ -336,3 +336,226 @@ async fn issue17_4_nonsense_option_values_are_refused_naming_the_option() -> Res
     }
     Ok(())
 }
+
+/// What a log entry of the statement-logging server says, after [`LOG_PREFIX`].
+const LOG_PREFIX: &str = "@@pgmq-orm-log@@ ";
+
+/// The SQL text the server received, entry by entry: `LOG:  statement: ...`,
+/// `LOG:  execute <name>: ...` and `STATEMENT:  ...` (a failed statement's text), with
+/// their continuation lines. Bind parameters (`DETAIL:  parameters: ...`) and error
+/// messages are not SQL text.
+fn statement_texts(log: &str) -> Vec<String> {
+    let mut entries: Vec<String> = Vec::new();
+    for line in log.lines() {
+        match line.strip_prefix(LOG_PREFIX) {
+            Some(entry) => entries.push(entry.to_owned()),
+            None => {
+                if let Some(last) = entries.last_mut() {
+                    last.push('\n');
+                    last.push_str(line);
+                }
+            }
+        }
+    }
+    entries
+        .into_iter()
+        .filter(|e| {
+            e.starts_with("LOG:  statement: ")
+                || e.starts_with("LOG:  execute ")
+                || e.starts_with("STATEMENT:  ")
+        })
+        .collect()
+}
+
+/// One round of hostile public inputs through every client. `valid` values carry `mark`
+/// and must reach the server only as bound parameters; the invalid queue name carries
+/// `bad_mark` and must not reach it at all.
+async fn hostile_round(
+    url: &str,
+    sea: &sea_orm::DatabaseConnection,
+    text: &str,
+    mark: &str,
+    bad_mark: &str,
+) -> Res {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    use diesel_pgmq::{PgmqAsyncConnectionExt as _, PgmqConnectionExt as _};
+    use pgmq_orm_core::{BatchSize, Delay, VisibilityTimeout};
+    use serde_json::json;
+
+    let value = format!("{mark}{text}");
+    let bad_name = format!("{bad_mark}{text}");
+    let payload = json!({ "v": value, value.clone(): [value] });
+    let headers = json!({ value.clone(): value, "x-pgmq-group": value });
+    let q = QueueName::new("hostile")?;
+    let now = VisibilityTimeout::Seconds(0);
+    let mut sync = PgConnection::establish(url)?;
+    let mut asynch = AsyncPgConnection::establish(url).await?;
+
+    // Invalid names: typed errors in every client, before any SQL.
+    assert!(QueueName::new(bad_name.as_str()).is_err());
+    assert!(sync.create_queue(bad_name.as_str()).is_err());
+    assert!(sync.send(bad_name.as_str(), &payload).is_err());
+    assert!(
+        asynch
+            .read::<serde_json::Value>(bad_name.as_str(), now, BatchSize::ONE)
+            .await
+            .is_err()
+    );
+    assert!(sync.bind_topic("a.b", bad_name.as_str()).is_err());
+    {
+        use sea_orm_pgmq::PgmqConnectionExt as _;
+        assert!(sea.create_queue(bad_name.as_str()).await.is_err());
+        assert!(sea.purge_queue(bad_name.as_str()).await.is_err());
+        assert!(diesel_pgmq::Outbox::new(bad_name.as_str()).is_err());
+    }
+
+    // Valid names, hostile values: payloads, header keys and values, delays, topics.
+    // Errors are fine (pgmq refuses a NUL, a bad routing key): what matters is the log.
+    let _ = sync.send_with(&q, &payload, Some(&headers), Delay::Seconds(0));
+    let _ = asynch
+        .send_batch_with(
+            &q,
+            &[&payload, &payload],
+            Some(&[&headers, &headers][..]),
+            Delay::Seconds(1),
+        )
+        .await;
+    let _ = sync.bind_topic(&value, &q);
+    let _ = sync.send_topic(&value, &payload, Some(&headers), Delay::Seconds(0));
+    let _ = diesel::select(diesel_pgmq::functions::send_headers(
+        &q,
+        payload.clone(),
+        Some(headers.clone()),
+    ))
+    .get_result::<i64>(&mut sync);
+    {
+        use sea_orm_pgmq::PgmqConnectionExt as _;
+        let _ = sea
+            .send_with(&q, &payload, Some(&headers), Delay::Seconds(0))
+            .await;
+        let _ = sea.unbind_topic(&value, &q).await;
+        let _ = sea
+            .send_topic(&value, &payload, Some(&headers), Delay::Seconds(0))
+            .await;
+        let _ = sea
+            .read_conditional::<serde_json::Value, _>(&q, now, BatchSize::ONE, &payload)
+            .await;
+    }
+    // Outbox: payload keys and constants, headers.
+    {
+        use diesel::ExpressionMethods;
+        use diesel_pgmq::OutboxExt as _;
+        let outbox = diesel_pgmq::Outbox::new(&q)?
+            .payload(diesel_pgmq::Payload::fields([(value.as_str(), "id")])?.with(&value, &value)?)
+            .headers(&headers)?;
+        let _ = diesel::insert_into(own_ids::table)
+            .values((
+                own_ids::id.eq(diesel::dsl::sql::<diesel::sql_types::Int4>(
+                    "(SELECT coalesce(max(id), 0) + 1 FROM own_ids)",
+                )),
+                own_ids::pgmq_msg_id.eq(0),
+                own_ids::__pgmq_outbox_msg_id.eq(0),
+            ))
+            .enqueue(&outbox)
+            .get_result::<((i32, i64, i64), i64)>(&mut sync);
+    }
+    // Migrations run by the harness: intervals are bound.
+    {
+        use diesel_pgmq::migrations::MigrationHarness;
+        let spec = QueueSpec::new(QueueName::from_static("hostile_parted"))
+            .partitioned(value.as_str(), value.as_str());
+        let _ = sync.run_pending_migrations(PgmqMigrations::new().create_queue(spec));
+    }
+    let _ = sync.purge_queue(&q);
+    Ok(())
+}
+
+/// Issue 17.2 and the statement-log target: hostile public inputs (queue names, payloads,
+/// header keys and values, routing keys and patterns, outbox payload keys, partition
+/// intervals) through diesel sync, diesel-async, the diesel functions layer and SeaORM,
+/// against a server that logs every statement. An invalid name never reaches the server
+/// at all; every other value reaches it only as a bound parameter, never in SQL text. A
+/// spliced control value proves the log does show SQL text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue17_2_the_statement_log_never_holds_an_unbound_value() -> Res {
+    use sea_orm::ConnectionTrait;
+
+    let cluster = pgmq_harness::PrivateCluster::start();
+    let admin = crate::support::seaorm(&cluster.admin_url(), 1).await?;
+    for sql in [
+        format!("ALTER SYSTEM SET log_line_prefix = '{LOG_PREFIX}'"),
+        "SELECT pg_reload_conf()".to_owned(),
+        "ALTER DATABASE pgmq SET log_statement = 'all'".to_owned(),
+        // Bind parameters are logged in full (`DETAIL:  parameters: ...`): a value that
+        // reached the server shows up there, so an absent one never reached it.
+        "ALTER DATABASE pgmq SET log_parameter_max_length = -1".to_owned(),
+    ] {
+        admin.execute_unprepared(&sql).await?;
+    }
+    // The reload reaches new backends once the postmaster has handled SIGHUP.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let url = cluster.url().to_owned();
+    let sea = crate::support::seaorm(&url, 2).await?;
+    {
+        let mut conn = PgConnection::establish(&url)?;
+        conn.batch_execute(
+            "CREATE TABLE own_ids (id int PRIMARY KEY, pgmq_msg_id bigint NOT NULL, \
+             __pgmq_outbox_msg_id bigint NOT NULL)",
+        )?;
+        diesel_pgmq::PgmqConnectionExt::create_queue(&mut conn, "hostile")?;
+        // The control: a value spliced into SQL text, which the check must see.
+        conn.batch_execute("SELECT 'zqcontrolzq'")?;
+    }
+
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    let cases = std::sync::Mutex::new(Vec::new());
+    runner.run(&hostile_string(), |text| {
+        cases.lock().expect("cases").push(text);
+        Ok(())
+    })?;
+    let cases = cases.into_inner().expect("cases");
+    let mut marks = Vec::new();
+    for (i, text) in cases.iter().enumerate() {
+        let mark = format!("zqvalue{i}zq");
+        let bad_mark = format!("ZqBad{i}zq");
+        hostile_round(&url, &sea, text, &mark, &bad_mark).await?;
+        marks.push((mark, bad_mark));
+    }
+    sea.close().await?;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let log = cluster.server_log();
+    let statements = statement_texts(&log);
+    assert!(
+        statements.iter().any(|s| s.contains("zqcontrolzq")),
+        "the check must see spliced SQL text; log:\n{log}"
+    );
+    assert!(
+        statements.iter().any(|s| s.contains("pgmq.send")),
+        "statements were logged"
+    );
+    for (mark, bad_mark) in &marks {
+        assert!(
+            log.contains(mark.as_str()),
+            "{mark} reached the server as a parameter"
+        );
+        let bad_lower = bad_mark.to_lowercase();
+        assert!(
+            !log.contains(bad_mark.as_str()) && !log.contains(&bad_lower),
+            "an invalid queue name reached the server: {bad_mark}"
+        );
+        for s in &statements {
+            assert!(!s.contains(mark.as_str()), "a value in SQL text: {s}");
+        }
+    }
+    eprintln!(
+        "statement log: {} statements checked, {} hostile rounds",
+        statements.len(),
+        marks.len()
+    );
+    Ok(())
+}
