@@ -16,11 +16,13 @@
 //! [`diesel-pgmq`]: https://docs.rs/diesel-pgmq
 //! [`sea-orm-pgmq`]: https://docs.rs/sea-orm-pgmq
 
+mod batch;
 #[cfg(feature = "consumer")]
 pub mod consumer;
 #[cfg(feature = "diesel")]
 pub mod diesel_arg;
 mod error;
+mod finite;
 mod message;
 pub mod migrate;
 pub mod outbox;
@@ -30,6 +32,7 @@ pub mod sql;
 mod timing;
 mod version;
 
+pub use batch::{Batch, Messages};
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
 pub use message::{
     Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,
