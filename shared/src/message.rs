@@ -54,10 +54,10 @@ pub type RawMessage = Message<Value, Value>;
 impl RawMessage {
     /// Decodes the payload into `T` and the headers into `H`.
     ///
-    /// On failure nothing is lost: the [`Error::Decode`] carries the msg_id, the raw
-    /// payload and headers, and which of the two failed. The message itself stays in the
-    /// queue (reading never deletes it), and becomes visible again after its visibility
-    /// timeout.
+    /// On failure nothing is lost: the [`Error::Decode`] carries the msg_id, the exact
+    /// text of payload and headers, and which of the two failed. Headers that are JSON
+    /// `null` decode as none. The reads of the ORM crates decode every message this way,
+    /// on its own, into a [`Messages`](crate::Messages) batch.
     ///
     /// ```
     /// use pgmq_orm_core::{Error, RawMessage};
@@ -432,8 +432,8 @@ impl RawJsonMessage {
     /// Decodes the payload into `T` and the headers into `H`, straight from the text.
     ///
     /// The error contract is [`RawMessage::decode`]'s: on failure the [`Error::Decode`]
-    /// carries the msg_id, which part failed, and the payload and headers as [`Value`]s
-    /// (parsed only then; text that is not JSON is kept as a JSON string).
+    /// carries the msg_id, which part failed, and the payload and headers' exact text
+    /// (a SQL `NULL` payload is [`RawJson::sql_null`] and always fails).
     ///
     /// ```
     /// use pgmq_orm_core::{Error, RawJson, RawJsonMessage};
