@@ -36,9 +36,10 @@ use diesel::sql_types::{
 };
 use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions, QueueInfo,
-    QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json, sql,
+    __int_seconds, BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions,
+    QueueInfo, QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding,
+    TopicMessageId, VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
+    sql,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -414,7 +415,7 @@ fn text(q: &QueueName) -> Bind {
 
 fn vt_seconds(vt: VisibilityTimeout) -> Bind {
     match vt {
-        VisibilityTimeout::Seconds(s) => Bind::Int(s),
+        VisibilityTimeout::Seconds(s) => Bind::Int(__int_seconds(s)),
         // pgmq's read takes whole seconds; an absolute time is rounded up from now.
         VisibilityTimeout::Until(at) => {
             let secs = ((at - Utc::now()).num_milliseconds().max(0) + 999) / 1000;
@@ -579,7 +580,7 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send(?, ?)",
         (None, Delay::Seconds(s)) => {
-            binds.push(Bind::Int(s));
+            binds.push(Bind::Int(__int_seconds(s)));
             "SELECT pgmq.send(?, ?, ?::integer)"
         }
         (None, Delay::Until(at)) => {
@@ -591,7 +592,7 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
             "SELECT pgmq.send(?, ?, ?::jsonb)"
         }
         (Some(h), Delay::Seconds(s)) => {
-            binds.extend([Bind::Json(h), Bind::Int(s)]);
+            binds.extend([Bind::Json(h), Bind::Int(__int_seconds(s))]);
             "SELECT pgmq.send(?, ?, ?, ?::integer)"
         }
         (Some(h), Delay::Until(at)) => {
@@ -653,7 +654,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send_batch(?, ?)",
         (None, Delay::Seconds(s)) => {
-            binds.push(Bind::Int(s));
+            binds.push(Bind::Int(__int_seconds(s)));
             "SELECT pgmq.send_batch(?, ?, ?::integer)"
         }
         (None, Delay::Until(at)) => {
@@ -665,7 +666,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
             "SELECT pgmq.send_batch(?, ?, ?::jsonb[])"
         }
         (Some(h), Delay::Seconds(s)) => {
-            binds.extend([Bind::Jsons(h), Bind::Int(s)]);
+            binds.extend([Bind::Jsons(h), Bind::Int(__int_seconds(s))]);
             "SELECT pgmq.send_batch(?, ?, ?, ?::integer)"
         }
         (Some(h), Delay::Until(at)) => {
@@ -867,7 +868,7 @@ pub fn pop(queue: &QueueName, qty: BatchSize) -> Statement<MessageSql> {
 
 fn vt_bind(vt: VisibilityTimeout) -> (Bind, bool) {
     match vt {
-        VisibilityTimeout::Seconds(s) => (Bind::Int(s), false),
+        VisibilityTimeout::Seconds(s) => (Bind::Int(__int_seconds(s)), false),
         VisibilityTimeout::Until(at) => (Bind::Time(at), true),
     }
 }
@@ -1091,7 +1092,7 @@ pub fn send_topic<T: Serialize + ?Sized, H: Serialize + ?Sized>(
 
 fn delay_seconds(delay: Delay) -> Bind {
     match delay {
-        Delay::Seconds(s) => Bind::Int(s),
+        Delay::Seconds(s) => Bind::Int(__int_seconds(s)),
         Delay::Until(at) => vt_seconds(VisibilityTimeout::Until(at)),
     }
 }

@@ -42,7 +42,7 @@
 
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::sql::function as f;
-use pgmq_orm_core::{Delay, PollOptions, QueueName, RawJson, VisibilityTimeout};
+use pgmq_orm_core::{__int_seconds, Delay, PollOptions, QueueName, RawJson, VisibilityTimeout};
 use sea_orm::sea_query::{Alias, ArrayType, Expr, ExprTrait, Func, FunctionCall, Value};
 use serde_json::Value as Json;
 
@@ -281,7 +281,7 @@ pub(crate) fn seconds_until(t: DateTime<Utc>) -> i32 {
 /// A visibility timeout as the `integer` seconds `read` and its relatives take.
 pub(crate) fn vt_seconds(vt: VisibilityTimeout) -> i32 {
     match vt {
-        VisibilityTimeout::Seconds(s) => s,
+        VisibilityTimeout::Seconds(s) => __int_seconds(s),
         VisibilityTimeout::Until(t) => seconds_until(t),
     }
 }
@@ -296,14 +296,14 @@ fn cast(e: Expr, ty: &'static str) -> Expr {
 
 fn delay_value(delay: Delay) -> Expr {
     match delay {
-        Delay::Seconds(s) => cast(int(s), "integer"),
+        Delay::Seconds(s) => cast(int(__int_seconds(s)), "integer"),
         Delay::Until(t) => cast(timestamptz(t), "timestamptz"),
     }
 }
 
 fn vt_value(vt: VisibilityTimeout) -> Expr {
     match vt {
-        VisibilityTimeout::Seconds(s) => cast(int(s), "integer"),
+        VisibilityTimeout::Seconds(s) => cast(int(__int_seconds(s)), "integer"),
         VisibilityTimeout::Until(t) => cast(timestamptz(t), "timestamptz"),
     }
 }
@@ -1066,7 +1066,7 @@ pub fn send_topic(
     delay: Delay,
 ) -> FunctionCall {
     let secs = match delay {
-        Delay::Seconds(s) => s,
+        Delay::Seconds(s) => __int_seconds(s),
         Delay::Until(t) => seconds_until(t),
     };
     call(f::SEND_TOPIC).args([text(routing_key), jsonb(msg), jsonb_opt(headers), int(secs)])

@@ -23,6 +23,8 @@
 mod batch;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "diesel")]
+pub mod diesel_arg;
 mod error;
 mod finite;
 pub mod health;
@@ -48,6 +50,8 @@ pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameErro
 pub use rows::{
     NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
 };
+#[doc(hidden)]
+pub use timing::__int_seconds;
 pub use timing::{
     BatchSize, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_MAX_WAIT, DEFAULT_VISIBILITY_TIMEOUT, Delay,
     PollOptions, VisibilityTimeout,

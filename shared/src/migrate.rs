@@ -7,7 +7,8 @@
 //!   together run the same migration one after the other, never interleaved;
 //! - every step is idempotent (guarded by `pgmq.meta`, or idempotent in pgmq itself), so a
 //!   second run changes nothing;
-//! - every value (queue name, intervals, throttle) is a bound parameter.
+//! - every value (queue name, intervals, throttle) is a bound parameter; [`render`] inlines
+//!   them as quoted literals only for SQL files (`diesel migration generate`).
 //!
 //! ```
 //! use pgmq_orm_core::migrate::{Bind, QueueSpec};
@@ -27,6 +28,9 @@ use std::time::Duration;
 
 use crate::queue_name::QueueName;
 use crate::sql::{self, function};
+
+mod sql_file;
+pub use sql_file::render;
 
 /// The advisory-lock key every pgmq-orm migration takes first (`pg_advisory_xact_lock`):
 /// the bytes of `"pgmqmigr"`. Any constant works; this one is unlikely to collide.

@@ -826,6 +826,12 @@ impl PrivateCluster {
         self.start_again();
     }
 
+    /// The server's log so far (its stderr): with `log_statement = 'all'`, every statement
+    /// it received, for tests that check what reached the server as SQL text.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.cluster.dir.join("server.log")).unwrap_or_default()
+    }
+
     /// The process ids of the postmaster and all its children (backends and background
     /// workers).
     pub fn server_pids(&self) -> Vec<u32> {
