@@ -814,3 +814,36 @@ fn statements_compose_inside_ctes_and_subqueries() -> R {
     assert_eq!(queue_len(&mut conn), 1);
     Ok(())
 }
+
+/// `?` works on Diesel queries and pgmq calls in one transaction closure, whichever of the
+/// two error types it returns; a pgmq failure rolls the insert back and stays typed.
+#[test]
+fn a_transaction_closure_mixes_diesel_and_pgmq_calls_with_either_error_type() -> R {
+    let (_db, mut conn) = setup();
+    diesel::sql_query("CREATE TABLE shop (id int PRIMARY KEY)").execute(&mut conn)?;
+    conn.transaction(|tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (1)").execute(tx)?;
+        tx.send("orders", &1)?;
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    conn.transaction(|tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (2)").execute(tx)?;
+        tx.send("orders", &2)?;
+        Ok::<_, diesel_pgmq::Error>(())
+    })?;
+    let err = conn
+        .transaction(|tx| {
+            diesel::sql_query("INSERT INTO shop VALUES (3)").execute(tx)?;
+            tx.send("no_such_queue", &3)?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap_err();
+    assert_eq!(
+        diesel_pgmq::Error::from(err).kind(),
+        ErrorKind::QueueMissing
+    );
+    let rows: i64 = diesel::select(diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM shop)"))
+        .get_result(&mut conn)?;
+    assert_eq!((rows, queue_len(&mut conn)), (2, 2));
+    Ok(())
+}

@@ -25,6 +25,8 @@ mod batch;
 pub mod consumer;
 #[cfg(feature = "diesel")]
 pub mod diesel_arg;
+#[cfg(feature = "diesel")]
+mod diesel_error;
 mod error;
 mod finite;
 pub mod health;
