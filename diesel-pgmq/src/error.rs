@@ -13,7 +13,7 @@ use pgmq_orm_core::Error;
 /// server's message.
 ///
 /// ```
-/// use diesel::result::Error as DieselError;
+/// use diesel::result::{DatabaseErrorKind, Error as DieselError};
 /// use diesel_pgmq::{error::from_diesel, ErrorKind};
 /// let e = from_diesel(DieselError::DatabaseError(DatabaseErrorKind::Unknown,
 ///     Box::new("relation \"pgmq.q_jobs\" does not exist".to_owned())));
