@@ -111,7 +111,8 @@ impl PgmqMigrations {
 
     /// Adds the install step: `CREATE EXTENSION IF NOT EXISTS pgmq` where the server offers
     /// the extension; nothing when pgmq is already installed (either way); otherwise it
-    /// fails with [`Error::PgmqMissing`]. It then checks the version
+    /// fails with [`Error::PgmqMissing`], whose source names the fix (the `install-sql`
+    /// feature, or with it on, `install_or_sql`). It then checks the version
     /// ([`Error::PgmqTooOld`]). Reverting it removes pgmq only if this step installed it.
     ///
     /// ```
@@ -342,6 +343,14 @@ fn forget_version(conn: &mut PgConnection, version: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// How to ask for the SQL-only install, when it is compiled in (see
+/// [`install::not_available`]).
+#[cfg(feature = "install-sql")]
+const SQL_FALLBACK: Option<&str> =
+    Some("`PgmqMigrations::install_or_sql(database_url)` instead of `install()`");
+#[cfg(not(feature = "install-sql"))]
+const SQL_FALLBACK: Option<&str> = None;
+
 fn run_install(conn: &mut PgConnection, sql_url: Option<&str>) -> Result<(), Error> {
     if !query_bool(conn, install::SCHEMA_EXISTS, &[])? {
         if query_bool(conn, install::EXTENSION_AVAILABLE, &[])? {
@@ -355,7 +364,7 @@ fn run_install(conn: &mut PgConnection, sql_url: Option<&str>) -> Result<(), Err
                 _ => {
                     let _ = sql_url;
                     return Err(Error::PgmqMissing {
-                        source: Some(install::NOT_AVAILABLE.into()),
+                        source: Some(install::not_available(SQL_FALLBACK).into()),
                     });
                 }
             }

@@ -280,7 +280,42 @@ fn install_without_the_extension_fails_clearly() -> R {
         .expect("a pgmq_orm_core::Error");
     assert_eq!(core.kind(), diesel_pgmq::ErrorKind::PgmqMissing);
     let source = std::error::Error::source(core).unwrap().to_string();
-    assert!(source.contains("install-sql"), "{source}");
+    assert!(
+        source.contains("enable the `install-sql` feature"),
+        "{source}"
+    );
+    assert_eq!(snapshot(&mut conn), "no pgmq");
+    Ok(())
+}
+
+/// With `install-sql` compiled in, a plain `install()` on a server without the extension
+/// names the fallback to use (`install_or_sql`), not the feature that is already on.
+#[cfg(feature = "install-sql")]
+#[test]
+fn install_without_a_fallback_names_install_or_sql() -> R {
+    let db = TestDb::new();
+    let bare = BareDb::new(&db);
+    let mut conn = PgConnection::establish(&bare.url)?;
+    let available: N =
+        sql_query("SELECT count(*) AS n FROM pg_available_extensions WHERE name = 'pgmq'")
+            .get_result(&mut conn)?;
+    assert_eq!(
+        available.n, 0,
+        "the test server must lack the pgmq extension"
+    );
+    let err = conn
+        .run_pending_migrations(PgmqMigrations::new().install())
+        .unwrap_err();
+    let core = err
+        .downcast_ref::<diesel_pgmq::Error>()
+        .expect("a pgmq_orm_core::Error");
+    assert_eq!(core.kind(), diesel_pgmq::ErrorKind::PgmqMissing);
+    let source = std::error::Error::source(core).unwrap().to_string();
+    assert!(
+        source.contains("use `PgmqMigrations::install_or_sql(database_url)`"),
+        "{source}"
+    );
+    assert!(!source.contains("enable the `install-sql`"), "{source}");
     assert_eq!(snapshot(&mut conn), "no pgmq");
     Ok(())
 }

@@ -72,9 +72,10 @@ use pgmq_orm_core::{Error, PgmqVersion};
 pub const PGMQ_MIGRATION_TABLE: &str = "pgmq_orm_migrations";
 
 /// Installs pgmq: `CREATE EXTENSION IF NOT EXISTS pgmq` where the server offers it, nothing
-/// when pgmq is installed already (either way), otherwise an error naming the
-/// `install-sql` feature (or, with [`with_sql_fallback`](Self::with_sql_fallback), the SQL
-/// scripts of the pinned upstream `pgmq` crate). Then checks the version
+/// when pgmq is installed already (either way), otherwise, with
+/// [`with_sql_fallback`](Self::with_sql_fallback), the SQL scripts of the pinned upstream
+/// `pgmq` crate, or without it an error naming the fix that applies (enable the
+/// `install-sql` feature, or, when it is on, give the fallback). Then checks the version
 /// ([`check_pgmq`]). `down` removes pgmq, with its queues, only if this step installed it.
 ///
 /// ```
@@ -164,6 +165,18 @@ impl InstallPgmq {
     }
 }
 
+/// How to ask for the SQL-only install, when it is compiled in (see
+/// [`install::not_available`]).
+#[cfg(feature = "install-sql")]
+const SQL_FALLBACK: Option<&str> = Some(
+    "`InstallPgmq::with_sql_fallback(database_url)` or \
+     `InstallPgmq::with_sql_fallback_pool(pool)` instead of `InstallPgmq::new()` \
+     (`PgmqMigrator` has no fallback: run `PgmqQueueMigrator::new(table).install_with(..)`, \
+     or hold the fallback in your own `MigratorTraitSelf` migrator)",
+);
+#[cfg(not(feature = "install-sql"))]
+const SQL_FALLBACK: Option<&str> = None;
+
 impl MigrationName for InstallPgmq {
     fn name(&self) -> &str {
         "m00000000_000000_pgmq_install"
@@ -179,13 +192,9 @@ impl MigrationTrait for InstallPgmq {
             if query_bool(db, install::EXTENSION_AVAILABLE, &[]).await? {
                 db.execute_unprepared(install::CREATE_EXTENSION).await?;
             } else if !self.sql_install().await? {
+                let fix = install::not_available(SQL_FALLBACK);
                 return Err(DbErr::Migration(
-                    Error::PgmqMissing {
-                        source: Some(install::NOT_AVAILABLE.into()),
-                    }
-                    .to_string()
-                        + ": "
-                        + install::NOT_AVAILABLE,
+                    Error::PgmqMissing { source: None }.to_string() + ": " + &fix,
                 ));
             }
             db.execute_unprepared(install::MARK).await?;
@@ -486,7 +495,9 @@ impl<'a, 'c> PgmqSchema<'a, 'c> {
 ///
 /// Its `migrations()` is static, so it installs the extension only; for the SQL fallback
 /// (`install-sql`) or queues, build a [`PgmqQueueMigrator`] with
-/// `install_with(InstallPgmq::with_sql_fallback(url))`.
+/// `install_with(InstallPgmq::with_sql_fallback(url))`, or list
+/// `InstallPgmq::with_sql_fallback(self.url.clone())` in your own migrator that implements
+/// [`MigratorTraitSelf`] (whose `migrations(&self)` reads the URL from a field: no global).
 ///
 /// ```
 /// use sea_orm_migration::MigratorTrait;

@@ -327,9 +327,80 @@ async fn install_without_the_extension_fails_clearly() -> R {
     {
         let err = PgmqMigrator::up(&db, None).await.unwrap_err().to_string();
         assert!(err.contains("pgmq is not installed"), "{err}");
-        assert!(err.contains("install-sql"), "{err}");
+        assert!(err.contains("enable the `install-sql` feature"), "{err}");
         assert_eq!(snapshot(&db).await, "no pgmq");
     }
+    db.close().await?;
+    bare.drop().await;
+    Ok(())
+}
+
+/// With `install-sql` compiled in, an install step without a fallback names the fallback
+/// to use, not the feature that is already on.
+#[cfg(feature = "install-sql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn install_without_a_fallback_names_with_sql_fallback() -> R {
+    let test_db = TestDb::new();
+    let bare = BareDb::new(&test_db).await;
+    let db = Database::connect(&bare.url).await?;
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'"
+        )
+        .await,
+        0,
+        "the test server must lack the pgmq extension"
+    );
+    let err = PgmqMigrator::up(&db, None).await.unwrap_err().to_string();
+    assert!(err.contains("pgmq is not installed"), "{err}");
+    assert!(
+        err.contains("use `InstallPgmq::with_sql_fallback(database_url)`"),
+        "{err}"
+    );
+    assert!(err.contains("PgmqQueueMigrator"), "{err}");
+    assert!(!err.contains("enable the `install-sql`"), "{err}");
+    assert_eq!(snapshot(&db).await, "no pgmq");
+    db.close().await?;
+    bare.drop().await;
+    Ok(())
+}
+
+/// The application's own migrator holds the fallback URL in a field (sea-orm-migration's
+/// `MigratorTraitSelf`): no global is needed to install pgmq from the SQL scripts next to
+/// the application's migrations.
+#[cfg(feature = "install-sql")]
+#[tokio::test(flavor = "multi_thread")]
+async fn an_application_migrator_holds_the_sql_fallback_without_globals() -> R {
+    use sea_orm_migration::MigratorTraitSelf;
+
+    struct AppMigrator {
+        database_url: String,
+    }
+    #[async_trait::async_trait]
+    impl MigratorTraitSelf for AppMigrator {
+        fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+            vec![
+                Box::new(InstallPgmq::with_sql_fallback(self.database_url.clone())),
+                Box::new(CreateQueue::new(QueueSpec::new(QueueName::from_static(
+                    "orders",
+                )))),
+            ]
+        }
+    }
+
+    let test_db = TestDb::new();
+    let bare = BareDb::new(&test_db).await;
+    let db = Database::connect(&bare.url).await?;
+    assert_eq!(snapshot(&db).await, "no pgmq");
+    let app = AppMigrator {
+        database_url: bare.url.clone(),
+    };
+    MigratorTraitSelf::up(&app, &db, None).await?;
+    check_pgmq(&db).await?;
+    assert!(snapshot(&db).await.contains("meta:orders"));
+    MigratorTraitSelf::down(&app, &db, None).await?;
+    assert_eq!(snapshot(&db).await, "no pgmq");
     db.close().await?;
     bare.drop().await;
     Ok(())

@@ -371,8 +371,34 @@ pub mod install {
         "DROP EXTENSION IF EXISTS pgmq CASCADE",
         "DROP SCHEMA IF EXISTS pgmq CASCADE",
     ];
-    /// The error text when pgmq can be installed neither way.
-    pub const NOT_AVAILABLE: &str = "the server does not offer the pgmq extension (see pg_available_extensions), and the SQL-only install is off: enable the `install-sql` feature, install pgmq's extension on the server, or install pgmq yourself";
+    /// The error text when pgmq can be installed neither way, naming the fix that applies.
+    /// `sql_fallback` is how the calling crate asks for the SQL-only install when its
+    /// `install-sql` feature is on (e.g. "`PgmqMigrations::install_or_sql(database_url)`
+    /// instead of `install()`"); `None` when the feature is off, and the text says to
+    /// enable it.
+    ///
+    /// ```
+    /// use pgmq_orm_core::migrate::install::not_available;
+    /// assert!(not_available(None).contains("enable the `install-sql` feature"));
+    /// let on = not_available(Some("`install_or_sql(database_url)`"));
+    /// assert!(on.contains("use `install_or_sql(database_url)`"));
+    /// assert!(!on.contains("enable the `install-sql` feature"));
+    /// ```
+    pub fn not_available(sql_fallback: Option<&str>) -> String {
+        const NO_EXTENSION: &str =
+            "the server does not offer the pgmq extension (see pg_available_extensions)";
+        const OR: &str = "install pgmq's extension on the server, or install pgmq yourself";
+        match sql_fallback {
+            None => format!(
+                "{NO_EXTENSION}, and the SQL-only install is not compiled in: enable the \
+                 `install-sql` feature, {OR}"
+            ),
+            Some(fallback) => format!(
+                "{NO_EXTENSION}, and this install step has no SQL-only fallback: use \
+                 {fallback} (the `install-sql` feature is on), {OR}"
+            ),
+        }
+    }
 
     #[cfg(test)]
     #[test]
