@@ -34,7 +34,8 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, QueueName, RawJsonMessage, RawMessage, VisibilityTimeout, sql,
+    BatchSize, Delay, Error, PgmqVersion, QueueName, RawJsonMessage, RawMessage, VisibilityTimeout,
+    sql,
 };
 use serde_json::Value;
 
@@ -242,6 +243,22 @@ impl ConsumerBackend for DieselBackend {
             }
             Ok(())
         })
+    }
+
+    fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            let queues = self.conn().await?.list_queues().await?;
+            Ok(queues.iter().any(|q| q.queue_name == queue.as_str()))
+        })
+    }
+
+    fn pgmq_version(&self) -> BoxFuture<'_, Result<Option<PgmqVersion>, Error>> {
+        Box::pin(async move { self.conn().await?.pgmq_version().await.map(Some) })
+    }
+
+    fn pool_capacity(&self) -> Option<usize> {
+        // The `LISTEN` connection of `with_notify` is outside the pool.
+        usize::try_from(self.pool.config().max_size).ok()
     }
 
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, BoxError, Delay, Error, Message, QueueName, RawJsonMessage, RawMessage,
+    BatchSize, BoxError, Delay, Error, Message, PgmqVersion, QueueName, RawJsonMessage, RawMessage,
     VisibilityTimeout, sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
@@ -268,6 +268,29 @@ impl ConsumerBackend for SeaOrmBackend {
         })
     }
 
+    fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            let queues = self.hot.list_queues().await?;
+            Ok(queues.iter().any(|q| q.queue_name == queue.as_str()))
+        })
+    }
+
+    fn pgmq_version(&self) -> BoxFuture<'_, Result<Option<PgmqVersion>, Error>> {
+        Box::pin(async move { self.hot.pgmq_version().await.map(Some) })
+    }
+
+    fn pool_capacity(&self) -> Option<usize> {
+        let max = self
+            .db
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections();
+        // Held for good: the pinned connection and the `LISTEN` one.
+        let held = usize::from(matches!(self.hot, HotPath::Pinned(_)))
+            + usize::from(self.wakeups.is_some());
+        usize::try_from(max).ok().map(|m| m.saturating_sub(held))
+    }
+
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
         Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
@@ -436,23 +459,32 @@ where
         queue: &QueueName,
         message: Message<T>,
         archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>> {
+    ) -> BoxFuture<'static, Result<(), ProcessError>> {
         let db = self.db.clone();
         let handler = Arc::clone(&self.handler);
         let queue = queue.clone();
         Box::pin(async move {
-            let tx = db.begin().await?;
+            // Only the handler's own error is a failed attempt; `BEGIN`, the
+            // acknowledgement and `COMMIT` failing are infrastructure failures.
+            let tx = db.begin().await.map_err(into_pgmq_error)?;
             let msg_id = message.msg_id;
             // An early return drops `tx`, which rolls back the handler's writes too.
-            handler.handle(&tx, message).await?;
+            handler
+                .handle(&tx, message)
+                .await
+                .map_err(ProcessError::Handler)?;
             let found = if archive {
                 tx.archive(&queue, msg_id).await?
             } else {
                 tx.delete(&queue, msg_id).await?
             };
-            acknowledged(found, &queue, msg_id)?;
-            tx.commit().await?;
+            acknowledged(found, &queue, msg_id).map_err(ProcessError::Handler)?;
+            tx.commit().await.map_err(into_pgmq_error)?;
             Ok(())
         })
+    }
+
+    fn connections_per_handler(&self) -> usize {
+        1
     }
 }

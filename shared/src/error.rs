@@ -80,6 +80,15 @@ pub enum Error {
     /// The connection pool could not hand out a connection (timeout, broken server, ...).
     #[error("connection pool error: {0}")]
     Pool(#[source] BoxError),
+    /// A client-side time limit ran out before the database answered (a lock wait, a
+    /// frozen server, a dead network); the statement's outcome is unknown.
+    #[error("{what} did not finish within {after:?}")]
+    Timeout {
+        /// What was waited for.
+        what: &'static str,
+        /// The limit.
+        after: std::time::Duration,
+    },
 }
 
 /// The category of an [`Error`], for callers that branch on what went wrong.
@@ -110,6 +119,8 @@ pub enum ErrorKind {
     Database,
     /// See [`Error::Pool`].
     Pool,
+    /// See [`Error::Timeout`].
+    Timeout,
 }
 
 /// Which part of a message a decode or encode error is about.
@@ -190,6 +201,7 @@ impl Error {
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Self::Database { .. } => ErrorKind::Database,
             Self::Pool(_) => ErrorKind::Pool,
+            Self::Timeout { .. } => ErrorKind::Timeout,
         }
     }
 

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use pgmq_orm_core::consumer::{BoxFuture, Consumer, ConsumerConfig, Processor, acknowledged};
-use pgmq_orm_core::{BoxError, Message, QueueName};
+use pgmq_orm_core::consumer::{
+    BoxFuture, Consumer, ConsumerConfig, ProcessError, Processor, acknowledged,
+};
+use pgmq_orm_core::{BoxError, Error, Message, QueueName};
 
 use super::{DieselBackend, PgPool};
 use crate::PgmqAsyncConnectionExt;
-use crate::error::from_bb8;
+use crate::error::{from_bb8, from_diesel};
 
 /// A handler that runs on the connection of the transaction which also acknowledges its
 /// message, so its database writes and the delete commit together (exactly-once
@@ -121,7 +123,7 @@ where
         queue: &QueueName,
         message: Message<T>,
         archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>> {
+    ) -> BoxFuture<'static, Result<(), ProcessError>> {
         let pool = self.pool.clone();
         let handler = Arc::clone(&self.handler);
         let queue = queue.clone();
@@ -132,16 +134,42 @@ where
             // An error, or the task being aborted at shutdown, rolls back the handler's
             // writes with the acknowledgement (an aborted transaction also marks the
             // pooled connection broken, so bb8 discards it).
+            // Only the handler's own error is a failed attempt; `BEGIN`, the
+            // acknowledgement and `COMMIT` failing are infrastructure failures.
             conn.transaction(async |tx| {
-                handler.handle(tx, message).await?;
+                handler
+                    .handle(tx, message)
+                    .await
+                    .map_err(|e| TxFail(ProcessError::Handler(e)))?;
                 let found = if archive {
                     tx.archive(&queue, msg_id).await?
                 } else {
                     tx.delete(&queue, msg_id).await?
                 };
-                acknowledged(found, &queue, msg_id)
+                acknowledged(found, &queue, msg_id).map_err(|e| TxFail(ProcessError::Handler(e)))
             })
             .await
+            .map_err(|e: TxFail| e.0)
         })
+    }
+
+    fn connections_per_handler(&self) -> usize {
+        1
+    }
+}
+
+/// The error of the acknowledging transaction: diesel-async's `transaction` needs one
+/// built from `diesel::result::Error`, which is an infrastructure failure.
+struct TxFail(ProcessError);
+
+impl From<diesel::result::Error> for TxFail {
+    fn from(e: diesel::result::Error) -> Self {
+        Self(ProcessError::Infrastructure(from_diesel(e)))
+    }
+}
+
+impl From<Error> for TxFail {
+    fn from(e: Error) -> Self {
+        Self(ProcessError::Infrastructure(e))
     }
 }

@@ -73,9 +73,9 @@ pub use dead_letter_requeue::{
     DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
 };
 pub use handler::Handler;
-pub use processor::{AckAfter, Processor, acknowledged};
+pub use processor::{AckAfter, ProcessError, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
-pub use stats::ConsumerStats;
+pub use stats::{ConsumerStats, Health, LastError};
 pub use tokio_util::sync::CancellationToken;
 pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};
