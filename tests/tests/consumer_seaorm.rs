@@ -3,12 +3,14 @@
 
 mod consumer_support;
 
+use std::any::Any;
 use std::time::Duration;
 
 use consumer_support::*;
 use pgmq_harness::TestDb;
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement,
 };
 use sea_orm_pgmq::consumer::*;
 use sea_orm_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
@@ -21,7 +23,8 @@ use serde_json::{Value, json};
 /// The fixture; `PINNED` runs the backend's per-batch statements on a held connection
 /// (`SeaOrmBackend::with_pinned_connection`) instead of the pool.
 struct SeaOrm<const PINNED: bool = false> {
-    _db: TestDb,
+    _db: Option<TestDb>,
+    url: String,
     db: DatabaseConnection,
 }
 
@@ -50,10 +53,54 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
 
     async fn new() -> Self {
         let tdb = TestDb::new();
-        let db = Database::connect(tdb.url()).await.unwrap();
+        let mut fx = Self::at(tdb.url()).await;
+        fx._db = Some(tdb);
+        fx
+    }
+
+    async fn at(url: &str) -> Self {
+        let db = Database::connect(url).await.unwrap();
         db.create_queue(&queue()).await.unwrap();
         db.create_queue(&dlq()).await.unwrap();
-        Self { _db: tdb, db }
+        Self {
+            _db: None,
+            url: url.to_owned(),
+            db,
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn tight_backend(
+        &self,
+        size: u32,
+        timeout: Duration,
+        hold: u32,
+    ) -> (SeaOrmBackend, Box<dyn Any + Send>) {
+        let mut options = ConnectOptions::new(&self.url);
+        options
+            .max_connections(size)
+            .min_connections(0)
+            .acquire_timeout(timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..hold {
+            held.push(db.get_postgres_connection_pool().acquire().await.unwrap());
+        }
+        let backend = Self::pinned_if_asked(SeaOrmBackend::new(db)).await;
+        (backend, Box::new(held))
+    }
+
+    fn transactional(
+        &self,
+        backend: SeaOrmBackend,
+        cfg: ConsumerConfig,
+        work: Duration,
+    ) -> Consumer<SeaOrmBackend, Value, impl Processor<Value>> {
+        Transactional::consumer(backend, cfg, Sleeps(work))
     }
 
     async fn backend(&self) -> SeaOrmBackend {
@@ -136,6 +183,22 @@ impl<const PINNED: bool> DeadLetterTools for SeaOrm<PINNED> {
 
 consumer_support::scenario_tests!(SeaOrm);
 
+/// A transactional handler that only takes its time.
+struct Sleeps(Duration);
+
+impl TxHandler<Value> for Sleeps {
+    fn handle<'a>(
+        &'a self,
+        _tx: &'a DatabaseTransaction,
+        _m: Message<Value>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Ok(())
+        })
+    }
+}
+
 /// Every scenario again with the per-batch statements on one held connection.
 mod pinned {
     use super::consumer_support;
@@ -175,7 +238,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
         .execute_unprepared("CREATE TABLE effects(v bigint)")
         .await
         .unwrap();
-    let cfg = config().with_retry(RetryPolicy {
+    let cfg = config().with_concurrency(4).with_retry(RetryPolicy {
         max_attempts: 2,
         initial: Duration::from_secs(1),
         jitter: 0.0,
@@ -203,7 +266,9 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let run = Running::start(failing);
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
-            .await
+            .await,
+        "{:?}",
+        run.stats()
     );
     let stats = run.stop().await;
     assert_eq!(stats.retried, 1);
@@ -244,7 +309,7 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     // The acknowledgement then finds nothing to delete, and everything rolls back.
     let run = Running::start(Transactional::consumer(
         fx.backend().await,
-        config(),
+        config().with_concurrency(4),
         DeletedMeanwhile(queue()),
     ));
     assert!(
