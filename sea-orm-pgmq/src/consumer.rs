@@ -357,6 +357,35 @@ impl NotificationSource for SeaOrmListener {
 /// its database writes and the delete commit together (exactly-once effects).
 /// Returning `Err` rolls both back and the message is retried.
 ///
+/// Usually an async closure: one that captures nothing is a handler as is, and one that
+/// needs state gets it as its first argument through [`with_state`]:
+///
+/// ```
+/// use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+/// use sea_orm_pgmq::consumer::{TxHandler, with_state};
+/// use sea_orm_pgmq::{BoxError, Message};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+///
+/// let record = async |tx: &DatabaseTransaction, m: Message<i64>| {
+///     tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres,
+///         "INSERT INTO orders(id) VALUES ($1)", [m.message.into()])).await?;
+///     Ok::<(), BoxError>(())
+/// };
+/// assert_tx_handler(&record);
+///
+/// let limited = with_state(100_i64, async |max: &i64, tx: &DatabaseTransaction, m: Message<i64>| {
+///     if m.message > *max {
+///         return Err::<(), BoxError>("over the limit".into());
+///     }
+///     tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres,
+///         "INSERT INTO orders(id) VALUES ($1)", [m.message.into()])).await?;
+///     Ok(())
+/// });
+/// assert_tx_handler(&limited);
+/// ```
+///
+/// The trait form, for handlers that are types of their own:
+///
 /// ```
 /// use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, DbBackend};
 /// use sea_orm_pgmq::consumer::{BoxFuture, TxHandler};
@@ -397,6 +426,33 @@ impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
         message: Message<T>,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         (**self).handle(tx, message)
+    }
+}
+
+/// An async closure that captures nothing, `async |tx: &DatabaseTransaction, m| { .. }`, is
+/// a transactional handler, and so is one with state from [`with_state`].
+///
+/// ```
+/// # use sea_orm::DatabaseTransaction;
+/// # use sea_orm_pgmq::{BoxError, Message, consumer::{TxHandler, with_state}};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// assert_tx_handler(&async |_tx: &DatabaseTransaction, _m: Message<u8>| Ok::<(), BoxError>(()));
+/// let h = with_state(String::from("audit"), async |_s: &String, _tx: &DatabaseTransaction, _m: Message<u8>| {
+///     Ok::<(), BoxError>(())
+/// });
+/// assert_tx_handler(&h);
+/// ```
+impl<T, F> TxHandler<T> for F
+where
+    T: 'static,
+    F: for<'a> TxFn<'a, &'a DatabaseTransaction, T> + Copy + Send + Sync + 'static,
+{
+    fn handle<'a>(
+        &'a self,
+        tx: &'a DatabaseTransaction,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.call(tx, message)
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use pgmq_orm_core::consumer::{
-    BoxFuture, Consumer, ConsumerConfig, ProcessError, Processor, acknowledged,
+    BoxFuture, Consumer, ConsumerConfig, ProcessError, Processor, TxFn, acknowledged,
 };
 use pgmq_orm_core::{BoxError, Error, Message, QueueName};
 
@@ -16,6 +16,40 @@ use crate::error::{from_bb8, from_diesel};
 /// A handler that runs on the connection of the transaction which also acknowledges its
 /// message, so its database writes and the delete commit together (exactly-once
 /// effects). Returning `Err` (or panicking) rolls both back and the message is retried.
+///
+/// Usually an async closure: one that captures nothing is a handler as is, and one that
+/// needs state gets it as its first argument through
+/// [`with_state`](pgmq_orm_core::consumer::with_state):
+///
+/// ```
+/// use diesel_async::{AsyncPgConnection, RunQueryDsl};
+/// use diesel_pgmq::consumer::{TxHandler, with_state};
+/// use diesel_pgmq::{BoxError, Message};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+///
+/// let record = async |conn: &mut AsyncPgConnection, m: Message<i64>| {
+///     diesel::sql_query("INSERT INTO orders(id) VALUES ($1)")
+///         .bind::<diesel::sql_types::BigInt, _>(m.message)
+///         .execute(conn)
+///         .await?;
+///     Ok::<(), BoxError>(())
+/// };
+/// assert_tx_handler(&record);
+///
+/// let limited = with_state(100_i64, async |max: &i64, conn: &mut AsyncPgConnection, m: Message<i64>| {
+///     if m.message > *max {
+///         return Err::<(), BoxError>("over the limit".into());
+///     }
+///     diesel::sql_query("INSERT INTO orders(id) VALUES ($1)")
+///         .bind::<diesel::sql_types::BigInt, _>(m.message)
+///         .execute(conn)
+///         .await?;
+///     Ok(())
+/// });
+/// assert_tx_handler(&limited);
+/// ```
+///
+/// The trait form, for handlers that are types of their own:
 ///
 /// ```
 /// use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -60,6 +94,34 @@ impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
         message: Message<T>,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         (**self).handle(conn, message)
+    }
+}
+
+/// An async closure that captures nothing, `async |conn: &mut AsyncPgConnection, m| { .. }`,
+/// is a transactional handler, and so is one with state from
+/// [`with_state`](pgmq_orm_core::consumer::with_state).
+///
+/// ```
+/// # use diesel_async::AsyncPgConnection;
+/// # use diesel_pgmq::{BoxError, Message, consumer::{TxHandler, with_state}};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// assert_tx_handler(&async |_c: &mut AsyncPgConnection, _m: Message<u8>| Ok::<(), BoxError>(()));
+/// let h = with_state(String::from("audit"), async |_s: &String, _c: &mut AsyncPgConnection, _m: Message<u8>| {
+///     Ok::<(), BoxError>(())
+/// });
+/// assert_tx_handler(&h);
+/// ```
+impl<T, F> TxHandler<T> for F
+where
+    T: 'static,
+    F: for<'a> TxFn<'a, &'a mut AsyncPgConnection, T> + Copy + Send + Sync + 'static,
+{
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.call(conn, message)
     }
 }
 

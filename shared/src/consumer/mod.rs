@@ -58,6 +58,7 @@ mod config;
 mod dead_letter;
 mod dead_letter_requeue;
 mod handler;
+mod handler_fn;
 mod processor;
 mod retry;
 mod runner;
@@ -73,6 +74,7 @@ pub use dead_letter_requeue::{
     DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
 };
 pub use handler::Handler;
+pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
 pub use processor::{AckAfter, ProcessError, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
