@@ -105,7 +105,15 @@ impl Fixture for Diesel {
         cfg: ConsumerConfig,
         work: Duration,
     ) -> Consumer<DieselBackend, Value, impl Processor<Value>> {
-        Transactional::consumer(backend, cfg, Sleeps(work))
+        // A transactional handler as an async closure, with its state passed in.
+        let sleeps = with_state(
+            work,
+            async |work: &Duration, _conn: &mut AsyncPgConnection, _m: Message<Value>| {
+                tokio::time::sleep(*work).await;
+                Ok::<(), BoxError>(())
+            },
+        );
+        Transactional::consumer(backend, cfg, sleeps)
     }
 
     async fn backend(&self) -> DieselBackend {
@@ -193,22 +201,6 @@ impl DeadLetterTools for Diesel {
 
 consumer_support::scenario_tests!(Diesel);
 
-/// A transactional handler that only takes its time.
-struct Sleeps(Duration);
-
-impl TxHandler<Value> for Sleeps {
-    fn handle<'a>(
-        &'a self,
-        _conn: &'a mut AsyncPgConnection,
-        _m: Message<Value>,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            tokio::time::sleep(self.0).await;
-            Ok(())
-        })
-    }
-}
-
 /// Inserts the payload into `effects`, then fails if told to.
 struct InsertThenMaybeFail {
     fail: bool,
@@ -249,7 +241,14 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let ok = Transactional::consumer(
         fx.backend().await,
         cfg.clone(),
-        InsertThenMaybeFail { fail: false },
+        // The closure form; the failing run below uses the trait form.
+        async |conn: &mut AsyncPgConnection, m: Message<i64>| {
+            diesel::sql_query("INSERT INTO effects(v) VALUES ($1)")
+                .bind::<BigInt, _>(m.message)
+                .execute(conn)
+                .await?;
+            Ok::<(), BoxError>(())
+        },
     );
     let run = Running::start(ok);
     assert!(

@@ -100,7 +100,15 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
         cfg: ConsumerConfig,
         work: Duration,
     ) -> Consumer<SeaOrmBackend, Value, impl Processor<Value>> {
-        Transactional::consumer(backend, cfg, Sleeps(work))
+        // A transactional handler as an async closure, with its state passed in.
+        let sleeps = with_state(
+            work,
+            async |work: &Duration, _tx: &DatabaseTransaction, _m: Message<Value>| {
+                tokio::time::sleep(*work).await;
+                Ok::<(), BoxError>(())
+            },
+        );
+        Transactional::consumer(backend, cfg, sleeps)
     }
 
     async fn backend(&self) -> SeaOrmBackend {
@@ -183,22 +191,6 @@ impl<const PINNED: bool> DeadLetterTools for SeaOrm<PINNED> {
 
 consumer_support::scenario_tests!(SeaOrm);
 
-/// A transactional handler that only takes its time.
-struct Sleeps(Duration);
-
-impl TxHandler<Value> for Sleeps {
-    fn handle<'a>(
-        &'a self,
-        _tx: &'a DatabaseTransaction,
-        _m: Message<Value>,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            tokio::time::sleep(self.0).await;
-            Ok(())
-        })
-    }
-}
-
 /// Every scenario again with the per-batch statements on one held connection.
 mod pinned {
     use super::consumer_support;
@@ -249,7 +241,16 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let ok = Transactional::consumer(
         fx.backend().await,
         cfg.clone(),
-        InsertThenMaybeFail { fail: false },
+        // The closure form; the failing run below uses the trait form.
+        async |tx: &DatabaseTransaction, m: Message<i64>| {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO effects(v) VALUES ($1)",
+                [m.message.into()],
+            ))
+            .await?;
+            Ok::<(), BoxError>(())
+        },
     );
     let run = Running::start(ok);
     assert!(
