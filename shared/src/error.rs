@@ -223,6 +223,11 @@ impl Error {
     /// ```
     pub fn from_database(code: Option<&str>, message: &str, source: impl Into<BoxError>) -> Self {
         let source = source.into();
+        // pgmq's own check (`enable_notify_insert` and others raise it before touching
+        // the table), whatever SQLSTATE the driver reports.
+        if let Some(queue) = pgmq_queue_missing(message) {
+            return Self::QueueMissing { queue, source };
+        }
         match code {
             Some(UNDEFINED_TABLE) => match missing_queue(message) {
                 Some(queue) => Self::QueueMissing { queue, source },
@@ -244,6 +249,15 @@ impl Error {
             source,
         }
     }
+}
+
+/// Extracts `<name>` from pgmq's `Queue "<name>" does not exist. ...`.
+fn pgmq_queue_missing(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Queue \"")?;
+    let (name, after) = rest.split_once('"')?;
+    after
+        .starts_with(" does not exist")
+        .then(|| name.to_owned())
 }
 
 /// Extracts `<name>` from `relation "pgmq.q_<name>" does not exist` (or `a_<name>`).
@@ -287,6 +301,12 @@ mod tests {
             src(),
         );
         assert_eq!(e.kind(), ErrorKind::PgmqMissing);
+        let e = Error::from_database(
+            None,
+            "Queue \"jbos\" does not exist. Create it first using pgmq.create()",
+            src(),
+        );
+        assert!(matches!(e, Error::QueueMissing { ref queue, .. } if queue == "jbos"));
         let e = Error::from_database(None, "connection reset", src());
         assert!(matches!(e, Error::Database { code: None, .. }));
     }

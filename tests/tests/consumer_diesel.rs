@@ -316,3 +316,17 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
         0
     );
 }
+
+/// `with_notify` on a misspelt queue fails with the typed error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notify_on_a_missing_queue_is_queue_missing() {
+    let fx = Diesel::new().await;
+    let typo = QueueName::from_static("jbos");
+    let err = DieselBackend::with_notify(fx.pool.clone(), &fx.url, &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
+        "{err:?}"
+    );
+}

@@ -321,3 +321,43 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     assert_eq!(stats.processed, 0);
     assert_eq!(fx.count("SELECT count(*) AS n FROM effects").await, 0);
 }
+
+/// `with_notify` on a misspelt queue fails with the typed error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notify_on_a_missing_queue_is_queue_missing() {
+    let fx = SeaOrm::<false>::new().await;
+    let typo = QueueName::from_static("jbos");
+    let err = SeaOrmBackend::with_notify(fx.db.clone(), &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
+        "{err:?}"
+    );
+}
+
+/// On a one-connection pool, `with_notify` holds the only connection for `LISTEN`: the
+/// consumer says so at start instead of processing nothing, silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_takes_the_whole_pool_is_rejected_at_start() {
+    let fx = SeaOrm::<false>::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let mut options = sea_orm::ConnectOptions::new(fx.url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(options).await.unwrap();
+    let backend = SeaOrmBackend::with_notify(db, &queue()).await.unwrap();
+    let consumer = Consumer::new(backend, config(), |_m: Message<Value>| async {
+        Ok::<(), BoxError>(())
+    });
+    let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        sea_orm_pgmq::ErrorKind::InvalidArgument,
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("raise the pool's maximum size by 1"),
+        "{err}"
+    );
+}

@@ -184,6 +184,19 @@ where
     async fn preflight(&self) -> Result<(), Error> {
         let cfg = &self.config;
         cfg.validate()?;
+        // First, as the checks below need a connection of the pool themselves.
+        let per = self.processor.connections_per_handler();
+        if let Some(capacity) = self.backend.pool_capacity() {
+            let need = cfg.concurrency.max(1) * per + 1;
+            if capacity < need {
+                return Err(Error::InvalidArgument(pool_too_small(
+                    capacity,
+                    need,
+                    per,
+                    cfg.concurrency,
+                )));
+            }
+        }
         let limit = cfg.statement_timeout;
         if let Some(v) = timed(limit, "pgmq version check", self.backend.pgmq_version()).await? {
             v.check()?;
@@ -202,18 +215,6 @@ where
                     )
                     .into(),
                 });
-            }
-        }
-        let per = self.processor.connections_per_handler();
-        if let Some(capacity) = self.backend.pool_capacity() {
-            let need = cfg.concurrency.max(1) * per + 1;
-            if capacity < need {
-                return Err(Error::InvalidArgument(pool_too_small(
-                    capacity,
-                    need,
-                    per,
-                    cfg.concurrency,
-                )));
             }
         }
         Ok(())
