@@ -4,20 +4,20 @@
 //! Both run the statements of [`crate::query`] and convert rows and errors into the
 //! core's types; the method names and argument orders are the same in `sea-orm-pgmq`.
 
-use pgmq_orm_core::{Error, IntoQueueName, Message, PgmqVersion, QueueName};
+use pgmq_orm_core::{Error, IntoQueueName, Messages, PgmqVersion, QueueName};
 
 use serde::de::DeserializeOwned;
 
-use crate::query::RawJsonRow;
+use crate::query::MessageRow;
 
 pub(crate) fn name(q: impl IntoQueueName) -> Result<QueueName, Error> {
     Ok(q.into_queue_name()?)
 }
 
 pub(crate) fn decode_all<T: DeserializeOwned, H: DeserializeOwned>(
-    rows: Vec<RawJsonRow>,
-) -> Result<Vec<Message<T, H>>, Error> {
-    rows.into_iter().map(RawJsonRow::decode).collect()
+    rows: Vec<MessageRow>,
+) -> Result<Messages<T, H>, Error> {
+    Ok(crate::query::decode_rows(rows))
 }
 
 pub(crate) fn convert<R: Into<C>, C>(rows: Vec<R>) -> Vec<C> {
@@ -153,8 +153,8 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             vt: VisibilityTimeout,
             qty: BatchSize,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read(&name(q)?, vt, qty), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::read(&name(q)?, vt, qty), MessageRow))
         }
 
         $($kw)? fn read_conditional<T: DeserializeOwned, F: Serialize + ?Sized $($sync)*>(
@@ -163,9 +163,9 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
             conditional: &F,
-        ) -> Result<Vec<Message<T>>, Error> {
+        ) -> Result<Messages<T>, Error> {
             let stmt = query::read_conditional(&name(q)?, vt, qty, conditional)?;
-            decode_all($load!(self, stmt, RawJsonRow))
+            decode_all($load!(self, stmt, MessageRow))
         }
 
         $($kw)? fn read_with_poll<T: DeserializeOwned>(
@@ -174,8 +174,8 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
             poll: PollOptions,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_with_poll(&name(q)?, vt, qty, poll), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::read_with_poll(&name(q)?, vt, qty, poll), MessageRow))
         }
 
         $($kw)? fn read_with_poll_conditional<T: DeserializeOwned, F: Serialize + ?Sized $($sync)*>(
@@ -185,17 +185,17 @@ macro_rules! ext_methods {
             qty: BatchSize,
             poll: PollOptions,
             conditional: &F,
-        ) -> Result<Vec<Message<T>>, Error> {
+        ) -> Result<Messages<T>, Error> {
             let stmt = query::read_with_poll_conditional(&name(q)?, vt, qty, poll, conditional)?;
-            decode_all($load!(self, stmt, RawJsonRow))
+            decode_all($load!(self, stmt, MessageRow))
         }
 
         $($kw)? fn pop<T: DeserializeOwned>(
             &mut self,
             q: impl IntoQueueName $($send)*,
             qty: BatchSize,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::pop(&name(q)?, qty), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::pop(&name(q)?, qty), MessageRow))
         }
 
         $($kw)? fn set_vt<T: DeserializeOwned>(
@@ -204,8 +204,8 @@ macro_rules! ext_methods {
             msg_id: i64,
             vt: VisibilityTimeout,
         ) -> Result<Option<Message<T>>, Error> {
-            let rows = $load!(self, query::set_vt(&name(q)?, msg_id, vt), RawJsonRow);
-            rows.into_iter().next().map(RawJsonRow::decode).transpose()
+            let rows = $load!(self, query::set_vt(&name(q)?, msg_id, vt), MessageRow);
+            rows.into_iter().next().map(MessageRow::decode_with).transpose()
         }
 
         $($kw)? fn set_vt_batch<T: DeserializeOwned>(
@@ -213,8 +213,8 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             msg_ids: &[i64],
             vt: VisibilityTimeout,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::set_vt_batch(&name(q)?, msg_ids, vt), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::set_vt_batch(&name(q)?, msg_ids, vt), MessageRow))
         }
 
         $($kw)? fn delete(&mut self, q: impl IntoQueueName $($send)*, msg_id: i64) -> Result<bool, Error> {
@@ -246,8 +246,8 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             vt: VisibilityTimeout,
             qty: BatchSize,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped(&name(q)?, vt, qty), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::read_grouped(&name(q)?, vt, qty), MessageRow))
         }
 
         $($kw)? fn read_grouped_rr<T: DeserializeOwned>(
@@ -255,8 +255,8 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             vt: VisibilityTimeout,
             qty: BatchSize,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped_rr(&name(q)?, vt, qty), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::read_grouped_rr(&name(q)?, vt, qty), MessageRow))
         }
 
         $($kw)? fn read_grouped_head<T: DeserializeOwned>(
@@ -264,8 +264,8 @@ macro_rules! ext_methods {
             q: impl IntoQueueName $($send)*,
             vt: VisibilityTimeout,
             qty: BatchSize,
-        ) -> Result<Vec<Message<T>>, Error> {
-            decode_all($load!(self, query::read_grouped_head(&name(q)?, vt, qty), RawJsonRow))
+        ) -> Result<Messages<T>, Error> {
+            decode_all($load!(self, query::read_grouped_head(&name(q)?, vt, qty), MessageRow))
         }
 
         $($kw)? fn read_grouped_with_poll<T: DeserializeOwned>(
@@ -274,9 +274,9 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
             poll: PollOptions,
-        ) -> Result<Vec<Message<T>>, Error> {
+        ) -> Result<Messages<T>, Error> {
             let stmt = query::read_grouped_with_poll(&name(q)?, vt, qty, poll);
-            decode_all($load!(self, stmt, RawJsonRow))
+            decode_all($load!(self, stmt, MessageRow))
         }
 
         $($kw)? fn read_grouped_rr_with_poll<T: DeserializeOwned>(
@@ -285,9 +285,9 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
             poll: PollOptions,
-        ) -> Result<Vec<Message<T>>, Error> {
+        ) -> Result<Messages<T>, Error> {
             let stmt = query::read_grouped_rr_with_poll(&name(q)?, vt, qty, poll);
-            decode_all($load!(self, stmt, RawJsonRow))
+            decode_all($load!(self, stmt, MessageRow))
         }
 
         $($kw)? fn read_grouped_head_with_poll<T: DeserializeOwned>(
@@ -296,9 +296,9 @@ macro_rules! ext_methods {
             vt: VisibilityTimeout,
             qty: BatchSize,
             poll: PollOptions,
-        ) -> Result<Vec<Message<T>>, Error> {
+        ) -> Result<Messages<T>, Error> {
             let stmt = query::read_grouped_head_with_poll(&name(q)?, vt, qty, poll);
-            decode_all($load!(self, stmt, RawJsonRow))
+            decode_all($load!(self, stmt, MessageRow))
         }
 
         $($kw)? fn create_fifo_index(&mut self, q: impl IntoQueueName $($send)*) -> Result<(), Error> {

@@ -29,19 +29,19 @@
 use std::pin::pin;
 use std::time::Duration;
 
+use diesel::sql_types::{BigInt, Jsonb, Text};
 use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, PgmqVersion, QueueName, RawJsonMessage, RawMessage, VisibilityTimeout,
-    sql,
+    BatchSize, Error, PgmqVersion, QueueName, RawJsonMessage, VisibilityTimeout, sql,
 };
 use serde_json::Value;
 
 use crate::PgmqAsyncConnectionExt;
 use crate::error::{from_bb8, from_diesel};
-use crate::query::{self, RawJsonRow};
+use crate::query::{self, MessageRow};
 
 mod transactional;
 
@@ -155,11 +155,11 @@ impl ConsumerBackend for DieselBackend {
             } else {
                 query::read(&queue, vt, qty)
             };
-            let rows: Vec<RawJsonRow> = stmt
+            let rows: Vec<MessageRow> = stmt
                 .load(&mut *self.conn().await?)
                 .await
                 .map_err(from_diesel)?;
-            Ok(rows.into_iter().map(RawJsonRow::into_raw).collect())
+            Ok(rows.into_iter().map(Into::into).collect())
         })
     }
 
@@ -216,7 +216,7 @@ impl ConsumerBackend for DieselBackend {
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,
-        message: &'a RawMessage,
+        message: &'a RawJsonMessage,
         error: &'a str,
         dest: &'a FailureDestination,
     ) -> BoxFuture<'a, Result<(), Error>> {
@@ -227,18 +227,16 @@ impl ConsumerBackend for DieselBackend {
                     conn.archive(queue, message.msg_id).await?;
                 }
                 FailureDestination::DeadLetter(dlq) => {
-                    let headers = dead_letter_headers(message, queue, error);
-                    let conn: &mut AsyncPgConnection = &mut conn;
-                    conn.transaction(async |tx| {
-                        // Delete first: a message already gone is not copied again.
-                        if tx.delete(queue, message.msg_id).await? {
-                            tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                                .await?;
-                        }
-                        Ok::<_, TxError>(())
-                    })
-                    .await
-                    .map_err(|e| e.0)?;
+                    // One statement copies the stored row itself: exact payload and
+                    // headers, and nothing copied when the message is already gone.
+                    let record = failure_record(queue, message.msg_id, message.read_ct, error);
+                    diesel::sql_query(dead_letter_sql::move_to_queue(queue))
+                        .bind::<BigInt, _>(message.msg_id)
+                        .bind::<Text, _>(dlq.as_str())
+                        .bind::<Jsonb, _>(record)
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(from_diesel)?;
                 }
             }
             Ok(())

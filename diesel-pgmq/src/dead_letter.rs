@@ -29,21 +29,38 @@
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
-use diesel::sql_types::{Array, BigInt, Integer, Jsonb, Nullable, Timestamptz};
+use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use std::future::Future;
 
 pub use pgmq_orm_core::consumer::{DeadLetter, DeadLetterInfo, DeadLetters, Requeued};
-use pgmq_orm_core::consumer::{dead_letter_sql, requeued};
-use pgmq_orm_core::{BatchSize, Delay, Error, RawMessage};
+use pgmq_orm_core::consumer::{dead_letter_sql, decode_dead_letters, requeued};
+use pgmq_orm_core::{Batch, BatchSize, Error, RawJson, RawJsonMessage};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
-use crate::PgmqAsyncConnectionExt;
 use crate::consumer::TxError;
 use crate::error::from_diesel;
 
-/// A row of a queue table, by column name.
+/// A locked dead letter's id and recorded source queue ([`dead_letter_sql::lock_sources`]).
+#[derive(QueryableByName)]
+struct SourceRow {
+    #[diesel(sql_type = BigInt)]
+    msg_id: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    source_queue: Option<String>,
+}
+
+/// What [`dead_letter_sql::move_back`] returns.
+#[derive(QueryableByName)]
+struct MovedRow {
+    #[diesel(sql_type = Array<BigInt>)]
+    dead: Vec<i64>,
+    #[diesel(sql_type = Array<BigInt>)]
+    sent: Vec<i64>,
+}
+
+/// A row of a queue table, by column name, payload and headers as their exact JSON text
+/// ([`dead_letter_sql`] selects them `::text`).
 #[derive(QueryableByName)]
 struct TableRow {
     #[diesel(sql_type = BigInt)]
@@ -56,22 +73,23 @@ struct TableRow {
     last_read_at: Option<DateTime<Utc>>,
     #[diesel(sql_type = Timestamptz)]
     vt: DateTime<Utc>,
-    #[diesel(sql_type = Jsonb)]
-    message: Value,
-    #[diesel(sql_type = Nullable<Jsonb>)]
-    headers: Option<Value>,
+    #[diesel(sql_type = Nullable<Text>)]
+    message: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    headers: Option<String>,
 }
 
-impl From<TableRow> for RawMessage {
+impl From<TableRow> for RawJsonMessage {
     fn from(r: TableRow) -> Self {
+        let text = |t: String| RawJson::from_text(t.into_bytes());
         Self {
             msg_id: r.msg_id,
             read_ct: r.read_ct,
             enqueued_at: r.enqueued_at,
             last_read_at: r.last_read_at,
             vt: r.vt,
-            message: r.message,
-            headers: r.headers,
+            message: r.message.map_or_else(RawJson::sql_null, text),
+            headers: r.headers.map(text),
         }
     }
 }
@@ -86,7 +104,10 @@ impl From<TableRow> for RawMessage {
 /// ```
 pub trait DeadLetterOps {
     /// Up to `limit` dead letters with `msg_id > after` (0 for the first page), oldest
-    /// first. Reads the queue's table, so nothing is hidden and no `read_ct` changes.
+    /// first. Reads the queue's table, so nothing is hidden and no `read_ct` changes. An
+    /// entry whose payload no `Value` holds (another producer's `1e400`) is kept raw in
+    /// [`Batch::undecodable`] and never hides the others; page on with the largest msg_id
+    /// of both halves.
     ///
     /// ```no_run
     /// # use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
@@ -101,7 +122,7 @@ pub trait DeadLetterOps {
         conn: &mut AsyncPgConnection,
         after: i64,
         limit: BatchSize,
-    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>> + Send;
+    ) -> impl Future<Output = Result<Batch<DeadLetter>, Error>> + Send;
 
     /// One dead letter with its payload decoded into `T`; `None` if no such id.
     ///
@@ -120,7 +141,8 @@ pub trait DeadLetterOps {
     ) -> impl Future<Output = Result<Option<DeadLetter<T>>, Error>> + Send;
 
     /// Moves the dead letters with these ids back, in one transaction: each is sent
-    /// with its original headers and deleted here, or nothing happens. Ids not in the
+    /// with its payload and original headers exactly as they were (copied inside the
+    /// server, never parsed) and deleted here, or nothing happens. Ids not in the
     /// queue are skipped; the result lists what moved and the new ids.
     ///
     /// ```no_run
@@ -156,16 +178,15 @@ impl DeadLetterOps for DeadLetters {
         conn: &mut AsyncPgConnection,
         after: i64,
         limit: BatchSize,
-    ) -> Result<Vec<DeadLetter>, Error> {
+    ) -> Result<Batch<DeadLetter>, Error> {
         let rows: Vec<TableRow> = diesel::sql_query(dead_letter_sql::list(self.queue()))
             .bind::<BigInt, _>(after)
             .bind::<BigInt, _>(i64::from(limit.get()))
             .load(conn)
             .await
             .map_err(from_diesel)?;
-        rows.into_iter()
-            .map(|r| DeadLetter::decode(r.into()))
-            .collect()
+        let rows: Vec<RawJsonMessage> = rows.into_iter().map(Into::into).collect();
+        Ok(decode_dead_letters(&rows))
     }
 
     async fn inspect<T: DeserializeOwned>(
@@ -180,7 +201,7 @@ impl DeadLetterOps for DeadLetters {
             .map_err(from_diesel)?;
         rows.into_iter()
             .next()
-            .map(|r| DeadLetter::decode(r.into()))
+            .map(|r| DeadLetter::decode(&r.into()).map_err(Error::Decode))
             .transpose()
     }
 
@@ -189,47 +210,54 @@ impl DeadLetterOps for DeadLetters {
         conn: &mut AsyncPgConnection,
         ids: &[i64],
     ) -> Result<Vec<Requeued>, Error> {
-        let sql = dead_letter_sql::lock_ids(self.queue());
+        let sql = dead_letter_sql::lock_sources(self.queue());
         conn.transaction(async |tx| {
-            let rows: Vec<TableRow> = diesel::sql_query(sql)
+            let rows: Vec<SourceRow> = diesel::sql_query(sql)
                 .bind::<Array<BigInt>, _>(ids)
                 .load(tx)
                 .await?;
-            send_back(self, tx, rows).await
+            move_back(self, tx, rows).await
         })
         .await
         .map_err(|e| e.0)
     }
 
     async fn requeue_all(&self, conn: &mut AsyncPgConnection) -> Result<Vec<Requeued>, Error> {
-        let sql = dead_letter_sql::lock_all(self.queue());
+        let sql = dead_letter_sql::lock_all_sources(self.queue());
         conn.transaction(async |tx| {
-            let rows: Vec<TableRow> = diesel::sql_query(sql).load(tx).await?;
-            send_back(self, tx, rows).await
+            let rows: Vec<SourceRow> = diesel::sql_query(sql).load(tx).await?;
+            move_back(self, tx, rows).await
         })
         .await
         .map_err(|e| e.0)
     }
 }
 
-/// Sends `rows` back and deletes them from the dead-letter queue, inside `tx`.
-async fn send_back(
+/// Moves the locked `rows` back, one statement per run of messages going to the same
+/// queue, inside `tx`; payloads and headers are copied in the server, never parsed.
+async fn move_back(
     dead: &DeadLetters,
     tx: &mut AsyncPgConnection,
-    rows: Vec<TableRow>,
+    rows: Vec<SourceRow>,
 ) -> Result<Vec<Requeued>, TxError> {
+    let plan = dead.plan(
+        rows.into_iter()
+            .map(|r| (r.msg_id, r.source_queue))
+            .collect(),
+    )?;
+    let sql = dead_letter_sql::move_back(dead.queue());
     let mut moved = Vec::new();
-    for batch in dead.plan(rows.into_iter().map(RawMessage::from).collect())? {
-        let sent = tx
-            .send_batch_with(
-                &batch.queue,
-                &batch.messages,
-                batch.headers.as_deref(),
-                Delay::Seconds(0),
-            )
+    for run in plan {
+        let rows: Vec<MovedRow> = diesel::sql_query(&sql)
+            .bind::<Array<BigInt>, _>(&run.dead_ids)
+            .bind::<Text, _>(run.queue.as_str())
+            .load(tx)
             .await?;
-        let deleted = tx.delete_batch(dead.queue(), &batch.dead_ids).await?;
-        moved.extend(requeued(&batch, &sent, &deleted)?);
+        let (gone, sent) = rows
+            .into_iter()
+            .next()
+            .map_or_else(Default::default, |r| (r.dead, r.sent));
+        moved.extend(requeued(&run, &gone, &sent)?);
     }
     Ok(moved)
 }

@@ -14,8 +14,12 @@ use pgmq_orm_core::RawJson;
 const JSONB_VERSION: u8 = 1;
 
 /// A local wrapper, so Diesel's traits can be implemented for the core's [`RawJson`].
+///
+/// `pub` in a private module: [`MessageRow`](crate::query::MessageRow)'s public
+/// `Queryable` impl names it in its row type, yet users never need to.
+#[allow(unreachable_pub)]
 #[derive(Debug, Clone, FromSqlRow)]
-pub(crate) struct Jsonb(pub(crate) RawJson);
+pub struct Jsonb(pub(crate) RawJson);
 
 impl ToSql<sql_types::Jsonb, Pg> for Jsonb {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {

@@ -35,8 +35,8 @@ use diesel::sql_types::{
 };
 use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
-    QueueName, RawJsonMessage, RawMessage, RoutingMatch, TopicBinding, TopicMessageId,
+    BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions, QueueInfo,
+    QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding, TopicMessageId,
     VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
 };
 use serde::Serialize;
@@ -163,7 +163,7 @@ pub type MessageSql = (
     Timestamptz,
     Nullable<Timestamptz>,
     Timestamptz,
-    JsonbSql,
+    Nullable<JsonbSql>,
     Nullable<JsonbSql>,
 );
 /// A `pgmq.metrics_result` row selected by column name.
@@ -205,23 +205,6 @@ macro_rules! row_type {
     };
 }
 
-row_type! {
-    /// A message as loaded from [`MessageSql`]; [`MessageRow::decode`] types it.
-    ///
-    /// Its payload and headers are parsed into `Value` trees on load; the extension
-    /// traits and [`Queue`](crate::Queue) instead decode straight from the `jsonb` text
-    /// into your type, parsing each payload once.
-    ///
-    /// ```
-    /// # use diesel_pgmq::query::MessageRow;
-    /// fn id(row: &MessageRow) -> i64 { row.msg_id }
-    /// ```
-    MessageRow => RawMessage {
-        msg_id: i64, read_ct: i32, enqueued_at: DateTime<Utc>,
-        last_read_at: Option<DateTime<Utc>>, vt: DateTime<Utc>, message: Value,
-        headers: Option<Value>,
-    }
-}
 row_type! {
     /// Metrics as loaded from [`MetricsSql`]; converts into [`QueueMetrics`].
     ///
@@ -287,14 +270,83 @@ row_type! {
     }
 }
 
+/// A message as loaded from [`MessageSql`], its payload and headers still the exact JSON
+/// text pgmq returned; [`MessageRow::decode`] types it, each row on its own, and
+/// [`decode_rows`] types a whole result into a [`Messages`] batch.
+///
+/// Loading never parses JSON, so no payload can fail a load: not another producer's
+/// shape, not a SQL `NULL` payload ([`RawJson::sql_null`]), not a number beyond `f64`.
+///
+/// ```
+/// # use diesel_pgmq::query::MessageRow;
+/// fn id(row: &MessageRow) -> i64 { row.msg_id }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow {
+    /// `msg_id`
+    pub msg_id: i64,
+    /// `read_ct`
+    pub read_ct: i32,
+    /// `enqueued_at`
+    pub enqueued_at: DateTime<Utc>,
+    /// `last_read_at`
+    pub last_read_at: Option<DateTime<Utc>>,
+    /// `vt`
+    pub vt: DateTime<Utc>,
+    /// `message`, as JSON text ([`RawJson::sql_null`] for a SQL `NULL`).
+    pub message: RawJson,
+    /// `headers`, as JSON text.
+    pub headers: Option<RawJson>,
+}
+
+impl Queryable<MessageSql, Pg> for MessageRow {
+    type Row = (
+        i64,
+        i32,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        DateTime<Utc>,
+        Option<Jsonb>,
+        Option<Jsonb>,
+    );
+
+    fn build(row: Self::Row) -> deserialize::Result<Self> {
+        let (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) = row;
+        Ok(Self {
+            msg_id,
+            read_ct,
+            enqueued_at,
+            last_read_at,
+            vt,
+            message: message.map_or_else(RawJson::sql_null, |m| m.0),
+            headers: headers.map(|h| h.0),
+        })
+    }
+}
+
+impl From<MessageRow> for RawJsonMessage {
+    fn from(r: MessageRow) -> Self {
+        Self {
+            msg_id: r.msg_id,
+            read_ct: r.read_ct,
+            enqueued_at: r.enqueued_at,
+            last_read_at: r.last_read_at,
+            vt: r.vt,
+            message: r.message,
+            headers: r.headers,
+        }
+    }
+}
+
 impl MessageRow {
     /// Decodes the payload into `T` (headers stay JSON); on failure an
-    /// [`Error::Decode`] keeps the id and raw JSON, and the message stays queued.
+    /// [`Error::Decode`] keeps the id and the exact JSON text, and (after a read) the
+    /// message stays queued.
     ///
     /// ```
-    /// # use diesel_pgmq::query::MessageRow;
+    /// # use diesel_pgmq::{query::MessageRow, RawJson};
     /// # let row = MessageRow { msg_id: 1, read_ct: 1, enqueued_at: chrono::Utc::now(),
-    /// #   last_read_at: None, vt: chrono::Utc::now(), message: serde_json::json!(5), headers: None };
+    /// #   last_read_at: None, vt: chrono::Utc::now(), message: RawJson::from_text(b"5".to_vec()), headers: None };
     /// assert_eq!(row.decode::<i32>()?.message, 5);
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
@@ -302,13 +354,13 @@ impl MessageRow {
         self.decode_with()
     }
 
-    /// Decodes payload into `T` and headers into `H`.
+    /// Decodes payload into `T` and headers into `H` (JSON `null` headers are none).
     ///
     /// ```
-    /// # use diesel_pgmq::query::MessageRow;
+    /// # use diesel_pgmq::{query::MessageRow, RawJson};
     /// # let row = MessageRow { msg_id: 1, read_ct: 1, enqueued_at: chrono::Utc::now(),
-    /// #   last_read_at: None, vt: chrono::Utc::now(), message: serde_json::json!(5),
-    /// #   headers: Some(serde_json::json!({"k": "v"})) };
+    /// #   last_read_at: None, vt: chrono::Utc::now(), message: RawJson::from_text(b"5".to_vec()),
+    /// #   headers: Some(RawJson::from_text(br#"{"k": "v"}"#.to_vec())) };
     /// let m = row.decode_with::<i32, std::collections::HashMap<String, String>>()?;
     /// assert_eq!(m.headers.unwrap()["k"], "v");
     /// # Ok::<(), diesel_pgmq::Error>(())
@@ -316,55 +368,27 @@ impl MessageRow {
     pub fn decode_with<T: DeserializeOwned, H: DeserializeOwned>(
         self,
     ) -> Result<Message<T, H>, Error> {
-        RawMessage::from(self).decode()
+        RawJsonMessage::from(self).decode()
     }
 }
 
-/// A message as loaded from [`MessageSql`] with its payload and headers kept as JSON
-/// text: what the typed reads load, so each payload is parsed once, straight into `T`
-/// ([`MessageRow`] builds a `Value` tree first).
-pub(crate) struct RawJsonRow(RawJsonMessage);
-
-impl Queryable<MessageSql, Pg> for RawJsonRow {
-    type Row = (
-        i64,
-        i32,
-        DateTime<Utc>,
-        Option<DateTime<Utc>>,
-        DateTime<Utc>,
-        Jsonb,
-        Option<Jsonb>,
-    );
-
-    fn build(row: Self::Row) -> deserialize::Result<Self> {
-        let (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers) = row;
-        Ok(Self(Message {
-            msg_id,
-            read_ct,
-            enqueued_at,
-            last_read_at,
-            vt,
-            message: message.0,
-            headers: headers.map(|h| h.0),
-        }))
-    }
-}
-
-impl RawJsonRow {
-    /// Decodes payload into `T` and headers into `H`, with [`MessageRow::decode_with`]'s
-    /// error contract.
-    pub(crate) fn decode<T: DeserializeOwned, H: DeserializeOwned>(
-        self,
-    ) -> Result<Message<T, H>, Error> {
-        self.0.decode()
-    }
-
-    /// The message with payload and headers still JSON text, for the consumer runtime,
-    /// which decodes each on its own.
-    #[cfg(feature = "consumer")]
-    pub(crate) fn into_raw(self) -> RawJsonMessage {
-        self.0
-    }
+/// Decodes loaded rows into a [`Messages`] batch: each row on its own, so one that does
+/// not decode is set apart ([`Messages::undecodable`](pgmq_orm_core::Batch::undecodable))
+/// and never hides the others. What the extension traits and [`Queue`](crate::Queue) do
+/// with every read.
+///
+/// ```
+/// # use diesel_pgmq::{query::{self, MessageRow}, RawJson};
+/// # let row = |id, text: &str| MessageRow { msg_id: id, read_ct: 1, enqueued_at: chrono::Utc::now(),
+/// #   last_read_at: None, vt: chrono::Utc::now(), message: RawJson::from_text(text.into()), headers: None };
+/// let batch = query::decode_rows::<u8, serde_json::Value>(vec![row(1, "1"), row(2, "\"x\"")]);
+/// assert_eq!((batch.len(), batch.undecodable()[0].msg_id), (1, 2));
+/// # let _ = batch.into_parts();
+/// ```
+pub fn decode_rows<T: DeserializeOwned, H: DeserializeOwned>(
+    rows: Vec<MessageRow>,
+) -> Messages<T, H> {
+    Messages::decode(rows.into_iter().map(Into::into).collect())
 }
 
 const MSG: &str = "SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM ";

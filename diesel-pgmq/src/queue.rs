@@ -9,7 +9,7 @@ use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{BigInt, Bool, Untyped};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, PollOptions, QueueName, VisibilityTimeout,
+    BatchSize, Delay, Error, IntoQueueName, PollOptions, QueueName, VisibilityTimeout,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,8 +23,8 @@ type Types<T, H> = fn(T, H) -> (T, H);
 /// A typed handle on one queue. Cheap to clone; holds no connection.
 ///
 /// Its methods build the statements of [`crate::query`] for this queue; reads return
-/// [`Messages<T, H>`], which run on a sync or async connection and decode into
-/// [`Message<T, H>`].
+/// [`MessageQuery<T, H>`], which run on a sync or async connection and decode into
+/// [`Message<T, H>`](pgmq_orm_core::Message).
 ///
 /// ```
 /// # #[cfg(feature = "sync")] {
@@ -204,8 +204,8 @@ impl<T, H> Queue<T, H> {
     /// assert!(read.statement().sql().ends_with("pgmq.read(?, ?, ?)"));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn read(&self, vt: VisibilityTimeout, qty: BatchSize) -> Messages<T, H> {
-        Messages::new(query::read(&self.name, vt, qty))
+    pub fn read(&self, vt: VisibilityTimeout, qty: BatchSize) -> MessageQuery<T, H> {
+        MessageQuery::new(query::read(&self.name, vt, qty))
     }
 
     /// [`query::read_with_poll`] for this queue.
@@ -222,8 +222,8 @@ impl<T, H> Queue<T, H> {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Messages<T, H> {
-        Messages::new(query::read_with_poll(&self.name, vt, qty, poll))
+    ) -> MessageQuery<T, H> {
+        MessageQuery::new(query::read_with_poll(&self.name, vt, qty, poll))
     }
 
     /// [`query::read_grouped`] for this queue.
@@ -234,8 +234,8 @@ impl<T, H> Queue<T, H> {
     /// assert!(read.statement().sql().contains("read_grouped("));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn read_grouped(&self, vt: VisibilityTimeout, qty: BatchSize) -> Messages<T, H> {
-        Messages::new(query::read_grouped(&self.name, vt, qty))
+    pub fn read_grouped(&self, vt: VisibilityTimeout, qty: BatchSize) -> MessageQuery<T, H> {
+        MessageQuery::new(query::read_grouped(&self.name, vt, qty))
     }
 
     /// [`query::read_grouped_rr`] for this queue.
@@ -246,8 +246,8 @@ impl<T, H> Queue<T, H> {
     /// assert!(read.statement().sql().contains("read_grouped_rr("));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn read_grouped_rr(&self, vt: VisibilityTimeout, qty: BatchSize) -> Messages<T, H> {
-        Messages::new(query::read_grouped_rr(&self.name, vt, qty))
+    pub fn read_grouped_rr(&self, vt: VisibilityTimeout, qty: BatchSize) -> MessageQuery<T, H> {
+        MessageQuery::new(query::read_grouped_rr(&self.name, vt, qty))
     }
 
     /// [`query::pop`] for this queue.
@@ -257,8 +257,8 @@ impl<T, H> Queue<T, H> {
     /// assert!(Queue::<i32>::new("jobs")?.pop(BatchSize::ONE).statement().sql().contains("pgmq.pop"));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn pop(&self, qty: BatchSize) -> Messages<T, H> {
-        Messages::new(query::pop(&self.name, qty))
+    pub fn pop(&self, qty: BatchSize) -> MessageQuery<T, H> {
+        MessageQuery::new(query::pop(&self.name, qty))
     }
 
     /// [`query::set_vt`] for this queue.
@@ -269,8 +269,8 @@ impl<T, H> Queue<T, H> {
     /// assert!(s.statement().sql().contains("pgmq.set_vt"));
     /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn set_vt(&self, msg_id: i64, vt: VisibilityTimeout) -> Messages<T, H> {
-        Messages::new(query::set_vt(&self.name, msg_id, vt))
+    pub fn set_vt(&self, msg_id: i64, vt: VisibilityTimeout) -> MessageQuery<T, H> {
+        MessageQuery::new(query::set_vt(&self.name, msg_id, vt))
     }
 }
 
@@ -336,7 +336,7 @@ impl<T: Serialize, H: Serialize> Queue<T, H> {
     }
 }
 
-/// A message-returning statement that decodes into [`Message<T, H>`]: run it with
+/// A message-returning statement that decodes into [`Messages<T, H>`](pgmq_orm_core::Messages): run it with
 /// [`run`](Self::run) (sync) or [`run_async`](Self::run_async), or compose the
 /// [`statement`](Self::statement) and decode the [`MessageRow`](query::MessageRow)s yourself.
 ///
@@ -347,18 +347,20 @@ impl<T: Serialize, H: Serialize> Queue<T, H> {
 /// # Ok::<(), diesel_pgmq::Error>(())
 /// ```
 #[must_use = "a statement does nothing until it is run"]
-pub struct Messages<T, H = Value> {
+pub struct MessageQuery<T, H = Value> {
     statement: Statement<MessageSql>,
     types: PhantomData<fn() -> (T, H)>,
 }
 
-impl<T, H> fmt::Debug for Messages<T, H> {
+impl<T, H> fmt::Debug for MessageQuery<T, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Messages").field(&self.statement).finish()
+        f.debug_tuple("MessageQuery")
+            .field(&self.statement)
+            .finish()
     }
 }
 
-impl<T, H> Messages<T, H> {
+impl<T, H> MessageQuery<T, H> {
     fn new(statement: Statement<MessageSql>) -> Self {
         Self {
             statement,
@@ -379,9 +381,11 @@ impl<T, H> Messages<T, H> {
     }
 }
 
-impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
-    /// Runs on a sync connection and decodes every row; the first row that does not
-    /// decode fails the call with [`Error::Decode`] (it stays in the queue).
+impl<T: DeserializeOwned, H: DeserializeOwned> MessageQuery<T, H> {
+    /// Runs on a sync connection and decodes every row on its own: rows that do not
+    /// decode are set apart in the batch's
+    /// [`undecodable`](pgmq_orm_core::Batch::undecodable) list, with their exact JSON text,
+    /// and never hide the others (see [`Messages`](pgmq_orm_core::Messages)).
     ///
     /// ```
     /// # use diesel::prelude::*;
@@ -395,16 +399,17 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "sync")]
-    pub fn run<C>(self, conn: &mut C) -> Result<Vec<Message<T, H>>, Error>
+    pub fn run<C>(self, conn: &mut C) -> Result<pgmq_orm_core::Messages<T, H>, Error>
     where
         C: diesel::Connection<Backend = Pg> + diesel::connection::LoadConnection,
     {
-        let rows: Vec<query::RawJsonRow> =
+        let rows: Vec<query::MessageRow> =
             diesel::RunQueryDsl::load(self.statement, conn).map_err(crate::error::from_diesel)?;
         crate::connection::decode_all(rows)
     }
 
-    /// Runs on a diesel-async connection and decodes every row.
+    /// Runs on a diesel-async connection and decodes every row on its own, as
+    /// [`run`](Self::run) does.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -420,28 +425,28 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "async")]
-    pub async fn run_async<C>(self, conn: &mut C) -> Result<Vec<Message<T, H>>, Error>
+    pub async fn run_async<C>(self, conn: &mut C) -> Result<pgmq_orm_core::Messages<T, H>, Error>
     where
         C: diesel_async::AsyncConnectionCore<Backend = Pg>,
     {
-        let rows: Vec<query::RawJsonRow> = diesel_async::RunQueryDsl::load(self.statement, conn)
+        let rows: Vec<query::MessageRow> = diesel_async::RunQueryDsl::load(self.statement, conn)
             .await
             .map_err(crate::error::from_diesel)?;
         crate::connection::decode_all(rows)
     }
 }
 
-impl<T, H> QueryId for Messages<T, H> {
+impl<T, H> QueryId for MessageQuery<T, H> {
     type QueryId = ();
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<T, H> QueryFragment<Pg> for Messages<T, H> {
+impl<T, H> QueryFragment<Pg> for MessageQuery<T, H> {
     fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.statement.walk_ast(pass)
     }
 }
 
-impl<T: 'static, H: 'static> Query for Messages<T, H> {
+impl<T: 'static, H: 'static> Query for MessageQuery<T, H> {
     type SqlType = MessageSql;
 }

@@ -82,7 +82,7 @@ fn read_all(conn: &mut PgConnection) -> Vec<Message<Value>> {
         .read::<Value>(QUEUE, VT, BatchSize::new(100).unwrap())
         .unwrap();
     msgs.sort_by_key(|m| m.msg_id);
-    msgs
+    msgs.strict().unwrap()
 }
 
 fn queue_len(conn: &mut PgConnection) -> i64 {
@@ -375,7 +375,7 @@ mod async_diesel {
         .await
         .unwrap();
         msgs.sort_by_key(|m| m.msg_id);
-        msgs
+        msgs.strict().unwrap()
     }
 
     #[tokio::test]

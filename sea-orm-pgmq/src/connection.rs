@@ -12,8 +12,8 @@ use pgmq_orm_core::{
     VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_headers_json,
     encode_message, encode_message_json, sql,
 };
-use pgmq_orm_core::{RawJson, RawJsonMessage};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, SelectStatement};
+use pgmq_orm_core::{Messages, RawJson, RawJsonMessage};
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryResult, Statement};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -74,9 +74,10 @@ pub(crate) async fn exec<C: ConnectionTrait + ?Sized>(
     Ok(())
 }
 
-/// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`.
-/// The payload and headers are selected as text (`message::text`; the server renders
-/// jsonb as text either way) and parsed once, straight into `T`, with no `Value` tree.
+/// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`,
+/// each on its own (see [`Messages`]). The payload and headers are selected as text
+/// (`message::text`; the server renders jsonb as text either way) and parsed once,
+/// straight into `T`, with no `Value` tree.
 pub(crate) async fn messages<
     T: DeserializeOwned,
     H: DeserializeOwned,
@@ -84,30 +85,17 @@ pub(crate) async fn messages<
 >(
     conn: &C,
     stmt: SelectStatement,
-) -> Result<Vec<Message<T, H>>, Error> {
-    raw_json_messages(conn, stmt)
-        .await?
-        .into_iter()
-        .map(RawJsonMessage::decode)
-        .collect()
+) -> Result<Messages<T, H>, Error> {
+    Ok(Messages::decode(raw_json_messages(conn, stmt).await?))
 }
 
-/// Runs a [`query`] statement that returns messages, with payload and headers selected as
-/// JSON text and left undecoded (see [`messages`]).
+/// Runs a [`query`] statement that returns messages, payload and headers as JSON text
+/// left undecoded (see [`messages`]).
 pub(crate) async fn raw_json_messages<C: ConnectionTrait + ?Sized>(
     conn: &C,
-    mut stmt: SelectStatement,
+    stmt: SelectStatement,
 ) -> Result<Vec<RawJsonMessage>, Error> {
-    // The same columns, in the same order, with the two jsonb ones as text.
-    stmt.clear_selects();
-    for col in sql::columns::MESSAGE {
-        let name = Alias::new(col);
-        if matches!(col, "message" | "headers") {
-            stmt.expr_as(Expr::col(name.clone()).cast_as(Alias::new("text")), name);
-        } else {
-            stmt.column(name);
-        }
-    }
+    // The query module selects the two jsonb columns as text.
     let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
     rows.iter()
         .map(|r| text_message(r).map_err(into_pgmq_error))
@@ -124,7 +112,9 @@ fn text_message(r: &QueryResult) -> Result<RawJsonMessage, DbErr> {
         enqueued_at: r.try_get_by_index(2)?,
         last_read_at: r.try_get_by_index(3)?,
         vt: r.try_get_by_index(4)?,
-        message: text(r.try_get_by_index(5)?),
+        message: r
+            .try_get_by_index::<Option<String>>(5)?
+            .map_or_else(RawJson::sql_null, text),
         headers: r.try_get_by_index::<Option<String>>(6)?.map(text),
     })
 }
@@ -559,7 +549,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read` with a filter: only messages whose payload contains `conditional`
     /// (jsonb `@>`).
@@ -587,7 +577,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_with_poll`: waits in the server up to `poll`'s max wait for messages;
     /// empty on timeout.
@@ -613,7 +603,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_with_poll` with a payload filter (see [`Self::read_conditional`]).
     ///
@@ -641,7 +631,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.pop`: reads and deletes up to `qty` messages in one step.
     ///
@@ -662,7 +652,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         &self,
         q: impl IntoQueueName,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.set_vt`: moves one message's visibility timeout; the updated message, or
     /// `None` if there is no such message.
@@ -707,7 +697,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.delete`: `true` if the message existed.
     ///
@@ -816,7 +806,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_rr`: grouped FIFO, taking round-robin across groups.
     ///
@@ -841,7 +831,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_head`: at most one message per group, each group's oldest, and
     /// only while it is visible.
@@ -867,7 +857,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_with_poll`: [`Self::read_grouped`], waiting for messages.
     ///
@@ -894,7 +884,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_rr_with_poll`: [`Self::read_grouped_rr`], waiting for messages.
     ///
@@ -921,7 +911,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_head_with_poll`: [`Self::read_grouped_head`], waiting for messages.
     ///
@@ -948,7 +938,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.create_fifo_index`: an index on the group header that speeds up grouped reads
     /// (idempotent).
@@ -1340,7 +1330,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1351,7 +1341,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = try_on(q, |q| {
             Ok(query::read_conditional(
                 q,
@@ -1369,7 +1359,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1381,7 +1371,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = try_on(q, |q| {
             Ok(query::read_with_poll_conditional(
                 q,
@@ -1398,7 +1388,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         &self,
         q: impl IntoQueueName,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::pop(q, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1418,7 +1408,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::set_vt_batch(q, msg_ids, vt));
         async move { messages(self, stmt?).await }
     }
@@ -1464,7 +1454,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1474,7 +1464,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_rr(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1484,7 +1474,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_head(q, vt, qty));
         async move { messages(self, stmt?).await }
     }
@@ -1495,7 +1485,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1506,7 +1496,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_rr_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }
@@ -1517,7 +1507,7 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send {
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send {
         let stmt = on(q, |q| query::read_grouped_head_with_poll(q, vt, qty, poll));
         async move { messages(self, stmt?).await }
     }

@@ -26,8 +26,8 @@ use std::time::Duration;
 
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, BoxError, Delay, Error, Message, PgmqVersion, QueueName, RawJsonMessage, RawMessage,
-    VisibilityTimeout, sql,
+    BatchSize, BoxError, Error, Message, PgmqVersion, QueueName, RawJsonMessage, VisibilityTimeout,
+    sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
@@ -244,7 +244,7 @@ impl ConsumerBackend for SeaOrmBackend {
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,
-        message: &'a RawMessage,
+        message: &'a RawJsonMessage,
         error: &'a str,
         dest: &'a FailureDestination,
     ) -> BoxFuture<'a, Result<(), Error>> {
@@ -254,14 +254,15 @@ impl ConsumerBackend for SeaOrmBackend {
                     self.hot.archive(queue, message.msg_id).await?;
                 }
                 FailureDestination::DeadLetter(dlq) => {
-                    let headers = dead_letter_headers(message, queue, error);
-                    let tx = self.db.begin().await.map_err(into_pgmq_error)?;
-                    // Delete first: a message already gone is not copied again.
-                    if tx.delete(queue, message.msg_id).await? {
-                        tx.send_with(dlq, &message.message, Some(&headers), Delay::Seconds(0))
-                            .await?;
-                    }
-                    tx.commit().await.map_err(into_pgmq_error)?;
+                    // One statement copies the stored row itself: exact payload and
+                    // headers, and nothing copied when the message is already gone.
+                    let record = failure_record(queue, message.msg_id, message.read_ct, error);
+                    let stmt = Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        dead_letter_sql::move_to_queue(queue),
+                        [message.msg_id.into(), dlq.as_str().into(), record.into()],
+                    );
+                    self.hot.execute_raw(stmt).await.map_err(into_pgmq_error)?;
                 }
             }
             Ok(())

@@ -31,29 +31,58 @@
 use std::future::Future;
 
 pub use pgmq_orm_core::consumer::{DeadLetter, DeadLetterInfo, DeadLetters, Requeued};
-use pgmq_orm_core::consumer::{dead_letter_sql, requeued};
-use pgmq_orm_core::{BatchSize, Delay, Error, RawMessage};
+use pgmq_orm_core::consumer::{dead_letter_sql, decode_dead_letters, requeued};
+use pgmq_orm_core::{Batch, BatchSize, Error, RawJsonMessage};
 use sea_orm::sea_query::{ArrayType, Value};
 use sea_orm::{
     ConnectionTrait, DatabaseTransaction, DbBackend, FromQueryResult, Statement, TransactionTrait,
 };
 use serde::de::DeserializeOwned;
 
-use crate::connection::ids;
-use crate::query::{self, MessageRow};
-use crate::{PgmqConnectionExt, into_pgmq_error};
+use crate::into_pgmq_error;
+use crate::query::MessageRow;
 
+async fn load<R: FromQueryResult, C: ConnectionTrait>(
+    conn: &C,
+    sql: String,
+    values: Vec<Value>,
+) -> Result<Vec<R>, Error> {
+    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+    R::find_by_statement(stmt)
+        .all(conn)
+        .await
+        .map_err(into_pgmq_error)
+}
+
+/// Rows of a dead-letter queue's table, payload and headers as their exact JSON text.
 async fn rows<C: ConnectionTrait>(
     conn: &C,
     sql: String,
     values: Vec<Value>,
-) -> Result<Vec<RawMessage>, Error> {
-    let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-    let rows = MessageRow::find_by_statement(stmt)
-        .all(conn)
-        .await
-        .map_err(into_pgmq_error)?;
-    Ok(rows.into_iter().map(RawMessage::from).collect())
+) -> Result<Vec<RawJsonMessage>, Error> {
+    let rows: Vec<MessageRow> = load(conn, sql, values).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// A locked dead letter's id and recorded source queue ([`dead_letter_sql::lock_sources`]).
+#[derive(FromQueryResult)]
+struct SourceRow {
+    msg_id: i64,
+    source_queue: Option<String>,
+}
+
+/// What [`dead_letter_sql::move_back`] returns.
+#[derive(FromQueryResult)]
+struct MovedRow {
+    dead: Vec<i64>,
+    sent: Vec<i64>,
+}
+
+fn id_array(ids: &[i64]) -> Value {
+    Value::Array(
+        ArrayType::BigInt,
+        Some(Box::new(ids.iter().map(|&i| i.into()).collect())),
+    )
 }
 
 /// The dead-letter toolkit on SeaORM, as methods of [`DeadLetters`].
@@ -81,7 +110,7 @@ pub trait DeadLetterOps {
         conn: &C,
         after: i64,
         limit: BatchSize,
-    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>> + Send;
+    ) -> impl Future<Output = Result<Batch<DeadLetter>, Error>> + Send;
 
     /// One dead letter with its payload decoded into `T`; `None` if no such id.
     ///
@@ -136,13 +165,10 @@ impl DeadLetterOps for DeadLetters {
         conn: &C,
         after: i64,
         limit: BatchSize,
-    ) -> Result<Vec<DeadLetter>, Error> {
+    ) -> Result<Batch<DeadLetter>, Error> {
         let values = vec![after.into(), i64::from(limit.get()).into()];
-        rows(conn, dead_letter_sql::list(self.queue()), values)
-            .await?
-            .into_iter()
-            .map(DeadLetter::decode)
-            .collect()
+        let rows = rows(conn, dead_letter_sql::list(self.queue()), values).await?;
+        Ok(decode_dead_letters(&rows))
     }
 
     async fn inspect<T: DeserializeOwned, C: ConnectionTrait>(
@@ -156,9 +182,8 @@ impl DeadLetterOps for DeadLetters {
             vec![msg_id.into()],
         )
         .await?
-        .into_iter()
-        .next()
-        .map(DeadLetter::decode)
+        .first()
+        .map(|r| DeadLetter::decode(r).map_err(Error::Decode))
         .transpose()
     }
 
@@ -167,13 +192,10 @@ impl DeadLetterOps for DeadLetters {
         conn: &C,
         ids: &[i64],
     ) -> Result<Vec<Requeued>, Error> {
-        let ids = Value::Array(
-            ArrayType::BigInt,
-            Some(Box::new(ids.iter().map(|&i| i.into()).collect())),
-        );
         let tx = conn.begin().await.map_err(into_pgmq_error)?;
-        let dead = rows(&tx, dead_letter_sql::lock_ids(self.queue()), vec![ids]).await?;
-        send_back(self, tx, dead).await
+        let sql = dead_letter_sql::lock_sources(self.queue());
+        let dead = load(&tx, sql, vec![id_array(ids)]).await?;
+        move_back(self, tx, dead).await
     }
 
     async fn requeue_all<C: TransactionTrait<Transaction = DatabaseTransaction>>(
@@ -181,29 +203,35 @@ impl DeadLetterOps for DeadLetters {
         conn: &C,
     ) -> Result<Vec<Requeued>, Error> {
         let tx = conn.begin().await.map_err(into_pgmq_error)?;
-        let dead = rows(&tx, dead_letter_sql::lock_all(self.queue()), Vec::new()).await?;
-        send_back(self, tx, dead).await
+        let sql = dead_letter_sql::lock_all_sources(self.queue());
+        let dead = load(&tx, sql, Vec::new()).await?;
+        move_back(self, tx, dead).await
     }
 }
 
-/// Sends and deletes `rows` in `tx`, then commits; an early return drops `tx`, which
-/// rolls everything back.
-async fn send_back(
+/// Moves the locked `rows` back in `tx`, one statement per run of messages going to the
+/// same queue (payloads and headers copied in the server, never parsed), then commits; an
+/// early return drops `tx`, which rolls everything back.
+async fn move_back(
     dead: &DeadLetters,
     tx: DatabaseTransaction,
-    rows: Vec<RawMessage>,
+    rows: Vec<SourceRow>,
 ) -> Result<Vec<Requeued>, Error> {
+    let plan = dead.plan(
+        rows.into_iter()
+            .map(|r| (r.msg_id, r.source_queue))
+            .collect(),
+    )?;
+    let sql = dead_letter_sql::move_back(dead.queue());
     let mut moved = Vec::new();
-    for batch in dead.plan(rows)? {
-        let send = query::send_batch_with(
-            &batch.queue,
-            batch.messages.clone(),
-            batch.headers.clone(),
-            Delay::Seconds(0),
-        );
-        let sent = ids(&tx, send).await?;
-        let deleted = tx.delete_batch(dead.queue(), &batch.dead_ids).await?;
-        moved.extend(requeued(&batch, &sent, &deleted)?);
+    for run in plan {
+        let values = vec![id_array(&run.dead_ids), run.queue.as_str().into()];
+        let rows: Vec<MovedRow> = load(&tx, sql.clone(), values).await?;
+        let (gone, sent) = rows
+            .into_iter()
+            .next()
+            .map_or_else(Default::default, |r| (r.dead, r.sent));
+        moved.extend(requeued(&run, &gone, &sent)?);
     }
     tx.commit().await.map_err(into_pgmq_error)?;
     Ok(moved)

@@ -22,11 +22,12 @@ use crate::functions;
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::sql::columns;
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, Message, NotifyThrottle, PollOptions, QueueInfo, QueueMetrics,
-    QueueName, RawMessage, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
+    BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions, QueueInfo,
+    QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout,
 };
-use sea_orm::FromQueryResult;
-use sea_orm::sea_query::{Alias, FunctionCall, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, FunctionCall, Query, SelectStatement};
+use sea_orm::{DbErr, FromQueryResult, QueryResult};
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
@@ -71,8 +72,20 @@ pub fn select_scalar(func: FunctionCall, alias: &'static str) -> SelectStatement
     Query::select().expr_as(func, Alias::new(alias)).to_owned()
 }
 
+/// The message columns, payload and headers cast to text (`message::text`: the server
+/// renders jsonb as text either way), so every row loads whatever its JSON holds and each
+/// payload is parsed once, on its own, straight into its type.
 fn messages(func: FunctionCall) -> SelectStatement {
-    select_from(func, &columns::MESSAGE)
+    let mut stmt = Query::select();
+    for col in columns::MESSAGE {
+        let name = Alias::new(col);
+        if matches!(col, "message" | "headers") {
+            stmt.expr_as(Expr::col(name.clone()).cast_as(Alias::new("text")), name);
+        } else {
+            stmt.column(name);
+        }
+    }
+    stmt.from_function(func, Alias::new(FROM_ALIAS)).to_owned()
 }
 
 /// `pgmq.read`: up to `qty` messages, hidden for `vt`. Decode rows with [`MessageRow`].
@@ -764,46 +777,43 @@ pub fn list_notify_insert_throttles() -> SelectStatement {
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
-pub struct MessageRow {
-    /// Message id.
-    pub msg_id: i64,
-    /// Read count.
-    pub read_ct: i32,
-    /// Send time.
-    pub enqueued_at: DateTime<Utc>,
-    /// Last read time.
-    pub last_read_at: Option<DateTime<Utc>>,
-    /// Visibility timeout.
-    pub vt: DateTime<Utc>,
-    /// Payload.
-    pub message: Json,
-    /// Headers.
-    pub headers: Option<Json>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageRow(pub RawJsonMessage);
+
+impl FromQueryResult for MessageRow {
+    fn from_query_result(r: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+        let col = |c: &str| format!("{pre}{c}");
+        let text = |c: &str| -> Result<Option<RawJson>, DbErr> {
+            Ok(r.try_get::<Option<String>>("", &col(c))?
+                .map(|t| RawJson::from_text(t.into_bytes())))
+        };
+        Ok(Self(RawJsonMessage {
+            msg_id: r.try_get("", &col("msg_id"))?,
+            read_ct: r.try_get("", &col("read_ct"))?,
+            enqueued_at: r.try_get("", &col("enqueued_at"))?,
+            last_read_at: r.try_get("", &col("last_read_at"))?,
+            vt: r.try_get("", &col("vt"))?,
+            message: text("message")?.unwrap_or_else(RawJson::sql_null),
+            headers: text("headers")?,
+        }))
+    }
 }
 
-impl From<MessageRow> for RawMessage {
+impl From<MessageRow> for RawJsonMessage {
     fn from(r: MessageRow) -> Self {
-        Self {
-            msg_id: r.msg_id,
-            read_ct: r.read_ct,
-            enqueued_at: r.enqueued_at,
-            last_read_at: r.last_read_at,
-            vt: r.vt,
-            message: r.message,
-            headers: r.headers,
-        }
+        r.0
     }
 }
 
 impl MessageRow {
-    /// Decodes payload and headers; on failure the error keeps the msg_id and raw JSON.
+    /// Decodes payload and headers (JSON `null` headers are none); on failure the error
+    /// keeps the msg_id and the exact JSON text.
     ///
     /// ```
     /// # use chrono::Utc;
-    /// use sea_orm_pgmq::{query::MessageRow, ErrorKind};
-    /// let row = MessageRow { msg_id: 1, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None,
-    ///     vt: Utc::now(), message: serde_json::json!({"id": 7}), headers: None };
+    /// use sea_orm_pgmq::{query::MessageRow, ErrorKind, RawJson, RawJsonMessage};
+    /// let row = MessageRow(RawJsonMessage { msg_id: 1, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None,
+    ///     vt: Utc::now(), message: RawJson::from_text(br#"{"id": 7}"#.to_vec()), headers: None });
     /// let msg = row.clone().decode::<serde_json::Value, serde_json::Value>()?;
     /// assert_eq!(msg.message["id"], 7);
     /// let err = row.decode::<String, serde_json::Value>().unwrap_err();
@@ -811,8 +821,27 @@ impl MessageRow {
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        RawMessage::from(self).decode()
+        self.0.decode()
     }
+}
+
+/// Decodes loaded rows into a [`Messages`] batch, each on its own: one that does not
+/// decode is set apart with its exact text and never hides the others. What the
+/// extension traits and [`Queue`](crate::Queue) do with every read.
+///
+/// ```
+/// # use chrono::Utc;
+/// use sea_orm_pgmq::{query::{self, MessageRow}, RawJson, RawJsonMessage};
+/// let row = |id, text: &str| MessageRow(RawJsonMessage { msg_id: id, read_ct: 1, enqueued_at: Utc::now(),
+///     last_read_at: None, vt: Utc::now(), message: RawJson::from_text(text.into()), headers: None });
+/// let batch = query::decode_rows::<u8, serde_json::Value>(vec![row(1, "1"), row(2, "\"x\"")]);
+/// assert_eq!((batch.len(), batch.undecodable()[0].msg_id), (1, 2));
+/// # let _ = batch.into_parts();
+/// ```
+pub fn decode_rows<T: DeserializeOwned, H: DeserializeOwned>(
+    rows: Vec<MessageRow>,
+) -> Messages<T, H> {
+    Messages::decode(rows.into_iter().map(|r| r.0).collect())
 }
 
 /// A row with a `msg_id` column.

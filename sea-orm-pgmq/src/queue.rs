@@ -5,8 +5,8 @@ use crate::connection::{
 };
 use crate::query::{self, CountRow, MetricsRow};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, PollOptions, QueueMetrics, QueueName,
-    VisibilityTimeout,
+    BatchSize, Delay, Error, IntoQueueName, Message, Messages, PollOptions, QueueMetrics,
+    QueueName, VisibilityTimeout,
 };
 use sea_orm::ConnectionTrait;
 use serde::Serialize;
@@ -333,7 +333,7 @@ where
         conn: &impl ConnectionTrait,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T, H>>, Error> {
+    ) -> Result<Messages<T, H>, Error> {
         messages(conn, query::read(&self.name, vt, qty)).await
     }
 
@@ -360,7 +360,7 @@ where
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Result<Vec<Message<T, H>>, Error> {
+    ) -> Result<Messages<T, H>, Error> {
         messages(conn, query::read_with_poll(&self.name, vt, qty, poll)).await
     }
 
@@ -390,7 +390,7 @@ where
         conn: &impl ConnectionTrait,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T, H>>, Error> {
+    ) -> Result<Messages<T, H>, Error> {
         messages(conn, query::read_grouped(&self.name, vt, qty)).await
     }
 
@@ -420,7 +420,7 @@ where
         conn: &impl ConnectionTrait,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T, H>>, Error> {
+    ) -> Result<Messages<T, H>, Error> {
         messages(conn, query::read_grouped_rr(&self.name, vt, qty)).await
     }
 
@@ -445,7 +445,7 @@ where
         &self,
         conn: &impl ConnectionTrait,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T, H>>, Error> {
+    ) -> Result<Messages<T, H>, Error> {
         messages(conn, query::pop(&self.name, qty)).await
     }
 

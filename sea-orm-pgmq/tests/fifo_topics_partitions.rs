@@ -274,12 +274,14 @@ async fn set_vt_batch_hides_and_releases_many_and_rolls_back() -> R {
     assert_eq!(moved_ids, ids[..2]);
     assert_eq!(visible(&conn, "jobs").await, 1);
     let at = Utc::now() - ChronoDuration::seconds(1);
-    conn.set_vt_batch::<i32>("jobs", &ids, VisibilityTimeout::Until(at))
+    let _ = conn
+        .set_vt_batch::<i32>("jobs", &ids, VisibilityTimeout::Until(at))
         .await?;
     assert_eq!(visible(&conn, "jobs").await, 3);
 
     let txn = conn.begin().await?;
-    txn.set_vt_batch::<i32>("jobs", &ids, VisibilityTimeout::Seconds(60))
+    let _ = txn
+        .set_vt_batch::<i32>("jobs", &ids, VisibilityTimeout::Seconds(60))
         .await?;
     assert_eq!(visible(&txn, "jobs").await, 0);
     txn.rollback().await?;

@@ -92,7 +92,7 @@ async fn read_all(conn: &impl ConnectionTrait) -> Vec<Message<Value>> {
         .await
         .expect("read");
     msgs.sort_by_key(|m| m.msg_id);
-    msgs
+    msgs.strict().expect("all decode")
 }
 
 async fn queue_len(conn: &impl ConnectionTrait) -> i64 {

@@ -104,7 +104,8 @@ async fn every_operation_is_one_round_trip() -> R {
     })
     .await;
     let read = requests_per_call(&txn, &requests, n, async |t| {
-        t.read::<Value>("q", vt, BatchSize::ONE)
+        let _ = t
+            .read::<Value>("q", vt, BatchSize::ONE)
             .await
             .expect("read");
     })
@@ -114,7 +115,7 @@ async fn every_operation_is_one_round_trip() -> R {
     })
     .await;
     let pop = requests_per_call(&txn, &requests, n, async |t| {
-        t.pop::<Value>("q", BatchSize::ONE).await.expect("pop");
+        let _ = t.pop::<Value>("q", BatchSize::ONE).await.expect("pop");
     })
     .await;
     let metrics = requests_per_call(&txn, &requests, n, async |t| {

@@ -2,8 +2,7 @@
 
 use std::fmt;
 
-use serde_json::Value;
-
+use crate::message::RawJson;
 use crate::queue_name::QueueNameError;
 use crate::version::PgmqVersion;
 
@@ -146,7 +145,8 @@ impl fmt::Display for DecodedPart {
     }
 }
 
-/// A message that was read but did not decode. Everything pgmq returned is kept.
+/// A message that was read but did not decode. Everything pgmq returned is kept, as the
+/// exact JSON text it stored.
 ///
 /// ```
 /// # use pgmq_orm_core::{Error, RawMessage};
@@ -155,22 +155,26 @@ impl fmt::Display for DecodedPart {
 /// #     vt: Utc::now(), message: serde_json::json!("text"), headers: None };
 /// if let Err(Error::Decode(e)) = raw.decode::<i32, serde_json::Value>() {
 ///     // Park it somewhere, or log it: the raw JSON is all here.
-///     assert_eq!((e.msg_id, e.message.as_str()), (3, Some("text")));
+///     assert_eq!((e.msg_id, e.message.as_bytes()), (3, &b"\"text\""[..]));
 /// }
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[error("message {msg_id}: the {part} does not decode into the requested type: {source}")]
 pub struct DecodeError {
-    /// The message's id; the message is still in its queue.
+    /// The message's id. After a read the message is still in its queue (visible again
+    /// after its visibility timeout); after a pop this error holds its only copy.
     pub msg_id: i64,
     /// The message's read count at the failed read.
     pub read_ct: i32,
     /// Whether the payload or the headers failed.
     pub part: DecodedPart,
-    /// The raw payload.
-    pub message: Value,
-    /// The raw headers.
-    pub headers: Option<Value>,
+    /// The payload's JSON text exactly as pgmq returned it ([`RawJson::is_sql_null`] for a
+    /// SQL `NULL` payload).
+    ///
+    /// [`RawJson::is_sql_null`]: crate::RawJson::is_sql_null
+    pub message: RawJson,
+    /// The headers' JSON text, if any.
+    pub headers: Option<RawJson>,
     /// serde's error.
     #[source]
     pub source: serde_json::Error,

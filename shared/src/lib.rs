@@ -16,9 +16,11 @@
 //! [`diesel-pgmq`]: https://docs.rs/diesel-pgmq
 //! [`sea-orm-pgmq`]: https://docs.rs/sea-orm-pgmq
 
+mod batch;
 #[cfg(feature = "consumer")]
 pub mod consumer;
 mod error;
+mod finite;
 mod message;
 pub mod migrate;
 pub mod outbox;
@@ -28,6 +30,7 @@ pub mod sql;
 mod timing;
 mod version;
 
+pub use batch::{Batch, Messages};
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
 pub use message::{
     Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,

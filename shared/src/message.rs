@@ -71,7 +71,7 @@ impl RawMessage {
     /// assert_eq!(e.message, serde_json::json!({"oops": true}));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        decode_parts(&self)
+        decode_parts(&self).map_err(Error::Decode)
     }
 }
 
@@ -98,7 +98,13 @@ impl<T, H> Message<T, H> {
     }
 }
 
-/// Serializes a payload to the JSON value pgmq stores.
+/// Serializes a payload to the JSON value pgmq stores. A NaN or infinite float anywhere
+/// in it is an [`Error::Encode`] (JSON cannot hold one; serde_json would write `null`).
+///
+/// ```
+/// # use pgmq_orm_core::{encode_message, Error};
+/// assert!(matches!(encode_message(&[1.0, f64::NAN]), Err(Error::Encode { .. })));
+/// ```
 ///
 /// ```
 /// # use pgmq_orm_core::encode_message;
@@ -106,9 +112,37 @@ impl<T, H> Message<T, H> {
 /// # Ok::<(), pgmq_orm_core::Error>(())
 /// ```
 pub fn encode_message<T: Serialize + ?Sized>(message: &T) -> Result<Value, Error> {
-    serde_json::to_value(message).map_err(|source| Error::Encode {
-        part: DecodedPart::Message,
-        source,
+    let value = message
+        .serialize(serde_stacker::Serializer::new(
+            serde_json::value::Serializer,
+        ))
+        .map_err(|source| Error::Encode {
+            part: DecodedPart::Message,
+            source,
+        })?;
+    if contains_null(&value) {
+        check_finite(message, DecodedPart::Message)?;
+    }
+    Ok(value)
+}
+
+/// Whether `value` holds a `null` anywhere: the only place serde_json puts a NaN or an
+/// infinity, so the (slower) finiteness walk runs only then.
+fn contains_null(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(a) => a.iter().any(contains_null),
+        Value::Object(m) => m.values().any(contains_null),
+        _ => false,
+    }
+}
+
+/// [`Error::Encode`] if `value` holds a NaN or an infinity, which serde_json would
+/// silently write as `null`.
+fn check_finite<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<(), Error> {
+    crate::finite::check(value).map_err(|e| Error::Encode {
+        part,
+        source: serde::ser::Error::custom(e),
     })
 }
 
@@ -201,6 +235,34 @@ impl RawJson {
         Self(text)
     }
 
+    /// The stand-in for a SQL `NULL` where pgmq's column held no JSON at all (another
+    /// producer's `pgmq.send(q, NULL)`): empty text, which no decode accepts.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::RawJson;
+    /// let null = RawJson::sql_null();
+    /// assert!(null.is_sql_null() && null.decode::<Option<u8>>().is_err());
+    /// assert!(!RawJson::from_text(b"null".to_vec()).is_sql_null());
+    /// ```
+    pub fn sql_null() -> Self {
+        Self(Vec::new())
+    }
+
+    /// Whether this is [`RawJson::sql_null`].
+    ///
+    /// ```
+    /// # use pgmq_orm_core::RawJson;
+    /// assert!(RawJson::sql_null().is_sql_null());
+    /// ```
+    pub fn is_sql_null(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether the text is the JSON literal `null` (headers that say "no headers").
+    fn is_json_null(&self) -> bool {
+        self.0.trim_ascii() == b"null"
+    }
+
     /// The JSON text.
     ///
     /// ```
@@ -214,15 +276,30 @@ impl RawJson {
 
     /// Deserializes the text into `T`, with no [`Value`] in between.
     ///
+    /// Nesting has no depth limit (serde_json's default stops at 128 levels, which other
+    /// producers exceed): the stack grows as needed instead. [`RawJson::sql_null`] is an
+    /// error naming it.
+    ///
     /// ```
     /// # use pgmq_orm_core::RawJson;
     /// let n: u32 = RawJson::from_text(b" 7 ".to_vec()).decode()?;
     /// assert_eq!(n, 7);
     /// assert!(RawJson::from_text(b"\"x\"".to_vec()).decode::<u32>().is_err());
+    /// let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
+    /// assert!(RawJson::from_text(deep.into_bytes()).decode::<serde_json::Value>().is_ok());
     /// # Ok::<(), serde_json::Error>(())
     /// ```
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.0)
+        if self.is_sql_null() {
+            return Err(serde::de::Error::custom(
+                "the column is SQL NULL, not JSON (written by another producer)",
+            ));
+        }
+        let mut de = serde_json::Deserializer::from_slice(&self.0);
+        de.disable_recursion_limit();
+        let value = T::deserialize(serde_stacker::Deserializer::new(&mut de))?;
+        de.end()?;
+        Ok(value)
     }
 
     /// Parses the text into a [`Value`].
@@ -270,8 +347,11 @@ impl std::fmt::Debug for RawJson {
 pub(crate) trait JsonPart {
     /// Deserializes into `T`.
     fn decode_into<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error>;
-    /// The JSON for an error report.
-    fn into_report(self) -> Value;
+    /// Whether this is JSON `null`, which as headers means "no headers" (the upstream
+    /// crate writes it when sending without headers; pgmq-py reads it so).
+    fn is_null(&self) -> bool;
+    /// The exact JSON text, for an error report.
+    fn to_raw(&self) -> RawJson;
 }
 
 impl JsonPart for Value {
@@ -279,8 +359,12 @@ impl JsonPart for Value {
         T::deserialize(self)
     }
 
-    fn into_report(self) -> Value {
-        self
+    fn is_null(&self) -> bool {
+        self.is_null()
+    }
+
+    fn to_raw(&self) -> RawJson {
+        RawJson(serde_json::to_vec(self).unwrap_or_default())
     }
 }
 
@@ -289,28 +373,33 @@ impl JsonPart for RawJson {
         self.decode()
     }
 
-    fn into_report(self) -> Value {
-        self.into_report_value()
+    fn is_null(&self) -> bool {
+        self.is_json_null()
+    }
+
+    fn to_raw(&self) -> RawJson {
+        self.clone()
     }
 }
 
 /// Decodes payload and headers from `raw`, which stays whole; on failure the error keeps
-/// the msg_id, which part failed and both parts as JSON (copied only then).
-pub(crate) fn decode_parts<P, T, H>(raw: &Message<P, P>) -> Result<Message<T, H>, Error>
+/// the msg_id, which part failed and both parts' exact text (copied only then). Headers
+/// that are JSON `null` decode as no headers.
+pub(crate) fn decode_parts<P, T, H>(raw: &Message<P, P>) -> Result<Message<T, H>, Box<DecodeError>>
 where
-    P: JsonPart + Clone,
+    P: JsonPart,
     T: DeserializeOwned,
     H: DeserializeOwned,
 {
     let failed = |part, source| {
-        Error::Decode(Box::new(DecodeError {
+        Box::new(DecodeError {
             msg_id: raw.msg_id,
             read_ct: raw.read_ct,
             part,
-            message: raw.message.clone().into_report(),
-            headers: raw.headers.clone().map(JsonPart::into_report),
+            message: raw.message.to_raw(),
+            headers: raw.headers.as_ref().map(JsonPart::to_raw),
             source,
-        }))
+        })
     };
     let message = raw
         .message
@@ -319,6 +408,7 @@ where
     let headers = raw
         .headers
         .as_ref()
+        .filter(|h| !h.is_null())
         .map(JsonPart::decode_into)
         .transpose()
         .map_err(|source| failed(DecodedPart::Headers, source))?;
@@ -357,7 +447,7 @@ impl RawJsonMessage {
     /// assert_eq!((e.msg_id, e.message), (9, serde_json::json!({"oops": true})));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
-        decode_parts(&self)
+        decode_parts(&self).map_err(Error::Decode)
     }
 
     /// The same message with payload and headers parsed into [`Value`]s, for what takes a
@@ -391,7 +481,13 @@ impl RawJsonMessage {
 }
 
 /// [`encode_message`] without the [`Value`] tree: serializes the payload straight to
-/// JSON text.
+/// JSON text; a NaN or infinite float is an [`Error::Encode`] here too.
+///
+/// ```
+/// # use pgmq_orm_core::{encode_message_json, Error};
+/// assert!(matches!(encode_message_json(&f32::INFINITY), Err(Error::Encode { .. })));
+/// assert!(encode_message_json(&serde_json::json!({"none": null})).is_ok());
+/// ```
 ///
 /// ```
 /// # use pgmq_orm_core::encode_message_json;
@@ -449,9 +545,19 @@ pub fn encode_batch_json<T: Serialize, H: Serialize>(
 }
 
 fn to_raw_json<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<RawJson, Error> {
-    serde_json::to_vec(value)
-        .map(RawJson)
-        .map_err(|source| Error::Encode { part, source })
+    // Serialized through serde_stacker, as decoding is, so any depth a decode accepts
+    // can be sent back (a handler forwarding a deep payload) without overflowing.
+    let mut text = Vec::with_capacity(128);
+    value
+        .serialize(serde_stacker::Serializer::new(
+            &mut serde_json::Serializer::new(&mut text),
+        ))
+        .map_err(|source| Error::Encode { part, source })?;
+    // A non-finite float was written as `null`; the text is scanned only for the word.
+    if text.windows(4).any(|w| w == b"null") {
+        check_finite(value, part)?;
+    }
+    Ok(RawJson(text))
 }
 
 #[cfg(test)]
@@ -484,8 +590,8 @@ mod tests {
             panic!("expected a decode error")
         };
         assert_eq!((e.msg_id, e.read_ct, e.part), (5, 2, DecodedPart::Message));
-        assert_eq!(e.message, json!({"id": "x"}));
-        assert_eq!(e.headers, Some(json!({"h": 1})));
+        assert_eq!(e.message.to_value().unwrap(), json!({"id": "x"}));
+        assert_eq!(e.headers.unwrap().to_value().unwrap(), json!({"h": 1}));
     }
 
     #[test]
@@ -578,17 +684,15 @@ mod tests {
             panic!("expected a decode error")
         };
         assert_eq!((e.msg_id, e.read_ct, e.part), (5, 2, DecodedPart::Message));
-        assert_eq!(e.message, json!({"id": "x"}));
-        assert_eq!(e.headers, Some(json!({"h": 1})));
+        assert_eq!(e.message.to_value().unwrap(), json!({"id": "x"}));
+        assert_eq!(e.headers.unwrap().to_value().unwrap(), json!({"h": 1}));
         let Err(Error::Decode(e)) =
             raw_json(br#"{"id": 1}"#, Some(br#"[1]"#)).decode::<Event, Vec<String>>()
         else {
             panic!("expected a decode error")
         };
-        assert_eq!(
-            (e.part, e.headers),
-            (DecodedPart::Headers, Some(json!([1])))
-        );
+        assert_eq!(e.part, DecodedPart::Headers);
+        assert_eq!(e.headers.unwrap().as_bytes(), b"[1]");
     }
 
     #[test]
@@ -596,16 +700,90 @@ mod tests {
         let Err(Error::Decode(e)) = raw_json(b"{oops", None).decode::<Value, Value>() else {
             panic!("expected a decode error")
         };
-        assert_eq!(e.message, json!("{oops"));
+        assert_eq!(e.message.as_bytes(), b"{oops");
     }
 
     #[test]
     fn json_decode_success_maps_every_field() {
-        let m = raw_json(br#"{"id": 3}"#, Some(b"null"))
-            .decode::<Event, Option<Value>>()
+        let m = raw_json(br#"{"id": 3}"#, Some(br#"{"h": 1}"#))
+            .decode::<Event, Value>()
             .unwrap();
         assert_eq!((m.msg_id, m.read_ct, m.message.id), (5, 2, 3));
-        assert_eq!(m.headers, Some(None));
+        assert_eq!(m.headers, Some(json!({"h": 1})));
+    }
+
+    /// The upstream crate writes JSON `null` headers when sending without headers;
+    /// pgmq-py treats them as none. So do we, for untyped and typed headers alike.
+    #[test]
+    fn json_null_headers_are_no_headers() {
+        let typed = raw_json(br#"{"id": 3}"#, Some(b" null "))
+            .decode::<Event, std::collections::HashMap<String, String>>()
+            .unwrap();
+        assert_eq!(typed.headers, None);
+        let untyped = raw(json!({"id": 3}), Some(Value::Null))
+            .decode::<Value, Value>()
+            .unwrap();
+        assert_eq!(untyped.headers, None);
+    }
+
+    #[test]
+    fn a_sql_null_payload_is_a_decode_error_of_its_message() {
+        let mut r = raw_json(b"", None);
+        r.message = RawJson::sql_null();
+        let Err(Error::Decode(e)) = r.decode::<Option<Value>, Value>() else {
+            panic!("expected a decode error")
+        };
+        assert!(e.message.is_sql_null());
+        assert!(e.to_string().contains("SQL NULL"), "{e}");
+    }
+
+    /// serde_json stops at 128 levels by default; other producers go deeper.
+    #[test]
+    fn deep_nesting_decodes_and_round_trips() {
+        for depth in [129, 200, 5000] {
+            let text = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+            let v: Value = RawJson::from_text(text.clone().into_bytes())
+                .decode()
+                .unwrap();
+            assert_eq!(encode_message_json(&v).unwrap().as_bytes(), text.as_bytes());
+            // Dropping a deep Value recurses; keep it from overflowing the test thread.
+            std::mem::forget(v);
+        }
+    }
+
+    #[test]
+    fn non_finite_floats_are_encode_errors_on_every_encoder() {
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let payload = json!({"ok": [1, null]});
+            assert!(encode_message_json(&payload).is_ok());
+            let with_bad = (1, vec![bad]);
+            assert!(matches!(
+                encode_message(&with_bad),
+                Err(Error::Encode { .. })
+            ));
+            assert!(matches!(
+                encode_message_json(&with_bad),
+                Err(Error::Encode { .. })
+            ));
+            let headers = std::collections::HashMap::from([("n", bad)]);
+            assert!(matches!(
+                encode_headers_json(&headers),
+                Err(Error::Encode { .. })
+            ));
+            assert!(matches!(
+                encode_batch_json::<_, Value>(&[1.0, bad], None),
+                Err(Error::Encode { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn raw_value_payloads_keep_the_exact_text() {
+        let text = br#"{"n":123456789012345678901234567890,"f":1e400}"#;
+        let raw: Box<serde_json::value::RawValue> =
+            RawJson::from_text(text.to_vec()).decode().unwrap();
+        assert_eq!(raw.get().as_bytes(), text);
+        assert_eq!(encode_message_json(&raw).unwrap().as_bytes(), text);
     }
 
     fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {

@@ -14,7 +14,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_pgmq::consumer::*;
 use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use diesel_pgmq::{
-    BatchSize, BoxError, Delay, Error, Message, PgmqAsyncConnectionExt, QueueName,
+    Batch, BatchSize, BoxError, Delay, Error, Message, PgmqAsyncConnectionExt, QueueName,
     VisibilityTimeout,
 };
 use pgmq_harness::TestDb;
@@ -142,6 +142,8 @@ impl Fixture for Diesel {
         )
         .await
         .unwrap()
+        .strict()
+        .unwrap()
     }
 
     async fn archived(&self, q: &QueueName) -> i64 {
@@ -167,7 +169,7 @@ impl Fixture for Diesel {
 }
 
 impl DeadLetterTools for Diesel {
-    async fn dl_list(&self, after: i64, limit: usize) -> Result<Vec<DeadLetter>, Error> {
+    async fn dl_list(&self, after: i64, limit: usize) -> Result<Batch<DeadLetter>, Error> {
         let mut conn = self.pool.get().await.unwrap();
         DeadLetters::new(dlq())?
             .list(&mut conn, after, BatchSize::new(limit)?)

@@ -15,7 +15,8 @@ use sea_orm::{
 use sea_orm_pgmq::consumer::*;
 use sea_orm_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 use sea_orm_pgmq::{
-    BatchSize, BoxError, Delay, Error, Message, PgmqConnectionExt, QueueName, VisibilityTimeout,
+    Batch, BatchSize, BoxError, Delay, Error, Message, PgmqConnectionExt, QueueName,
+    VisibilityTimeout,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -138,6 +139,8 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
             )
             .await
             .unwrap()
+            .strict()
+            .unwrap()
     }
 
     async fn archived(&self, q: &QueueName) -> i64 {
@@ -160,7 +163,7 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
 }
 
 impl<const PINNED: bool> DeadLetterTools for SeaOrm<PINNED> {
-    async fn dl_list(&self, after: i64, limit: usize) -> Result<Vec<DeadLetter>, Error> {
+    async fn dl_list(&self, after: i64, limit: usize) -> Result<Batch<DeadLetter>, Error> {
         DeadLetters::new(dlq())?
             .list(&self.db, after, BatchSize::new(limit)?)
             .await

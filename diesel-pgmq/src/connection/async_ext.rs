@@ -6,8 +6,9 @@ use std::time::Duration;
 use diesel::pg::Pg;
 use diesel_async::{AsyncConnectionCore, RunQueryDsl};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
-    QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
+    BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion,
+    PollOptions, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::{convert, decode_all, name, one, pick_version};
 use crate::error::from_diesel;
 use crate::query::{
-    self, MetricsRow, NotifyThrottleRow, QueueInfoRow, RawJsonRow, RoutingMatchRow,
+    self, MessageRow, MetricsRow, NotifyThrottleRow, QueueInfoRow, RoutingMatchRow,
     TopicBindingRow, TopicMessageIdRow,
 };
 
@@ -294,7 +295,7 @@ pub trait PgmqAsyncConnectionExt {
         q: impl IntoQueueName + Send,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
     /// (jsonb `@>`, `pgmq.read` with a filter).
@@ -321,7 +322,7 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
@@ -344,7 +345,7 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
     ///
@@ -370,7 +371,7 @@ pub trait PgmqAsyncConnectionExt {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
     ///
@@ -391,7 +392,7 @@ pub trait PgmqAsyncConnectionExt {
         &mut self,
         q: impl IntoQueueName + Send,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Changes a message's visibility timeout (`pgmq.set_vt`); `None` if the message is gone.
     ///
@@ -437,7 +438,7 @@ pub trait PgmqAsyncConnectionExt {
         q: impl IntoQueueName + Send,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Deletes a message (`pgmq.delete`); whether it was there.
     ///
@@ -542,7 +543,7 @@ pub trait PgmqAsyncConnectionExt {
         q: impl IntoQueueName + Send,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// FIFO read interleaving groups round-robin (`pgmq.read_grouped_rr`).
     ///
@@ -564,7 +565,7 @@ pub trait PgmqAsyncConnectionExt {
         q: impl IntoQueueName + Send,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// At most the head message of each group (`pgmq.read_grouped_head`).
     ///
@@ -586,7 +587,7 @@ pub trait PgmqAsyncConnectionExt {
         q: impl IntoQueueName + Send,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_grouped`](Self::read_grouped), waiting up to `poll.max_wait` (`pgmq.read_grouped_with_poll`).
     ///
@@ -609,7 +610,7 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_grouped_rr`](Self::read_grouped_rr), waiting up to `poll.max_wait` (`pgmq.read_grouped_rr_with_poll`).
     ///
@@ -632,7 +633,7 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
     ///
@@ -658,7 +659,7 @@ pub trait PgmqAsyncConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> impl Future<Output = Result<Vec<Message<T>>, Error>> + Send;
+    ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Creates the GIN index on headers that speeds up the grouped reads (`pgmq.create_fifo_index`).
     ///

@@ -6,8 +6,9 @@ use diesel::connection::LoadConnection;
 use diesel::pg::Pg;
 use diesel::{Connection, RunQueryDsl};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
-    QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId, VisibilityTimeout,
+    BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion,
+    PollOptions, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+    VisibilityTimeout,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -15,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::{convert, decode_all, name, one, pick_version};
 use crate::error::from_diesel;
 use crate::query::{
-    self, MetricsRow, NotifyThrottleRow, QueueInfoRow, RawJsonRow, RoutingMatchRow,
+    self, MessageRow, MetricsRow, NotifyThrottleRow, QueueInfoRow, RoutingMatchRow,
     TopicBindingRow, TopicMessageIdRow,
 };
 
@@ -252,7 +253,7 @@ pub trait PgmqConnectionExt {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
     /// (jsonb `@>`, `pgmq.read` with a filter).
@@ -277,7 +278,7 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         conditional: &F,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
@@ -298,7 +299,7 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
     ///
@@ -322,7 +323,7 @@ pub trait PgmqConnectionExt {
         qty: BatchSize,
         poll: PollOptions,
         conditional: &F,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
     ///
@@ -341,7 +342,7 @@ pub trait PgmqConnectionExt {
         &mut self,
         q: impl IntoQueueName,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Changes a message's visibility timeout (`pgmq.set_vt`); `None` if the message is gone.
     ///
@@ -383,7 +384,7 @@ pub trait PgmqConnectionExt {
         q: impl IntoQueueName,
         msg_ids: &[i64],
         vt: VisibilityTimeout,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Deletes a message (`pgmq.delete`); whether it was there.
     ///
@@ -462,7 +463,7 @@ pub trait PgmqConnectionExt {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// FIFO read interleaving groups round-robin (`pgmq.read_grouped_rr`).
     ///
@@ -482,7 +483,7 @@ pub trait PgmqConnectionExt {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// At most the head message of each group (`pgmq.read_grouped_head`).
     ///
@@ -502,7 +503,7 @@ pub trait PgmqConnectionExt {
         q: impl IntoQueueName,
         vt: VisibilityTimeout,
         qty: BatchSize,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// [`read_grouped`](Self::read_grouped), waiting up to `poll.max_wait` (`pgmq.read_grouped_with_poll`).
     ///
@@ -523,7 +524,7 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// [`read_grouped_rr`](Self::read_grouped_rr), waiting up to `poll.max_wait` (`pgmq.read_grouped_rr_with_poll`).
     ///
@@ -544,7 +545,7 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
     ///
@@ -568,7 +569,7 @@ pub trait PgmqConnectionExt {
         vt: VisibilityTimeout,
         qty: BatchSize,
         poll: PollOptions,
-    ) -> Result<Vec<Message<T>>, Error>;
+    ) -> Result<Messages<T>, Error>;
 
     /// Creates the GIN index on headers that speeds up the grouped reads (`pgmq.create_fifo_index`).
     ///

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::{Error, PgmqVersion, QueueName, RawJsonMessage, RawMessage};
+use crate::{Error, PgmqVersion, QueueName, RawJsonMessage};
 
 use super::FailureDestination;
 
@@ -72,12 +72,15 @@ pub trait ConsumerBackend: Send + Sync + 'static {
     }
 
     /// Moves a message that cannot be processed to `dest`, recording `error`. For a
-    /// dead-letter queue the delete and the send must commit in one transaction, and a
-    /// message no longer in its queue must not be copied.
+    /// dead-letter queue the delete and the send must commit together, a message no
+    /// longer in its queue must not be copied, and the copy must be the stored row's
+    /// payload and headers, not a re-serialization: run
+    /// [`dead_letter_sql::move_to_queue`](super::dead_letter_sql::move_to_queue) with
+    /// [`failure_record`](super::failure_record).
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,
-        message: &'a RawMessage,
+        message: &'a RawJsonMessage,
         error: &'a str,
         dest: &'a FailureDestination,
     ) -> BoxFuture<'a, Result<(), Error>>;

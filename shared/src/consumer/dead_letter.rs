@@ -4,40 +4,80 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
-use crate::{Error, Message, QueueName, RawMessage};
+use crate::message::decode_parts;
+use crate::{Batch, DecodeError, Message, QueueName, RawJsonMessage};
 
 /// The header under which a dead-lettered message records why it left its queue.
 pub const DEAD_LETTER_HEADER: &str = "x-pgmq-dead-letter";
 
-/// The headers for `message`'s copy in a dead-letter queue: its own headers (an object,
-/// or kept under `"original"` otherwise) plus [`DEAD_LETTER_HEADER`] with the source queue,
-/// original msg_id, attempts, error and time.
+/// The failure record written under [`DEAD_LETTER_HEADER`]: source queue, original msg_id,
+/// read count, error and time. The move itself adds the message's original headers
+/// (`"headers"`, exactly as they were, `null` for none) in SQL, so a requeue restores
+/// them exactly and user headers are never confused with the record.
+///
+/// The error text is [`sanitize_error`]d: Postgres refuses some text in `jsonb`, and a
+/// failure record must always be writable.
 ///
 /// ```
-/// use pgmq_orm_core::{QueueName, RawMessage};
-/// use pgmq_orm_core::consumer::{dead_letter_headers, DeadLetterInfo};
-/// let raw = RawMessage { msg_id: 7, read_ct: 3, enqueued_at: chrono::Utc::now(), last_read_at: None,
-///     vt: chrono::Utc::now(), message: serde_json::json!(1), headers: None };
-/// let h = dead_letter_headers(&raw, &QueueName::new("orders").unwrap(), "boom");
+/// use pgmq_orm_core::QueueName;
+/// use pgmq_orm_core::consumer::failure_record;
+/// let r = failure_record(&QueueName::new("orders").unwrap(), 7, 3, "boom\0tail");
+/// assert_eq!((r["msg_id"].as_i64(), r["error"].as_str()), (Some(7), Some("boom\u{fffd}tail")));
+/// ```
+pub fn failure_record(source: &QueueName, msg_id: i64, read_ct: i32, error: &str) -> Value {
+    json!({
+        "source_queue": source.as_str(),
+        "msg_id": msg_id,
+        "read_ct": read_ct,
+        "error": sanitize_error(error),
+        "failed_at": chrono::Utc::now(),
+    })
+}
+
+/// Error text made storable in `jsonb`: NUL characters (which Postgres text and `jsonb`
+/// cannot hold) become U+FFFD. Rust strings are valid UTF-8, so no other escape that
+/// `jsonb` refuses (a lone UTF-16 surrogate) can occur; a backslash sequence such as
+/// `\ud800` in the text is kept as the literal characters.
+///
+/// ```
+/// use pgmq_orm_core::consumer::sanitize_error;
+/// assert_eq!(sanitize_error("a\0b"), "a\u{fffd}b");
+/// assert_eq!(sanitize_error(r"\ud800"), r"\ud800");
+/// ```
+pub fn sanitize_error(error: &str) -> std::borrow::Cow<'_, str> {
+    if error.contains('\0') {
+        std::borrow::Cow::Owned(error.replace('\0', "\u{fffd}"))
+    } else {
+        std::borrow::Cow::Borrowed(error)
+    }
+}
+
+/// The headers a dead-lettered copy of a message with `original` headers carries: the
+/// original object's keys (for FIFO groups and tracing) plus [`DEAD_LETTER_HEADER`] with
+/// the `record` and the exact original headers. This is what the consumer's move writes
+/// in SQL ([`dead_letter_sql::move_to_queue`](super::dead_letter_sql::move_to_queue));
+/// here for building dead letters by hand, in tests or tools.
+///
+/// ```
+/// use pgmq_orm_core::QueueName;
+/// use pgmq_orm_core::consumer::{dead_letter_headers, failure_record, DeadLetterInfo};
+/// let q = QueueName::new("orders").unwrap();
+/// let h = dead_letter_headers(None, failure_record(&q, 7, 3, "boom"));
 /// let info = DeadLetterInfo::from_headers(Some(&h)).unwrap();
 /// assert_eq!((info.source_queue.as_str(), info.msg_id, info.error.as_str()), ("orders", 7, "boom"));
 /// ```
-pub fn dead_letter_headers(message: &RawMessage, source: &QueueName, error: &str) -> Value {
-    let mut headers = match &message.headers {
+pub fn dead_letter_headers(original: Option<&Value>, mut record: Value) -> Value {
+    let mut headers = match original {
         Some(Value::Object(m)) => m.clone(),
-        Some(other) => Map::from_iter([("original".to_owned(), other.clone())]),
-        None => Map::new(),
+        _ => Map::new(),
     };
-    headers.insert(
-        DEAD_LETTER_HEADER.to_owned(),
-        json!({
-            "source_queue": source.as_str(),
-            "msg_id": message.msg_id,
-            "read_ct": message.read_ct,
-            "error": error,
-            "failed_at": chrono::Utc::now(),
-        }),
-    );
+    if let Value::Object(r) = &mut record {
+        r.insert(
+            "headers".to_owned(),
+            original.cloned().unwrap_or(Value::Null),
+        );
+    }
+    headers.insert(DEAD_LETTER_HEADER.to_owned(), record);
     Value::Object(headers)
 }
 
@@ -106,78 +146,69 @@ pub struct DeadLetter<T = Value> {
 }
 
 impl<T: DeserializeOwned> DeadLetter<T> {
-    /// Decodes a row of a dead-letter queue; a payload that is not a `T` is an
-    /// [`Error::Decode`] naming the message.
+    /// Decodes a row of a dead-letter queue (payload and headers as JSON text); a payload
+    /// that is not a `T` is a [`DecodeError`] naming the message, with its exact text.
     ///
     /// ```
-    /// # use pgmq_orm_core::{RawMessage, consumer::DeadLetter};
-    /// let raw = RawMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
-    ///     vt: chrono::Utc::now(), message: serde_json::json!("text"), headers: None };
-    /// assert!(DeadLetter::<u8>::decode(raw).is_err());
+    /// # use pgmq_orm_core::{RawJson, RawJsonMessage, consumer::DeadLetter};
+    /// let raw = RawJsonMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
+    ///     vt: chrono::Utc::now(), message: RawJson::from_text(br#""text""#.to_vec()), headers: None };
+    /// assert!(DeadLetter::<u8>::decode(&raw).is_err());
+    /// assert!(DeadLetter::<String>::decode(&raw).is_ok());
     /// ```
-    pub fn decode(raw: RawMessage) -> Result<Self, Error> {
-        let info = DeadLetterInfo::from_headers(raw.headers.as_ref());
-        Ok(Self {
-            message: raw.decode()?,
-            info,
-        })
+    pub fn decode(raw: &RawJsonMessage) -> Result<Self, Box<DecodeError>> {
+        let message: Message<T> = decode_parts(raw)?;
+        let info = DeadLetterInfo::from_headers(message.headers.as_ref());
+        Ok(Self { message, info })
     }
 }
 
-/// The headers to send a dead-lettered message back to its source with: the original
-/// ones, without the failure record.
+/// Decodes every row of a dead-letter queue on its own: one entry that does not decode
+/// (a number beyond `f64` from another producer) is kept raw in
+/// [`Batch::undecodable`] and never hides the others.
 ///
 /// ```
-/// use pgmq_orm_core::consumer::requeue_headers;
-/// let h = serde_json::json!({"x-pgmq-dead-letter": {}, "trace": "t"});
-/// assert_eq!(requeue_headers(Some(&h)), Some(serde_json::json!({"trace": "t"})));
+/// # use pgmq_orm_core::{RawJson, RawJsonMessage, consumer::decode_dead_letters};
+/// let row = |id, text: &str| RawJsonMessage { msg_id: id, read_ct: 0, enqueued_at: chrono::Utc::now(),
+///     last_read_at: None, vt: chrono::Utc::now(), message: RawJson::from_text(text.into()), headers: None };
+/// let (ok, bad) = decode_dead_letters::<serde_json::Value>(&[row(1, "1"), row(2, "[1e400]")]).into_parts();
+/// assert_eq!((ok.len(), bad[0].msg_id, bad[0].message.as_bytes()), (1, 2, &b"[1e400]"[..]));
 /// ```
-pub fn requeue_headers(headers: Option<&Value>) -> Option<Value> {
-    let Some(Value::Object(m)) = headers else {
-        return headers.cloned();
-    };
-    let mut m = m.clone();
-    m.remove(DEAD_LETTER_HEADER);
-    if let Some(original) = m.remove("original") {
-        if m.is_empty() {
-            return Some(original);
+pub fn decode_dead_letters<T: DeserializeOwned>(rows: &[RawJsonMessage]) -> Batch<DeadLetter<T>> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    let mut undecodable = Vec::new();
+    for row in rows {
+        match DeadLetter::decode(row) {
+            Ok(d) => decoded.push(d),
+            Err(e) => undecodable.push(*e),
         }
-        m.insert("original".to_owned(), original);
     }
-    (!m.is_empty()).then_some(Value::Object(m))
+    Batch::from_parts(decoded, undecodable)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn raw(headers: Option<Value>) -> RawMessage {
-        RawMessage {
-            msg_id: 1,
-            read_ct: 5,
-            enqueued_at: chrono::Utc::now(),
-            last_read_at: None,
-            vt: chrono::Utc::now(),
-            message: json!({"a": 1}),
-            headers,
-        }
-    }
-
     #[test]
     fn object_headers_are_kept_beside_the_failure_record() {
         let q = QueueName::new("q").unwrap();
-        let h = dead_letter_headers(&raw(Some(json!({"trace": "x"}))), &q, "bad");
+        let h = dead_letter_headers(
+            Some(&json!({"trace": "x"})),
+            failure_record(&q, 1, 5, "bad"),
+        );
         assert_eq!(h["trace"], "x");
         assert_eq!(h[DEAD_LETTER_HEADER]["error"], "bad");
         assert_eq!(h[DEAD_LETTER_HEADER]["read_ct"], 5);
+        assert_eq!(h[DEAD_LETTER_HEADER]["headers"], json!({"trace": "x"}));
     }
 
     #[test]
-    fn requeue_restores_the_original_headers() {
+    fn a_user_header_named_like_the_record_fields_stays_the_users() {
         let q = QueueName::new("q").unwrap();
-        for original in [None, Some(json!({"trace": "x"})), Some(json!([1, 2]))] {
-            let h = dead_letter_headers(&raw(original.clone()), &q, "bad");
-            assert_eq!(requeue_headers(Some(&h)), original);
-        }
+        let original = json!({"original": {"x": 1}, "headers": 2});
+        let h = dead_letter_headers(Some(&original), failure_record(&q, 1, 5, "bad"));
+        assert_eq!(h["original"], json!({"x": 1}));
+        assert_eq!(h[DEAD_LETTER_HEADER]["headers"], original);
     }
 }

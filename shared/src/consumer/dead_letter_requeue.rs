@@ -1,22 +1,39 @@
-//! The ORM-independent half of the dead-letter toolkits: the SQL that looks at a
-//! dead-letter queue without consuming it, and the plan for moving messages back.
+//! The ORM-independent half of the dead-letter toolkits and of the consumer's move: the
+//! SQL that looks at a dead-letter queue without consuming it, the statements that move
+//! messages there and back, and the plan for moving them back.
 //!
 //! Listing reads the queue's table (`pgmq.q_<name>`) directly rather than through
-//! `pgmq.read`, so looking neither hides messages nor bumps their `read_ct`. The table
-//! name comes from a validated [`QueueName`] and is quoted; every value is a bound `$n`
-//! parameter.
-
-use serde_json::Value;
+//! `pgmq.read`, so looking neither hides messages nor bumps their `read_ct`. Moves copy
+//! payload and headers inside the server (`DELETE ... RETURNING` feeding `pgmq.send`), so
+//! a payload is never parsed on the way and arrives byte for byte as it was stored: big
+//! integers, numbers beyond `f64` and any depth included. The table name comes from a
+//! validated [`QueueName`] and is quoted; every value is a bound `$n` parameter.
 
 use crate::sql::columns;
-use crate::{Error, IntoQueueName, QueueName, RawMessage};
+use crate::{Error, IntoQueueName, QueueName};
 
-use super::{DeadLetterInfo, requeue_headers};
+use super::DEAD_LETTER_HEADER;
 
+fn sources_from(dlq: &QueueName) -> String {
+    format!(
+        "SELECT msg_id, headers->'{DEAD_LETTER_HEADER}'->>'source_queue' AS source_queue FROM pgmq.\"{}\"",
+        dlq.table_name()
+    )
+}
+
+/// The message columns of `dlq`'s table, payload and headers as JSON text (`::text`), so
+/// a row loads whatever its JSON holds and is decoded on its own.
 fn select_from(dlq: &QueueName) -> String {
+    let cols: Vec<String> = columns::MESSAGE
+        .iter()
+        .map(|c| match *c {
+            "message" | "headers" => format!("{c}::text AS {c}"),
+            c => c.to_owned(),
+        })
+        .collect();
     format!(
         "SELECT {} FROM pgmq.\"{}\"",
-        columns::MESSAGE.join(", "),
+        cols.join(", "),
         dlq.table_name()
     )
 }
@@ -30,7 +47,7 @@ fn select_from(dlq: &QueueName) -> String {
 /// assert!(sql.contains(r#"FROM pgmq."q_jobs_dlq" WHERE msg_id > $1 ORDER BY msg_id LIMIT $2"#));
 /// ```
 pub mod dead_letter_sql {
-    use super::{QueueName, select_from};
+    use super::{QueueName, select_from, sources_from};
 
     /// See the [module](self): `msg_id > $1`, `LIMIT $2`.
     ///
@@ -77,6 +94,87 @@ pub mod dead_letter_sql {
     /// ```
     pub fn lock_all(dlq: &QueueName) -> String {
         format!("{} ORDER BY msg_id FOR UPDATE", select_from(dlq))
+    }
+
+    /// The consumer's dead-letter move out of `source`: deletes message `$1` (a
+    /// `bigint`) and, if it was still there, sends its payload to queue `$2` (`text`) with
+    /// its original headers' keys plus the failure record `$3` (`jsonb`, from
+    /// [`failure_record`](crate::consumer::failure_record)) under
+    /// [`DEAD_LETTER_HEADER`](crate::consumer::DEAD_LETTER_HEADER), which also keeps the
+    /// original headers exactly. One statement: atomic, and nothing is parsed on the way.
+    /// Returns the copy's msg_id, or no row when the message was gone.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{QueueName, consumer::dead_letter_sql};
+    /// let sql = dead_letter_sql::move_to_queue(&QueueName::new("jobs").unwrap());
+    /// assert!(sql.contains(r#"DELETE FROM pgmq."q_jobs" WHERE msg_id = $1::bigint"#));
+    /// ```
+    pub fn move_to_queue(source: &QueueName) -> String {
+        format!(
+            "WITH moved AS (DELETE FROM pgmq.\"{table}\" WHERE msg_id = $1::bigint \
+             RETURNING message, headers) \
+             SELECT pgmq.send($2::text, moved.message, \
+             (CASE WHEN jsonb_typeof(moved.headers) = 'object' THEN moved.headers ELSE '{{}}'::jsonb END) \
+             || jsonb_build_object('{header}', $3::jsonb || jsonb_build_object('headers', moved.headers)), \
+             0) AS msg_id FROM moved",
+            table = source.table_name(),
+            header = super::DEAD_LETTER_HEADER,
+        )
+    }
+
+    /// The messages of `dlq` whose ids are in `$1` (a `bigint[]`), locked for a move back
+    /// (`FOR UPDATE`), oldest first: only `msg_id` and the recorded `source_queue` (text,
+    /// `NULL` without a record), so no payload is parsed to plan the move.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{QueueName, consumer::dead_letter_sql};
+    /// assert!(dead_letter_sql::lock_sources(&QueueName::new("d").unwrap()).contains("msg_id = ANY($1)"));
+    /// ```
+    pub fn lock_sources(dlq: &QueueName) -> String {
+        format!(
+            "{} WHERE msg_id = ANY($1) ORDER BY msg_id FOR UPDATE",
+            sources_from(dlq)
+        )
+    }
+
+    /// [`lock_sources`] for every message of `dlq`; no parameters.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{QueueName, consumer::dead_letter_sql};
+    /// assert!(dead_letter_sql::lock_all_sources(&QueueName::new("d").unwrap()).ends_with("FOR UPDATE"));
+    /// ```
+    pub fn lock_all_sources(dlq: &QueueName) -> String {
+        format!("{} ORDER BY msg_id FOR UPDATE", sources_from(dlq))
+    }
+
+    /// Moves the messages `$1` (a `bigint[]`) of `dlq` to queue `$2` (`text`) in one
+    /// statement, in msg_id order: payloads copied as stored, headers restored to exactly
+    /// what they were before the dead-letter move (the record's `"headers"`; for an older
+    /// record without it, the headers less the record; unchanged without a record).
+    /// Returns one row, `dead` (the ids deleted) and `sent` (the new ids, in the same
+    /// order), or no row if none was there.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{QueueName, consumer::dead_letter_sql};
+    /// assert!(dead_letter_sql::move_back(&QueueName::new("d").unwrap()).contains("pgmq.send_batch($2::text"));
+    /// ```
+    pub fn move_back(dlq: &QueueName) -> String {
+        let h = "moved.headers";
+        let rec = format!("{h}->'{}'", super::DEAD_LETTER_HEADER);
+        format!(
+            "WITH moved AS (DELETE FROM pgmq.\"{table}\" WHERE msg_id = ANY($1::bigint[]) \
+             RETURNING msg_id, message, headers), \
+             agg AS (SELECT array_agg(moved.msg_id ORDER BY moved.msg_id) AS dead, \
+             array_agg(moved.message ORDER BY moved.msg_id) AS msgs, \
+             array_agg(CASE WHEN jsonb_typeof({h}) = 'object' AND {rec} IS NOT NULL THEN \
+             (CASE WHEN {rec}->'headers' IS NOT NULL THEN NULLIF({rec}->'headers', 'null'::jsonb) \
+             ELSE NULLIF({h} - '{key}', '{{}}'::jsonb) END) \
+             ELSE {h} END ORDER BY moved.msg_id) AS hdrs FROM moved) \
+             SELECT agg.dead, ARRAY(SELECT pgmq.send_batch($2::text, agg.msgs, agg.hdrs, 0)) AS sent \
+             FROM agg WHERE agg.dead IS NOT NULL",
+            table = dlq.table_name(),
+            key = super::DEAD_LETTER_HEADER,
+        )
     }
 }
 
@@ -145,38 +243,57 @@ impl DeadLetters {
         self.target.as_ref()
     }
 
-    /// [`plan_requeue`] with this toolkit's target.
+    /// Plans moving the locked messages `rows` (msg_id and recorded source queue, from
+    /// [`dead_letter_sql::lock_sources`]) back: each to this toolkit's target if one was
+    /// named, else to its recorded source queue; consecutive messages going to the same
+    /// queue form one [`RequeueRun`]. A message without a usable source queue and no
+    /// target is an [`Error::InvalidArgument`], so the whole move is refused and nothing
+    /// is lost.
     ///
     /// ```
-    /// # use pgmq_orm_core::{RawMessage, consumer::DeadLetters};
-    /// let raw = RawMessage { msg_id: 1, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
-    ///     vt: chrono::Utc::now(), message: serde_json::json!(1), headers: None };
-    /// let plan = DeadLetters::new("d")?.requeue_to("jobs")?.plan(vec![raw])?;
-    /// assert_eq!(plan[0].queue.as_str(), "jobs");
+    /// # use pgmq_orm_core::consumer::DeadLetters;
+    /// let plan = DeadLetters::new("d")?.plan(vec![(1, Some("a".into())), (2, Some("a".into())), (3, Some("b".into()))])?;
+    /// assert_eq!(plan.iter().map(|r| (r.queue.as_str(), r.dead_ids.len())).collect::<Vec<_>>(), [("a", 2), ("b", 1)]);
+    /// assert!(DeadLetters::new("d")?.plan(vec![(4, None)]).is_err());
+    /// assert_eq!(DeadLetters::new("d")?.requeue_to("t")?.plan(vec![(4, None)])?[0].queue.as_str(), "t");
     /// # Ok::<(), pgmq_orm_core::Error>(())
     /// ```
-    pub fn plan(&self, rows: Vec<RawMessage>) -> Result<Vec<RequeueBatch>, Error> {
-        plan_requeue(rows, self.target.as_ref())
+    pub fn plan(&self, rows: Vec<(i64, Option<String>)>) -> Result<Vec<RequeueRun>, Error> {
+        let mut runs: Vec<RequeueRun> = Vec::new();
+        for (msg_id, source) in rows {
+            let queue = match (&self.target, source) {
+                (Some(q), _) => q.clone(),
+                (None, Some(source)) => QueueName::new(source)?,
+                (None, None) => {
+                    return Err(Error::InvalidArgument(format!(
+                        "dead letter {msg_id} has no failure record naming its source queue; requeue it to a named queue"
+                    )));
+                }
+            };
+            match runs.last_mut() {
+                Some(run) if run.queue == queue => run.dead_ids.push(msg_id),
+                _ => runs.push(RequeueRun {
+                    queue,
+                    dead_ids: vec![msg_id],
+                }),
+            }
+        }
+        Ok(runs)
     }
 }
 
-/// Consecutive dead letters going back to the same queue with the same header shape: one
-/// `pgmq.send_batch` (with headers, or without when none of them had any) and one
-/// `pgmq.delete` of their ids in the dead-letter queue.
+/// Consecutive dead letters going back to the same queue: one
+/// [`dead_letter_sql::move_back`] statement.
 ///
 /// ```
-/// # use pgmq_orm_core::consumer::RequeueBatch;
-/// fn sends(b: &RequeueBatch) -> usize { b.messages.len() }
+/// # use pgmq_orm_core::consumer::RequeueRun;
+/// fn moves(r: &RequeueRun) -> usize { r.dead_ids.len() }
 /// ```
-#[derive(Debug, Clone, PartialEq)]
-pub struct RequeueBatch {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequeueRun {
     /// Where the messages go.
     pub queue: QueueName,
-    /// Their payloads, in dead-letter order.
-    pub messages: Vec<Value>,
-    /// Their original headers (the failure record removed); `None` when none had any.
-    pub headers: Option<Vec<Value>>,
-    /// Their ids in the dead-letter queue, to delete once sent.
+    /// Their ids in the dead-letter queue, oldest first.
     pub dead_ids: Vec<i64>,
 }
 
@@ -196,180 +313,101 @@ pub struct Requeued {
     pub msg_id: i64,
 }
 
-/// Plans moving `rows` (read from a dead-letter queue) back: each to `target` if given,
-/// else to the source queue named in its failure record, with the failure record
-/// stripped from its headers. Order is kept. A message without a usable source queue
-/// and no `target` is an [`Error::InvalidArgument`], so the whole move is refused and
-/// nothing is lost.
+/// Pairs a run with what its [`dead_letter_sql::move_back`] returned (`dead`, `sent`),
+/// checking that every locked message was deleted and sent, so a partial move is an error
+/// (and rolled back by the caller's transaction) rather than a silent loss or duplicate.
 ///
 /// ```
-/// use pgmq_orm_core::{QueueName, RawMessage};
-/// use pgmq_orm_core::consumer::{dead_letter_headers, plan_requeue};
-/// let jobs = QueueName::new("jobs").unwrap();
-/// let failed = RawMessage { msg_id: 7, read_ct: 3, enqueued_at: chrono::Utc::now(), last_read_at: None,
-///     vt: chrono::Utc::now(), message: serde_json::json!(1), headers: None };
-/// let dead = RawMessage { msg_id: 1, headers: Some(dead_letter_headers(&failed, &jobs, "boom")), ..failed };
-/// let plan = plan_requeue(vec![dead], None)?;
-/// assert_eq!((plan[0].queue.as_str(), plan[0].dead_ids.as_slice(), plan[0].headers.is_none()), ("jobs", &[1][..], true));
+/// # use pgmq_orm_core::{QueueName, consumer::{RequeueRun, requeued}};
+/// let run = RequeueRun { queue: QueueName::new("jobs").unwrap(), dead_ids: vec![4] };
+/// assert_eq!(requeued(&run, &[4], &[9])?[0].msg_id, 9);
+/// assert!(requeued(&run, &[], &[]).is_err());
 /// # Ok::<(), pgmq_orm_core::Error>(())
 /// ```
-pub fn plan_requeue(
-    rows: Vec<RawMessage>,
-    target: Option<&QueueName>,
-) -> Result<Vec<RequeueBatch>, Error> {
-    let mut batches: Vec<RequeueBatch> = Vec::new();
-    for row in rows {
-        let queue = match target {
-            Some(q) => q.clone(),
-            None => source_queue(&row)?,
-        };
-        let headers = requeue_headers(row.headers.as_ref());
-        let fits = batches
-            .last()
-            .is_some_and(|b| b.queue == queue && b.headers.is_some() == headers.is_some());
-        if !fits {
-            batches.push(RequeueBatch {
-                queue,
-                messages: Vec::new(),
-                headers: headers.is_some().then(Vec::new),
-                dead_ids: Vec::new(),
-            });
-        }
-        let batch = batches.last_mut().expect("just ensured");
-        batch.messages.push(row.message);
-        if let (Some(all), Some(h)) = (batch.headers.as_mut(), headers) {
-            all.push(h);
-        }
-        batch.dead_ids.push(row.msg_id);
-    }
-    Ok(batches)
-}
-
-/// Pairs a batch with the ids its send returned, checking that every message was sent
-/// and every dead letter deleted (`deleted`), so a partial move is an error (and rolled
-/// back by the caller's transaction) rather than a silent loss or duplicate.
-///
-/// ```
-/// # use pgmq_orm_core::{QueueName, consumer::{RequeueBatch, requeued}};
-/// let b = RequeueBatch { queue: QueueName::new("jobs").unwrap(), messages: vec![1.into()], headers: None, dead_ids: vec![4] };
-/// assert_eq!(requeued(&b, &[9], &[4])?[0].msg_id, 9);
-/// assert!(requeued(&b, &[9], &[]).is_err());
-/// # Ok::<(), pgmq_orm_core::Error>(())
-/// ```
-pub fn requeued(
-    batch: &RequeueBatch,
-    sent: &[i64],
-    deleted: &[i64],
-) -> Result<Vec<Requeued>, Error> {
-    let mut gone = deleted.to_vec();
-    gone.sort_unstable();
-    let mut wanted = batch.dead_ids.clone();
-    wanted.sort_unstable();
-    if sent.len() != batch.dead_ids.len() || gone != wanted {
+pub fn requeued(run: &RequeueRun, dead: &[i64], sent: &[i64]) -> Result<Vec<Requeued>, Error> {
+    if dead != run.dead_ids.as_slice() || sent.len() != dead.len() {
         return Err(Error::InvalidArgument(format!(
-            "moving {} dead letters to {}: {} sent, {} deleted; rolled back",
-            batch.dead_ids.len(),
-            batch.queue,
-            sent.len(),
-            deleted.len()
+            "moving {} dead letters to {}: {} deleted, {} sent; rolled back",
+            run.dead_ids.len(),
+            run.queue,
+            dead.len(),
+            sent.len()
         )));
     }
-    Ok(batch
-        .dead_ids
+    Ok(dead
         .iter()
         .zip(sent)
         .map(|(&dead_msg_id, &msg_id)| Requeued {
             dead_msg_id,
-            queue: batch.queue.clone(),
+            queue: run.queue.clone(),
             msg_id,
         })
         .collect())
 }
 
-fn source_queue(row: &RawMessage) -> Result<QueueName, Error> {
-    let info = DeadLetterInfo::from_headers(row.headers.as_ref()).ok_or_else(|| {
-        Error::InvalidArgument(format!(
-            "dead letter {} has no failure record naming its source queue; requeue it to a named queue",
-            row.msg_id
-        ))
-    })?;
-    Ok(QueueName::new(info.source_queue)?)
-}
-
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
     use super::*;
-    use crate::consumer::dead_letter_headers;
 
-    fn failed(id: i64, headers: Option<Value>) -> RawMessage {
-        RawMessage {
-            msg_id: id,
-            read_ct: 3,
-            enqueued_at: chrono::Utc::now(),
-            last_read_at: None,
-            vt: chrono::Utc::now(),
-            message: json!(id),
-            headers,
+    fn plan(rows: &[(i64, Option<&str>)], target: Option<&str>) -> Result<Vec<RequeueRun>, Error> {
+        let mut d = DeadLetters::new("dlq").unwrap();
+        if let Some(t) = target {
+            d = d.requeue_to(t).unwrap();
         }
-    }
-
-    fn dead(id: i64, source: &str, original: Option<Value>) -> RawMessage {
-        let q = QueueName::new(source).unwrap();
-        let h = dead_letter_headers(&failed(100 + id, original), &q, "e");
-        failed(id, Some(h))
+        d.plan(
+            rows.iter()
+                .map(|(id, s)| (*id, s.map(str::to_owned)))
+                .collect(),
+        )
     }
 
     #[test]
-    fn runs_split_on_queue_and_header_shape_and_keep_order() {
-        let rows = vec![
-            dead(1, "a", None),
-            dead(2, "a", None),
-            dead(3, "a", Some(json!({"k": 1}))),
-            dead(4, "b", Some(json!({"k": 2}))),
-            dead(5, "a", None),
-        ];
-        let plan = plan_requeue(rows, None).unwrap();
-        let shape: Vec<_> = plan
+    fn runs_split_on_queue_and_keep_order() {
+        let runs = plan(
+            &[
+                (1, Some("a")),
+                (2, Some("a")),
+                (3, Some("b")),
+                (5, Some("a")),
+            ],
+            None,
+        )
+        .unwrap();
+        let shape: Vec<_> = runs
             .iter()
-            .map(|b| (b.queue.as_str(), b.dead_ids.clone(), b.headers.clone()))
+            .map(|r| (r.queue.as_str(), r.dead_ids.clone()))
             .collect();
         assert_eq!(
             shape,
-            vec![
-                ("a", vec![1, 2], None),
-                ("a", vec![3], Some(vec![json!({"k": 1})])),
-                ("b", vec![4], Some(vec![json!({"k": 2})])),
-                ("a", vec![5], None),
-            ]
+            vec![("a", vec![1, 2]), ("b", vec![3]), ("a", vec![5])]
         );
-        assert_eq!(plan[0].messages, vec![json!(1), json!(2)]);
     }
 
     #[test]
     fn a_target_overrides_the_recorded_source() {
-        let t = QueueName::new("elsewhere").unwrap();
-        let plan = plan_requeue(vec![dead(1, "a", None), dead(2, "b", None)], Some(&t)).unwrap();
-        assert_eq!(plan.len(), 1);
-        assert_eq!(plan[0].queue, t);
+        let runs = plan(&[(1, Some("a")), (2, None)], Some("elsewhere")).unwrap();
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].queue.as_str(), "elsewhere");
     }
 
     #[test]
     fn a_message_without_a_record_needs_a_target() {
-        let e = plan_requeue(vec![dead(1, "a", None), failed(2, None)], None).unwrap_err();
+        let e = plan(&[(1, Some("a")), (2, None)], None).unwrap_err();
         assert!(e.to_string().contains("dead letter 2"), "{e}");
-        let t = QueueName::new("t").unwrap();
-        assert_eq!(
-            plan_requeue(vec![failed(2, None)], Some(&t)).unwrap().len(),
-            1
-        );
     }
 
     #[test]
     fn an_invalid_recorded_source_is_refused() {
-        let mut row = dead(1, "a", None);
-        row.headers.as_mut().unwrap()["x-pgmq-dead-letter"]["source_queue"] = json!("A; DROP");
-        assert!(plan_requeue(vec![row], None).is_err());
+        assert!(plan(&[(1, Some("A; DROP"))], None).is_err());
+    }
+
+    #[test]
+    fn a_partial_move_is_an_error() {
+        let run = plan(&[(1, Some("a")), (2, Some("a"))], None)
+            .unwrap()
+            .remove(0);
+        assert!(requeued(&run, &[1], &[7]).is_err());
+        assert!(requeued(&run, &[1, 2], &[7]).is_err());
+        assert_eq!(requeued(&run, &[1, 2], &[7, 8]).unwrap()[1].msg_id, 8);
     }
 }

@@ -13,8 +13,8 @@
 //! [`Processor`].
 //!
 //! The dead-letter toolkits of the ORM crates share [`DeadLetter`], [`dead_letter_sql`]
-//! (looking at a dead-letter queue without consuming it) and [`plan_requeue`] (moving
-//! messages back with their original headers).
+//! (looking at a dead-letter queue without consuming it, and the in-server moves that keep
+//! payloads and headers exact) and [`DeadLetters::plan`] (moving messages back).
 //!
 //! # Delivery semantics
 //!
@@ -68,11 +68,10 @@ mod wakeup;
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
 pub use dead_letter::{
-    DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, requeue_headers,
+    DEAD_LETTER_HEADER, DeadLetter, DeadLetterInfo, dead_letter_headers, decode_dead_letters,
+    failure_record, sanitize_error,
 };
-pub use dead_letter_requeue::{
-    DeadLetters, RequeueBatch, Requeued, dead_letter_sql, plan_requeue, requeued,
-};
+pub use dead_letter_requeue::{DeadLetters, RequeueRun, Requeued, dead_letter_sql, requeued};
 pub use handler::Handler;
 pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
 pub use processor::{AckAfter, ProcessError, Processor, acknowledged};

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use pgmq_orm_core::consumer::{
     CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetter,
     DeadLetterInfo, FailureDestination, Health, Processor, Requeued, RetryPolicy,
-    dead_letter_headers,
+    dead_letter_headers, failure_record,
 };
-use pgmq_orm_core::{BoxError, Error, ErrorKind, Message, QueueName, RawMessage};
+use pgmq_orm_core::{Batch, BoxError, Error, ErrorKind, Message, QueueName};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -829,8 +829,7 @@ pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: F
         .read(&queue(), Duration::from_secs(30), 1, false)
         .await
         .unwrap()
-        .remove(0)
-        .to_raw_message();
+        .remove(0);
     backend
         .dead_letter(&queue(), &raw, "e", &dest)
         .await
@@ -860,7 +859,7 @@ pub(crate) trait DeadLetterTools: Fixture {
         &self,
         after: i64,
         limit: usize,
-    ) -> impl Future<Output = Result<Vec<DeadLetter>, Error>>;
+    ) -> impl Future<Output = Result<Batch<DeadLetter>, Error>>;
     /// `DeadLetters::inspect::<T>(msg_id)`.
     fn dl_inspect<T: DeserializeOwned>(
         &self,
@@ -876,16 +875,8 @@ pub(crate) trait DeadLetterTools: Fixture {
 
 /// Puts a dead letter into `jobs_dlq` as a consumer of `source` would have.
 async fn dead_letter<F: Fixture>(fx: &F, source: &str, payload: Value, headers: Option<Value>) {
-    let failed = RawMessage {
-        msg_id: 1000,
-        read_ct: 5,
-        enqueued_at: chrono::Utc::now(),
-        last_read_at: None,
-        vt: chrono::Utc::now(),
-        message: payload.clone(),
-        headers,
-    };
-    let h = dead_letter_headers(&failed, &QueueName::new(source).unwrap(), "boom");
+    let record = failure_record(&QueueName::new(source).unwrap(), 1000, 5, "boom");
+    let h = dead_letter_headers(headers.as_ref(), record);
     fx.send(&dlq(), payload, Some(h)).await;
 }
 

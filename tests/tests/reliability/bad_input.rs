@@ -6,7 +6,8 @@ use diesel::{Connection, PgConnection, RunQueryDsl};
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use pgmq_harness::TestDb;
 use pgmq_orm_core::{
-    BatchSize, DecodedPart, Delay, Error, ErrorKind, QueueName, QueueNameError, VisibilityTimeout,
+    Batch, BatchSize, DecodedPart, Delay, Error, ErrorKind, QueueName, QueueNameError,
+    VisibilityTimeout,
 };
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -282,17 +283,23 @@ async fn payload_not_valid_for_t_is_a_decode_error_and_the_message_stays_in_ever
     for payload in &bad {
         let id = sync.send("jobs", payload)?;
         let errors = [
-            sync.read::<Job>("jobs", NOW, BatchSize::ONE).map(drop),
+            sync.read::<Job>("jobs", NOW, BatchSize::ONE)
+                .and_then(Batch::strict)
+                .map(drop),
             {
                 use diesel_pgmq::PgmqAsyncConnectionExt;
                 asynch
                     .read::<Job>("jobs", NOW, BatchSize::ONE)
                     .await
+                    .and_then(Batch::strict)
                     .map(drop)
             },
             {
                 use sea_orm_pgmq::PgmqConnectionExt;
-                sea.read::<Job>("jobs", NOW, BatchSize::ONE).await.map(drop)
+                sea.read::<Job>("jobs", NOW, BatchSize::ONE)
+                    .await
+                    .and_then(Batch::strict)
+                    .map(drop)
             },
         ];
         for (n, e) in errors.into_iter().enumerate() {
@@ -300,7 +307,7 @@ async fn payload_not_valid_for_t_is_a_decode_error_and_the_message_stays_in_ever
                 panic!("{payload}: client {n} gave {e:?}");
             };
             assert_eq!(
-                (e.msg_id, e.part, &e.message),
+                (e.msg_id, e.part, &e.message.to_value()?),
                 (id, DecodedPart::Message, payload)
             );
             assert_eq!(e.read_ct, n as i32 + 1, "each read is counted");
@@ -315,7 +322,7 @@ async fn payload_not_valid_for_t_is_a_decode_error_and_the_message_stays_in_ever
 }
 
 #[tokio::test]
-async fn one_undecodable_message_fails_its_batch_and_loses_none_of_it() -> Res {
+async fn one_undecodable_message_is_set_apart_and_its_batch_still_read() -> Res {
     use sea_orm_pgmq::PgmqConnectionExt;
     let tdb = TestDb::new();
     let db = seaorm(tdb.url(), 2).await?;
@@ -323,11 +330,16 @@ async fn one_undecodable_message_fails_its_batch_and_loses_none_of_it() -> Res {
     db.send("jobs", &Job { id: 1 }).await?;
     let bad = db.send("jobs", &json!({"id": "two"})).await?;
     db.send("jobs", &Job { id: 3 }).await?;
-    let err = db
+    let (good, undecodable) = db
         .read::<Job>("jobs", NOW, BatchSize::new(10)?)
-        .await
-        .expect_err("one is bad");
-    assert!(matches!(&err, Error::Decode(e) if e.msg_id == bad), "{err}");
+        .await?
+        .into_parts();
+    assert_eq!(
+        good.iter().map(|m| m.message.id).collect::<Vec<_>>(),
+        [1, 3]
+    );
+    assert_eq!(undecodable.len(), 1);
+    assert_eq!(undecodable[0].msg_id, bad);
     let all = db.read::<Value>("jobs", NOW, BatchSize::new(10)?).await?;
     assert_eq!(all.len(), 3);
     Ok(())
@@ -386,31 +398,35 @@ async fn ten_megabyte_payloads_round_trip_through_every_client() -> Res {
 }
 
 #[tokio::test]
-async fn nan_like_values_are_decode_errors_on_read_and_stay_queued() -> Res {
+async fn non_finite_floats_are_refused_at_send_and_their_spellings_stay_text() -> Res {
     use sea_orm_pgmq::PgmqConnectionExt;
     let tdb = TestDb::new();
     let db = seaorm(tdb.url(), 2).await?;
     db.create_queue("floats").await?;
-    // JSON has no NaN or infinity: serde_json writes them as null. The send succeeds
-    // and an `f64` reader gets a typed decode error carrying the raw null.
+    // JSON has no NaN or infinity: serde_json would write them as null. Every send
+    // refuses them before any SQL, with a typed encode error; nothing is stored.
     for x in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
-        let id = db.send("floats", &x).await?;
-        let Err(Error::Decode(e)) = db.read::<f64>("floats", NOW, BatchSize::ONE).await else {
-            panic!("{x} decoded as f64");
-        };
-        assert_eq!((e.msg_id, &e.message), (id, &Value::Null));
-        let as_option = db
-            .read::<Option<f64>>("floats", NOW, BatchSize::ONE)
-            .await?;
-        assert_eq!((as_option[0].msg_id, as_option[0].message), (id, None));
-        assert!(db.delete("floats", id).await?);
+        let err = db.send("floats", &x).await.expect_err("non-finite");
+        assert_eq!(err.kind(), ErrorKind::Encode, "{err}");
+        let err = db.send("floats", &json!({"ok": null, "x": [x]})).await;
+        assert!(
+            err.is_ok(),
+            "a Value holds no NaN: serde_json made it null already"
+        );
+        let err = db
+            .send_batch("floats", &[1.0, x])
+            .await
+            .expect_err("non-finite in a batch");
+        assert_eq!(err.kind(), ErrorKind::Encode, "{err}");
     }
+    assert_eq!(db.purge_queue("floats").await?, 3);
     // NaN spelled as text is text, not a number.
     for text in ["NaN", "Infinity", "-Infinity", "1e400"] {
         let id = db.send("floats", &text).await?;
         let err = db
             .read::<f64>("floats", NOW, BatchSize::ONE)
-            .await
+            .await?
+            .strict()
             .expect_err(text);
         assert_eq!(err.kind(), ErrorKind::Decode);
         let back = db.read::<String>("floats", NOW, BatchSize::ONE).await?;
@@ -464,12 +480,13 @@ async fn a_number_beyond_f64_from_another_producer_is_a_typed_error_and_stays_qu
             panic!("want a decode error, got {err:?}")
         };
         assert!(e.source.to_string().contains("out of range"), "{err}");
-        let raw = e.message.as_str().expect("the raw text, kept as a string");
+        let raw = std::str::from_utf8(e.message.as_bytes()).expect("the exact text");
         assert!(raw.starts_with("{\"x\": 1000") && raw.len() > 400, "{raw}");
     };
     check(
         db.read::<Value>("floats", NOW, BatchSize::ONE)
-            .await
+            .await?
+            .strict()
             .expect_err("1e400"),
     );
     {
@@ -477,7 +494,8 @@ async fn a_number_beyond_f64_from_another_producer_is_a_typed_error_and_stays_qu
         let mut diesel = PgConnection::establish(tdb.url())?;
         check(
             diesel
-                .read::<Value>("floats", NOW, BatchSize::ONE)
+                .read::<Value>("floats", NOW, BatchSize::ONE)?
+                .strict()
                 .expect_err("1e400"),
         );
     }
@@ -626,12 +644,12 @@ proptest! {
             // A failed case may leave its message behind; start each case empty.
             conn.purge_queue("props").map_err(|e| TestCaseError::fail(e.to_string()))?;
             let id = conn.send("props", &p).map_err(|e| TestCaseError::fail(e.to_string()))?;
-            let wrong = conn.read::<Job>("props", NOW, BatchSize::ONE);
+            let wrong = conn.read::<Job>("props", NOW, BatchSize::ONE).and_then(Batch::strict);
             let Err(Error::Decode(e)) = wrong else {
                 return Err(TestCaseError::fail(format!("decoded as Job: {wrong:?}")));
             };
             prop_assert_eq!(e.msg_id, id);
-            let raw: Payload = serde_json::from_value(e.message.clone())
+            let raw: Payload = e.message.decode()
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(&raw, &p);
             let back = conn.read::<Payload>("props", NOW, BatchSize::ONE)

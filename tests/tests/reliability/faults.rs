@@ -472,7 +472,9 @@ fn consumer_process_killed_between_read_and_delete_loses_nothing() -> Res {
     // ...then come back, read once before, payload intact.
     let mut back = Vec::new();
     for _ in 0..100 {
-        back = conn.read::<Job>("jobs", vt, BatchSize::new(10)?)?;
+        back = conn
+            .read::<Job>("jobs", vt, BatchSize::new(10)?)?
+            .strict()?;
         if !back.is_empty() {
             break;
         }

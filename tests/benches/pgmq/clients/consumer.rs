@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use pgmq_orm_core::consumer::{
     BoxFuture, CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, FailureDestination,
 };
-use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawJsonMessage, RawMessage};
+use pgmq_orm_core::{BoxError, Error, Message, QueueName, RawJsonMessage};
 use tokio::sync::Barrier;
 
 use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, sqlx_raw, typed};
@@ -135,7 +135,7 @@ impl ConsumerBackend for Counting {
     fn dead_letter<'a>(
         &'a self,
         queue: &'a QueueName,
-        message: &'a RawMessage,
+        message: &'a RawJsonMessage,
         error: &'a str,
         dest: &'a FailureDestination,
     ) -> BoxFuture<'a, Result<(), Error>> {
