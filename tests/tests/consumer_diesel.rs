@@ -133,7 +133,7 @@ impl Fixture for Diesel {
             .unwrap();
     }
 
-    async fn peek(&self, q: &QueueName) -> Vec<Message<Value>> {
+    async fn peek(&self, q: &QueueName) -> Batch<Message<Value>> {
         let mut conn = self.pool.get().await.unwrap();
         conn.read(
             q,
@@ -141,8 +141,6 @@ impl Fixture for Diesel {
             BatchSize::new(100).unwrap(),
         )
         .await
-        .unwrap()
-        .strict()
         .unwrap()
     }
 

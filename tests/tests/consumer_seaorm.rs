@@ -130,7 +130,7 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
             .unwrap();
     }
 
-    async fn peek(&self, q: &QueueName) -> Vec<Message<Value>> {
+    async fn peek(&self, q: &QueueName) -> Batch<Message<Value>> {
         self.db
             .read(
                 q,
@@ -138,8 +138,6 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
                 BatchSize::new(100).unwrap(),
             )
             .await
-            .unwrap()
-            .strict()
             .unwrap()
     }
 

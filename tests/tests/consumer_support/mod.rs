@@ -56,6 +56,8 @@ macro_rules! scenario_tests {
             a_read_waiting_on_a_lock_times_out_and_cancellation_does_not_wait_for_it,
             shutdown_is_bounded_when_the_server_freezes,
             run_until_empty_processes_what_the_queue_holds_and_returns,
+            dead_letter_and_requeue_keep_payload_and_headers_exact,
+            an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {$(
@@ -79,8 +81,9 @@ pub(crate) trait Fixture: Sized {
     fn notify_backend(&self) -> impl Future<Output = Self::Backend>;
     /// Sends a payload with optional headers.
     fn send(&self, q: &QueueName, msg: Value, headers: Option<Value>) -> impl Future<Output = ()>;
-    /// Every visible message, read with a zero visibility timeout.
-    fn peek(&self, q: &QueueName) -> impl Future<Output = Vec<Message<Value>>>;
+    /// Every visible message, read with a zero visibility timeout (those whose payload no
+    /// `Value` holds are in the batch's `undecodable()`).
+    fn peek(&self, q: &QueueName) -> impl Future<Output = Batch<Message<Value>>>;
     /// Rows in the queue's archive table.
     fn archived(&self, q: &QueueName) -> impl Future<Output = i64>;
     /// Rows in the queue's table, visible or not.
@@ -502,17 +505,17 @@ pub(crate) async fn a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_ba
     handled.sort_by_key(|v| v["x"].as_i64());
     assert_eq!(handled, [json!({"x": 1}), json!({"x": 2})]);
     assert_eq!(fx.stored(&queue()).await, 0);
-    let dead = fx.peek(&dlq()).await;
+    let (decoded, dead) = fx.peek(&dlq()).await.into_parts();
+    assert!(decoded.is_empty());
     assert_eq!(dead.len(), 1);
-    let text = dead[0]
-        .message
-        .as_str()
-        .expect("the payload's text, kept as a string");
+    // The copy is the stored number itself, not a string of it: moved in the server.
+    let text = std::str::from_utf8(dead[0].message.as_bytes()).unwrap();
     assert!(
         text.starts_with("{\"x\": 1000") && text.len() > 400,
         "{text}"
     );
-    let info = DeadLetterInfo::from_headers(dead[0].headers.as_ref()).unwrap();
+    let headers = dead[0].headers.as_ref().map(|h| h.to_value().unwrap());
+    let info = DeadLetterInfo::from_headers(headers.as_ref()).unwrap();
     assert_eq!(info.msg_id, poison);
     assert!(info.error.contains("out of range"), "{}", info.error);
 }
@@ -1362,4 +1365,125 @@ pub(crate) async fn run_until_empty_processes_what_the_queue_holds_and_returns<F
     );
     assert_counters_add_up(&stats);
     assert_eq!(fx.stored(&queue()).await, 0);
+}
+
+/// `n` for one row of `jobs` or `jobs_dlq` matching `cond` (a SQL condition on the row).
+async fn rows_where<F: Fixture>(fx: &F, table: &str, cond: &str) -> i64 {
+    fx.query_n(&format!(
+        "SELECT count(*) AS n FROM pgmq.{table} WHERE {cond}"
+    ))
+    .await
+}
+
+/// The dead-letter move copies the stored row in the server and a requeue restores it:
+/// payloads byte for byte (an integer beyond `i64`, numbers beyond `f64`, deep nesting)
+/// and headers exactly (`{}` stays `{}`, a user header named `original` stays the user's,
+/// none stays none). An error text with NUL is still recorded.
+pub(crate) async fn dead_letter_and_requeue_keep_payload_and_headers_exact<F: DeadLetterTools>() {
+    let fx = F::new().await;
+    let deep = format!("{}1{}", "[".repeat(150), "]".repeat(150));
+    let payload =
+        format!(r#"{{"big": 123456789012345678901234567890, "huge": 1e400, "deep": {deep}}}"#);
+    let cases = [
+        ("'{}'::jsonb", "headers = '{}'::jsonb"),
+        (
+            r#"'{"original": {"x": 1}, "k": 2}'::jsonb"#,
+            r#"headers = '{"original": {"x": 1}, "k": 2}'::jsonb"#,
+        ),
+        ("NULL::jsonb", "headers IS NULL"),
+        ("'null'::jsonb", "headers IS NULL"),
+    ];
+    for (headers, _) in cases {
+        fx.query_n(&format!(
+            "SELECT pgmq.send('jobs', '{payload}'::jsonb, {headers}) AS n"
+        ))
+        .await;
+    }
+    let backend = fx.backend().await;
+    let dest = FailureDestination::DeadLetter(dlq());
+    let raws = backend
+        .read(&queue(), Duration::from_secs(30), 10, false)
+        .await
+        .unwrap();
+    assert_eq!(raws.len(), 4);
+    for raw in &raws {
+        backend
+            .dead_letter(&queue(), raw, "boom\0tail", &dest)
+            .await
+            .unwrap();
+    }
+    let same_payload = format!("message = '{payload}'::jsonb");
+    assert_eq!(rows_where(&fx, "q_jobs_dlq", &same_payload).await, 4);
+    assert_eq!(
+        rows_where(
+            &fx,
+            "q_jobs_dlq",
+            r#"headers->'x-pgmq-dead-letter'->>'error' = E'boom\uFFFDtail'"#
+        )
+        .await,
+        4,
+        "the NUL is replaced, the record written"
+    );
+    assert_eq!(fx.stored(&queue()).await, 0);
+
+    let moved = fx.dl_requeue(None, None).await.unwrap();
+    assert_eq!(moved.len(), 4);
+    assert_eq!(rows_where(&fx, "q_jobs", &same_payload).await, 4);
+    for (_, restored) in cases {
+        assert!(rows_where(&fx, "q_jobs", restored).await >= 1, "{restored}");
+    }
+    assert_eq!(
+        rows_where(&fx, "q_jobs", "headers IS NULL").await,
+        2,
+        "none and JSON null both come back as none"
+    );
+}
+
+/// One dead letter no `Value` can hold (another producer's `1e400`) neither hides the
+/// others from `list` nor blocks a requeue; it is listed raw and moved exactly.
+pub(crate) async fn an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing<
+    F: DeadLetterTools,
+>() {
+    let fx = F::new().await;
+    dead_letter(&fx, "jobs", json!(1), None).await;
+    let bad = fx
+        .query_n(
+            r#"SELECT pgmq.send('jobs_dlq', '{"n": 1e400}'::jsonb,
+               '{"x-pgmq-dead-letter": {"source_queue": "jobs", "msg_id": 9, "read_ct": 3, "error": "e"}}'::jsonb) AS n"#,
+        )
+        .await;
+    dead_letter(&fx, "jobs", json!(3), None).await;
+
+    let (listed, raw) = fx.dl_list(0, 10).await.unwrap().into_parts();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|d| d.message.message.clone())
+            .collect::<Vec<_>>(),
+        [json!(1), json!(3)]
+    );
+    assert_eq!(raw.len(), 1);
+    assert_eq!(raw[0].msg_id, bad);
+    assert!(
+        std::str::from_utf8(raw[0].message.as_bytes())
+            .unwrap()
+            .starts_with("{\"n\": 1000")
+    );
+    let e = fx.dl_inspect::<Value>(bad).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Decode);
+    assert!(
+        fx.dl_inspect::<Value>(listed[0].message.msg_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let moved = fx.dl_requeue(None, None).await.unwrap();
+    assert_eq!(moved.len(), 3);
+    assert_eq!(
+        rows_where(&fx, "q_jobs", r#"message = '{"n": 1e400}'::jsonb"#).await,
+        1,
+        "moved exactly"
+    );
+    assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
 }

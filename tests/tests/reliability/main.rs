@@ -5,6 +5,7 @@
 mod bad_input;
 mod cluster;
 mod faults;
+mod foreign_rows;
 mod load;
 mod roles;
 mod support;
