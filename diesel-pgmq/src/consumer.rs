@@ -245,8 +245,14 @@ impl ConsumerBackend for DieselBackend {
 
     fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
         Box::pin(async move {
-            let queues = self.conn().await?.list_queues().await?;
-            Ok(queues.iter().any(|q| q.queue_name == queue.as_str()))
+            // `to_regclass`, not `pgmq.list_queues()`: a least-privilege consumer role may
+            // not execute the latter.
+            let row: Present = diesel::sql_query(sql::QUEUE_TABLE_EXISTS)
+                .bind::<diesel::sql_types::Text, _>(format!("pgmq.{}", queue.table_name()))
+                .get_result(&mut *self.conn().await?)
+                .await
+                .map_err(from_diesel)?;
+            Ok(row.present)
         })
     }
 
@@ -263,6 +269,13 @@ impl ConsumerBackend for DieselBackend {
         let _ = queue;
         Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
+}
+
+/// The one boolean of [`sql::QUEUE_TABLE_EXISTS`].
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
 }
 
 /// Insert notifications through diesel-async: a dedicated `AsyncPgConnection` that ran

@@ -271,8 +271,22 @@ impl ConsumerBackend for SeaOrmBackend {
 
     fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
         Box::pin(async move {
-            let queues = self.hot.list_queues().await?;
-            Ok(queues.iter().any(|q| q.queue_name == queue.as_str()))
+            // `to_regclass`, not `pgmq.list_queues()`: a least-privilege consumer role may
+            // not execute the latter.
+            let stmt = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql::QUEUE_TABLE_EXISTS,
+                [format!("pgmq.{}", queue.table_name()).into()],
+            );
+            let row = self
+                .hot
+                .query_one_raw(stmt)
+                .await
+                .map_err(into_pgmq_error)?;
+            match row {
+                Some(row) => row.try_get_by_index::<bool>(0).map_err(into_pgmq_error),
+                None => Ok(false),
+            }
         })
     }
 

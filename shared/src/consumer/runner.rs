@@ -198,8 +198,15 @@ where
             }
         }
         let limit = cfg.statement_timeout;
-        if let Some(v) = timed(limit, "pgmq version check", self.backend.pgmq_version()).await? {
-            v.check()?;
+        match timed(limit, "pgmq version check", self.backend.pgmq_version()).await {
+            Ok(Some(v)) => {
+                v.check()?;
+            }
+            Ok(None) => {}
+            Err(e @ (Error::PgmqMissing { .. } | Error::PgmqTooOld { .. })) => return Err(e),
+            // A role without access to the version's tables (or a slow server) does not
+            // stop the consumer: the reads will tell.
+            Err(e) => warn!(error = %e, "could not check the pgmq version"),
         }
         let mut needed = vec![&cfg.queue];
         if let FailureDestination::DeadLetter(dlq) = &cfg.on_failure {
