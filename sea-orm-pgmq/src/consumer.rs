@@ -300,9 +300,10 @@ impl ConsumerBackend for SeaOrmBackend {
             .get_postgres_connection_pool()
             .options()
             .get_max_connections();
-        // Held for good: the pinned connection and the `LISTEN` one.
-        let held = usize::from(matches!(self.hot, HotPath::Pinned(_)))
-            + usize::from(self.wakeups.is_some());
+        // The `LISTEN` connection is held for good. A pinned connection is held too, but
+        // it serves the reads and acknowledgements the consumer counts one connection
+        // for, so it stays in the count.
+        let held = usize::from(self.wakeups.is_some());
         usize::try_from(max).ok().map(|m| m.saturating_sub(held))
     }
 
