@@ -109,7 +109,7 @@ pub trait OutboxExt: AsQuery + Sized {
     ///     .values(orders::item.eq("book"))
     ///     .enqueue(&Outbox::new("order_events")?)
     ///     .get_result(&mut conn)?;
-    /// let msg = conn.read::<serde_json::Value>("order_events", 30.into(), 1.try_into()?)?.remove(0);
+    /// let msg = conn.read::<serde_json::Value>("order_events", 30.into(), 1.try_into()?)?.strict()?.remove(0);
     /// assert_eq!(msg.msg_id, msg_id);
     /// assert_eq!(msg.message, serde_json::json!({"id": row.0, "item": "book"}));
     /// # }
@@ -145,7 +145,7 @@ pub trait OutboxExt: AsQuery + Sized {
     ///     .values(orders::item.eq("book"))
     ///     .enqueue_with(&Outbox::new("order_events")?, event)
     ///     .get_result(&mut conn)?;
-    /// let msg = conn.read::<serde_json::Value>("order_events", 30.into(), 1.try_into()?)?.remove(0);
+    /// let msg = conn.read::<serde_json::Value>("order_events", 30.into(), 1.try_into()?)?.strict()?.remove(0);
     /// assert_eq!((msg.msg_id, &msg.message["label"]), (msg_id, &serde_json::json!("BOOK")));
     /// # }
     /// # Ok::<(), Box<dyn std::error::Error>>(())

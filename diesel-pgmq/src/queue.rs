@@ -23,8 +23,9 @@ type Types<T, H> = fn(T, H) -> (T, H);
 /// A typed handle on one queue. Cheap to clone; holds no connection.
 ///
 /// Its methods build the statements of [`crate::query`] for this queue; reads return
-/// [`MessageQuery<T, H>`], which run on a sync or async connection and decode into
-/// [`Message<T, H>`](pgmq_orm_core::Message).
+/// [`MessageQuery<T, H>`], which run on a sync or async connection and decode each message
+/// on its own into a [`Messages<T, H>`](pgmq_orm_core::Messages) batch: one that is not a
+/// `T` is set apart with its msg_id and exact text and never hides the others.
 ///
 /// ```
 /// # #[cfg(feature = "sync")] {

@@ -314,10 +314,10 @@ async fn topics_notify_queues_and_version() -> R {
 
 #[tokio::test]
 async fn partitioned_queue_on_async() -> R {
-    let (_db, mut conn) = setup().await;
-    diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_partman")
-        .execute(&mut conn)
-        .await?;
+    let (db, mut conn) = setup().await;
+    if !db.optional_extension("pg_partman", "partitioned_queue_on_async") {
+        return Ok(());
+    }
     conn.create_partitioned_queue("big", "10000", "100000")
         .await?;
     conn.send("big", &1).await?;

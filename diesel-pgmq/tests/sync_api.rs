@@ -666,8 +666,10 @@ fn notify_insert_delivers_a_notification_on_send() -> R {
 
 #[test]
 fn partitioned_queue_is_created_and_usable() -> R {
-    let (_db, mut conn) = setup();
-    diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_partman").execute(&mut conn)?;
+    let (db, mut conn) = setup();
+    if !db.optional_extension("pg_partman", "partitioned_queue_is_created_and_usable") {
+        return Ok(());
+    }
     conn.create_partitioned_queue("big", "10000", "100000")?;
     let info = conn
         .list_queues()?

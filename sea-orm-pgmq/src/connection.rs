@@ -338,7 +338,7 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     /// # let db = pgmq_harness::TestDb::new();
     /// # let conn = sea_orm::Database::connect(db.url()).await?;
     /// use sea_orm_pgmq::*;
-    /// # sea_orm::ConnectionTrait::execute_unprepared(&conn, "CREATE EXTENSION IF NOT EXISTS pg_partman").await?;
+    /// # if !db.optional_extension("pg_partman", "sea_orm_pgmq::PgmqConnectionExt::create_partitioned_queue") { return Ok(()); }
     /// conn.create_partitioned_queue("big", "10000", "100000").await?;
     /// assert!(conn.list_queues().await?[0].is_partitioned);
     /// # Ok(())
@@ -527,9 +527,10 @@ pub trait PgmqConnectionExt: ConnectionTrait {
 
     /// `pgmq.read`: up to `qty` visible messages, hidden from other readers for `vt`.
     ///
-    /// If a payload does not decode into `T`, the call fails with [`Error::Decode`] (msg_id
-    /// and raw JSON included); the messages read stay in the queue and become visible again
-    /// when `vt` ends. Read as [`serde_json::Value`] to inspect them.
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -553,6 +554,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
 
     /// `pgmq.read` with a filter: only messages whose payload contains `conditional`
     /// (jsonb `@>`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -582,6 +588,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     /// `pgmq.read_with_poll`: waits in the server up to `poll`'s max wait for messages;
     /// empty on timeout.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -606,6 +617,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_with_poll` with a payload filter (see [`Self::read_conditional`]).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -634,6 +650,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.pop`: reads and deletes up to `qty` messages in one step.
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others. pop deletes as it reads, so such a message is handed back
+    /// whole in [`Messages::undecodable`](crate::Batch::undecodable) (msg_id and exact
+    /// JSON text): its only copy. Archive or re-send it from there.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -678,6 +699,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Option<Message<T>>, Error>> + Send;
 
     /// `pgmq.set_vt` for many messages; the ones that exist, updated.
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -785,6 +811,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     /// the batch from the oldest group first, and never returns a message while an older one
     /// of its group is invisible.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -809,6 +840,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_rr`: grouped FIFO, taking round-robin across groups.
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -836,6 +872,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     /// `pgmq.read_grouped_head`: at most one message per group, each group's oldest, and
     /// only while it is visible.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -860,6 +901,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_with_poll`: [`Self::read_grouped`], waiting for messages.
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -888,6 +934,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
 
     /// `pgmq.read_grouped_rr_with_poll`: [`Self::read_grouped_rr`], waiting for messages.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -914,6 +965,11 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// `pgmq.read_grouped_head_with_poll`: [`Self::read_grouped_head`], waiting for messages.
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]

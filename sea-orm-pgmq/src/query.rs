@@ -1,7 +1,8 @@
 //! Ready-made `SELECT` statements over pgmq's functions, and the rows they return.
 //!
 //! Rows are selected by column name from the function (`SELECT msg_id, read_ct, ... FROM
-//! pgmq.read($1, $2, $3) AS m`), so pgmq's column order never matters. Run a statement
+//! pgmq.read($1, $2, $3) AS m`), so pgmq's column order never matters; payload and headers
+//! come as JSON text, so loading never parses them and each row decodes on its own. Run a statement
 //! with any `ConnectionTrait` and decode with the matching row type, e.g.
 //! [`MessageRow`], whose [`MessageRow::decode`] gives a typed [`Message`].
 //!
@@ -14,7 +15,7 @@
 //!     .build(PostgresQueryBuilder);
 //! assert_eq!(
 //!     sql,
-//!     r#"SELECT "msg_id", "read_ct", "enqueued_at", "last_read_at", "vt", "message", "headers" FROM pgmq.read($1, $2, $3) AS "m""#
+//!     r#"SELECT "msg_id", "read_ct", "enqueued_at", "last_read_at", "vt", CAST("message" AS text) AS "message", CAST("headers" AS text) AS "headers" FROM pgmq.read($1, $2, $3) AS "m""#
 //! );
 //! ```
 

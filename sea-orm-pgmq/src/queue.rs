@@ -15,7 +15,10 @@ use std::fmt;
 use std::marker::PhantomData;
 
 /// A queue whose messages are `T` and whose headers are `H`: `orders.send(&txn, &event)`
-/// only accepts the queue's message type, and reads decode into it.
+/// only accepts the queue's message type, and reads decode into it, each message on its
+/// own: reads and pops return a [`Messages`] batch in which a message that is not a `T`
+/// is set apart with its msg_id and exact text
+/// ([`undecodable`](pgmq_orm_core::Batch::undecodable)) and never hides the others.
 ///
 /// Every method takes the connection to run on, so the same handle works on a
 /// `DatabaseConnection` and inside a `DatabaseTransaction`.

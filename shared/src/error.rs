@@ -51,7 +51,9 @@ pub enum Error {
         required: PgmqVersion,
     },
     /// A message's payload or headers did not decode into the requested type. The error
-    /// keeps the raw JSON; the message stays in its queue.
+    /// keeps the exact JSON text. Reads never return it for a whole batch: they set such
+    /// messages apart in [`Messages::undecodable`](crate::Batch::undecodable);
+    /// [`Batch::strict`](crate::Batch::strict) turns the first into this error.
     #[error(transparent)]
     Decode(Box<DecodeError>),
     /// A payload or headers value could not be serialized to JSON.

@@ -54,10 +54,10 @@ pub type RawMessage = Message<Value, Value>;
 impl RawMessage {
     /// Decodes the payload into `T` and the headers into `H`.
     ///
-    /// On failure nothing is lost: the [`Error::Decode`] carries the msg_id, the raw
-    /// payload and headers, and which of the two failed. The message itself stays in the
-    /// queue (reading never deletes it), and becomes visible again after its visibility
-    /// timeout.
+    /// On failure nothing is lost: the [`Error::Decode`] carries the msg_id, the exact
+    /// text of payload and headers, and which of the two failed. Headers that are JSON
+    /// `null` decode as none. The reads of the ORM crates decode every message this way,
+    /// on its own, into a [`Messages`](crate::Messages) batch.
     ///
     /// ```
     /// use pgmq_orm_core::{Error, RawMessage};
@@ -68,7 +68,7 @@ impl RawMessage {
     /// };
     /// let Err(Error::Decode(e)) = raw.decode::<u64, serde_json::Value>() else { panic!() };
     /// assert_eq!(e.msg_id, 9);
-    /// assert_eq!(e.message, serde_json::json!({"oops": true}));
+    /// assert_eq!(e.message.to_value().unwrap(), serde_json::json!({"oops": true}));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
         decode_parts(&self).map_err(Error::Decode)
@@ -432,8 +432,8 @@ impl RawJsonMessage {
     /// Decodes the payload into `T` and the headers into `H`, straight from the text.
     ///
     /// The error contract is [`RawMessage::decode`]'s: on failure the [`Error::Decode`]
-    /// carries the msg_id, which part failed, and the payload and headers as [`Value`]s
-    /// (parsed only then; text that is not JSON is kept as a JSON string).
+    /// carries the msg_id, which part failed, and the payload and headers' exact text
+    /// (a SQL `NULL` payload is [`RawJson::sql_null`] and always fails).
     ///
     /// ```
     /// use pgmq_orm_core::{Error, RawJson, RawJsonMessage};
@@ -444,7 +444,7 @@ impl RawJsonMessage {
     /// };
     /// assert!(raw.clone().decode::<serde_json::Value, serde_json::Value>().is_ok());
     /// let Err(Error::Decode(e)) = raw.decode::<u64, serde_json::Value>() else { panic!() };
-    /// assert_eq!((e.msg_id, e.message), (9, serde_json::json!({"oops": true})));
+    /// assert_eq!((e.msg_id, e.message.as_bytes()), (9, &br#"{"oops": true}"#[..]));
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
         decode_parts(&self).map_err(Error::Decode)

@@ -128,7 +128,43 @@ impl TestDb {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Creates the optional server extension `extension` (such as `pg_partman`) in this
+    /// database and returns `true`; where the server does not have it, reports
+    /// `SKIPPED: <test>: ...` with the reason on the terminal (past the test runner's
+    /// output capture, so a skip is always seen) and returns `false`, so the caller
+    /// returns early. With [`REQUIRE_EXTENSIONS_VAR`] set (CI sets it) a missing
+    /// extension panics instead: CI never tests less.
+    ///
+    /// ```
+    /// let db = pgmq_harness::TestDb::new();
+    /// if !db.optional_extension("pg_partman", "doc example") {
+    ///     return; // reported as skipped
+    /// }
+    /// ```
+    pub fn optional_extension(&self, extension: &str, test: &str) -> bool {
+        let sql = format!("CREATE EXTENSION IF NOT EXISTS \"{extension}\"");
+        let Err(e) = run(execute(self.url.clone(), sql)).and_then(|r| r.map_err(Into::into)) else {
+            return true;
+        };
+        let hint = match extension {
+            "pg_partman" => "; on Debian: apt-get install postgresql-15-partman",
+            _ => "",
+        };
+        let reason =
+            format!("{test}: the server lacks the optional extension {extension} ({e}){hint}");
+        if std::env::var_os(REQUIRE_EXTENSIONS_VAR).is_some_and(|v| !v.is_empty()) {
+            panic!("{reason}; {REQUIRE_EXTENSIONS_VAR} is set, so this is a failure");
+        }
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+        false
+    }
 }
+
+/// Set (to anything non-empty) to make [`TestDb::optional_extension`] fail a test whose
+/// optional server extension is missing instead of skipping it. `.ci/run` sets it.
+pub const REQUIRE_EXTENSIONS_VAR: &str = "PGMQ_REQUIRE_OPTIONAL_EXTENSIONS";
 
 impl Default for TestDb {
     fn default() -> Self {

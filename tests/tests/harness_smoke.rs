@@ -64,3 +64,20 @@ fn dropped_test_database_is_gone() {
     let err = rt.block_on(PgConnection::connect(&url)).unwrap_err();
     assert!(err.to_string().contains(&name), "{err}");
 }
+
+/// A missing optional extension is a reported skip, or, with the CI variable set, a
+/// failure; a present one is created.
+#[test]
+fn a_missing_optional_extension_skips_or_fails_as_the_ci_variable_says() {
+    let db = pgmq_harness::TestDb::new();
+    assert!(db.optional_extension("plpgsql", "smoke"), "always there");
+    let required =
+        std::env::var_os(pgmq_harness::REQUIRE_EXTENSIONS_VAR).is_some_and(|v| !v.is_empty());
+    let got = std::panic::catch_unwind(|| {
+        db.optional_extension("pgmq_harness_no_such_extension", "smoke")
+    });
+    match got {
+        Ok(created) => assert!(!required && !created, "skipped only when not required"),
+        Err(_) => assert!(required, "a failure only when required"),
+    }
+}

@@ -87,7 +87,7 @@ pub trait PgmqAsyncConnectionExt {
     /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
     /// # let db = pgmq_harness::TestDb::new();
     /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
-    /// # diesel_async::RunQueryDsl::execute(diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_partman"), &mut conn).await?;
+    /// # if !db.optional_extension("pg_partman", "PgmqAsyncConnectionExt::create_partitioned_queue") { return Ok(()); }
     /// conn.create_partitioned_queue("big", "10000", "100000").await?;
     /// assert!(conn.list_queues().await?[0].is_partitioned);
     /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
@@ -277,6 +277,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// Reads up to `qty` visible messages and hides them for `vt` (`pgmq.read`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -299,6 +304,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
     /// (jsonb `@>`, `pgmq.read` with a filter).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -326,6 +336,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -348,6 +363,11 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -374,6 +394,11 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others. pop deletes as it reads, so such a message is handed back
+    /// whole in [`Messages::undecodable`](crate::Batch::undecodable) (msg_id and exact
+    /// JSON text): its only copy. Archive or re-send it from there.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -418,6 +443,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// Changes the visibility timeout of several messages (`pgmq.set_vt` with an id array);
     /// the ones that exist, updated (none for no ids).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -523,6 +553,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// FIFO read (`pgmq.read_grouped`): in order within each `x-pgmq-group` header, never two readers on one group.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -547,6 +582,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// FIFO read interleaving groups round-robin (`pgmq.read_grouped_rr`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -569,6 +609,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// At most the head message of each group (`pgmq.read_grouped_head`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -590,6 +635,11 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_grouped`](Self::read_grouped), waiting up to `poll.max_wait` (`pgmq.read_grouped_with_poll`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -614,6 +664,11 @@ pub trait PgmqAsyncConnectionExt {
 
     /// [`read_grouped_rr`](Self::read_grouped_rr), waiting up to `poll.max_wait` (`pgmq.read_grouped_rr_with_poll`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
     /// # use diesel_pgmq::*;
@@ -636,6 +691,11 @@ pub trait PgmqAsyncConnectionExt {
     ) -> impl Future<Output = Result<Messages<T>, Error>> + Send;
 
     /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel_async::{AsyncConnection, AsyncPgConnection};

@@ -75,7 +75,7 @@ pub trait PgmqConnectionExt {
     /// # use diesel_pgmq::*;
     /// # let db = pgmq_harness::TestDb::new();
     /// # let mut conn = PgConnection::establish(db.url())?;
-    /// # diesel::RunQueryDsl::execute(diesel::sql_query("CREATE EXTENSION IF NOT EXISTS pg_partman"), &mut conn)?;
+    /// # if !db.optional_extension("pg_partman", "PgmqConnectionExt::create_partitioned_queue") { return Ok(()); }
     /// conn.create_partitioned_queue("big", "10000", "100000")?;
     /// assert!(conn.list_queues()?[0].is_partitioned);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -237,6 +237,11 @@ pub trait PgmqConnectionExt {
 
     /// Reads up to `qty` visible messages and hides them for `vt` (`pgmq.read`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -257,6 +262,11 @@ pub trait PgmqConnectionExt {
 
     /// Like [`read`](Self::read), but only messages whose payload contains `conditional`
     /// (jsonb `@>`, `pgmq.read` with a filter).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -282,6 +292,11 @@ pub trait PgmqConnectionExt {
 
     /// Like [`read`](Self::read), but waits server-side up to `poll.max_wait` for messages (`pgmq.read_with_poll`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -302,6 +317,11 @@ pub trait PgmqConnectionExt {
     ) -> Result<Messages<T>, Error>;
 
     /// [`read_with_poll`](Self::read_with_poll) with a payload filter (see [`read_conditional`](Self::read_conditional)).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -326,6 +346,11 @@ pub trait PgmqConnectionExt {
     ) -> Result<Messages<T>, Error>;
 
     /// Reads and deletes up to `qty` messages (`pgmq.pop`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others. pop deletes as it reads, so such a message is handed back
+    /// whole in [`Messages::undecodable`](crate::Batch::undecodable) (msg_id and exact
+    /// JSON text): its only copy. Archive or re-send it from there.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -366,6 +391,11 @@ pub trait PgmqConnectionExt {
 
     /// Changes the visibility timeout of several messages (`pgmq.set_vt` with an id array);
     /// the ones that exist, updated (none for no ids).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -445,6 +475,11 @@ pub trait PgmqConnectionExt {
 
     /// FIFO read (`pgmq.read_grouped`): in order within each `x-pgmq-group` header, never two readers on one group.
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -467,6 +502,11 @@ pub trait PgmqConnectionExt {
 
     /// FIFO read interleaving groups round-robin (`pgmq.read_grouped_rr`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -487,6 +527,11 @@ pub trait PgmqConnectionExt {
 
     /// At most the head message of each group (`pgmq.read_grouped_head`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -506,6 +551,11 @@ pub trait PgmqConnectionExt {
     ) -> Result<Messages<T>, Error>;
 
     /// [`read_grouped`](Self::read_grouped), waiting up to `poll.max_wait` (`pgmq.read_grouped_with_poll`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
@@ -528,6 +578,11 @@ pub trait PgmqConnectionExt {
 
     /// [`read_grouped_rr`](Self::read_grouped_rr), waiting up to `poll.max_wait` (`pgmq.read_grouped_rr_with_poll`).
     ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
+    ///
     /// ```
     /// # use diesel::{Connection, PgConnection};
     /// # use diesel_pgmq::*;
@@ -548,6 +603,11 @@ pub trait PgmqConnectionExt {
     ) -> Result<Messages<T>, Error>;
 
     /// [`read_grouped_head`](Self::read_grouped_head), waiting up to `poll.max_wait` (`pgmq.read_grouped_head_with_poll`).
+    ///
+    /// Each message is decoded on its own: one that does not decode never fails the call
+    /// or hides the others; it is set apart in
+    /// [`Messages::undecodable`](crate::Batch::undecodable) with its msg_id and exact JSON
+    /// text, and stays in the queue until you delete, archive or dead-letter it.
     ///
     /// ```
     /// # use diesel::{Connection, PgConnection};

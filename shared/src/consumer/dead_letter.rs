@@ -127,14 +127,15 @@ impl DeadLetterInfo {
 /// dead-letter toolkits of the ORM crates list and inspect.
 ///
 /// ```
-/// use pgmq_orm_core::RawMessage;
+/// use pgmq_orm_core::{RawJson, RawJsonMessage};
 /// use pgmq_orm_core::consumer::DeadLetter;
-/// let raw = RawMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
-///     vt: chrono::Utc::now(), message: serde_json::json!(5),
-///     headers: Some(serde_json::json!({"x-pgmq-dead-letter": {"source_queue": "q", "msg_id": 1, "read_ct": 2, "error": "e"}})) };
-/// let dead = DeadLetter::<u8>::decode(raw)?;
+/// let text = |t: &str| RawJson::from_text(t.as_bytes().to_vec());
+/// let raw = RawJsonMessage { msg_id: 3, read_ct: 0, enqueued_at: chrono::Utc::now(), last_read_at: None,
+///     vt: chrono::Utc::now(), message: text("5"),
+///     headers: Some(text(r#"{"x-pgmq-dead-letter": {"source_queue": "q", "msg_id": 1, "read_ct": 2, "error": "e"}}"#)) };
+/// let dead = DeadLetter::<u8>::decode(&raw)?;
 /// assert_eq!((dead.message.message, dead.info.unwrap().error.as_str()), (5, "e"));
-/// # Ok::<(), pgmq_orm_core::Error>(())
+/// # Ok::<(), Box<pgmq_orm_core::DecodeError>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeadLetter<T = Value> {

@@ -150,12 +150,12 @@ async fn mixed_batch(
 #[tokio::test]
 async fn one_undecodable_message_never_hides_the_rest_of_its_batch() -> Res {
     let mut c = Clients::new().await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         for how in ["read", "poll", "pop"] {
             let q = format!("mixed_{client}_{how}");
             let (good, bad) = mixed_batch(&c, &q).await?;
             let (decoded, undecodable) = c.call::<Job>(client, how, &q).await?.into_parts();
-            let who = format!("{} {how}", CLIENTS[client]);
+            let who = format!("{who} {how}");
             assert_eq!(
                 decoded.iter().map(|m| m.msg_id).collect::<Vec<_>>(),
                 good,
@@ -221,9 +221,8 @@ async fn payloads_other_producers_write_read_back_as_values_and_raw_text() -> Re
     .await?;
     c.raw(r#"SELECT pgmq.send('foreign', '{"n": 123456789012345678901234567890}'::jsonb)"#)
         .await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let values = c.call::<Value>(client, "poll", "foreign").await?;
-        let who = CLIENTS[client];
         // The deep one decodes as a Value. The big integer has no exact `Value` (serde_json
         // gives the nearest f64); a `RawValue` reader gets its text exactly.
         assert_eq!(values.len(), 2, "{who}");
@@ -262,14 +261,10 @@ async fn json_null_headers_are_no_headers_for_untyped_and_typed_readers() -> Res
         .await?;
     c.raw(r#"SELECT pgmq.send('hdr', '{"id": 2}'::jsonb)"#)
         .await?;
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let untyped = c.call::<Job>(client, "read", "hdr").await?;
-        assert_eq!(untyped.len(), 2, "{}", CLIENTS[client]);
-        assert!(
-            untyped.iter().all(|m| m.headers.is_none()),
-            "{}",
-            CLIENTS[client]
-        );
+        assert_eq!(untyped.len(), 2, "{}", who);
+        assert!(untyped.iter().all(|m| m.headers.is_none()), "{}", who);
         c.raw("UPDATE pgmq.q_hdr SET vt = now()").await?;
     }
     use diesel_pgmq::PgmqConnectionExt;
@@ -307,9 +302,9 @@ async fn a_deep_value_sent_through_the_crate_reads_back_equal() -> Res {
         c.sea.send("deep", &deep).await?;
         c.pinned.send("deep", &deep).await?;
     }
-    for client in 0..CLIENTS.len() {
+    for (client, who) in CLIENTS.iter().enumerate() {
         let back = c.call::<Value>(client, "read", "deep").await?.strict()?;
-        assert_eq!(back.len(), 4, "{}", CLIENTS[client]);
+        assert_eq!(back.len(), 4, "{}", who);
         for m in &back {
             assert_eq!(serde_json::to_string(&m.message)?, deep_text);
         }
@@ -375,5 +370,42 @@ async fn non_finite_floats_are_encode_errors_on_every_send_path_and_nothing_is_s
         }
     }
     assert_eq!(c.count("SELECT count(*) FROM pgmq.q_floats").await?, 0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_query_runners_load_every_row_and_decode_each_on_its_own() -> Res {
+    let mut c = Clients::new().await?;
+    let (good, bad) = mixed_batch(&c, "runner").await?;
+    let q = pgmq_orm_core::QueueName::new("runner")?;
+    // Diesel: load the statement's rows (no JSON is parsed on load), then decode.
+    let rows: Vec<diesel_pgmq::query::MessageRow> = diesel::RunQueryDsl::load(
+        diesel_pgmq::query::read(&q, NOW, BatchSize::new(20)?),
+        &mut c.sync,
+    )?;
+    assert_eq!(
+        rows.len(),
+        9,
+        "a SQL NULL or 1e400 payload does not fail the load"
+    );
+    let (ok, undecodable) = diesel_pgmq::query::decode_rows::<Job, Value>(rows).into_parts();
+    assert_eq!(ok.iter().map(|m| m.msg_id).collect::<Vec<_>>(), good);
+    assert_eq!(
+        undecodable.iter().map(|e| e.msg_id).collect::<Vec<_>>(),
+        bad
+    );
+    // SeaORM: the same through the query module's statement and row type.
+    use sea_orm::{DbBackend, FromQueryResult};
+    let stmt = DbBackend::Postgres.build(&sea_orm_pgmq::query::read(&q, NOW, BatchSize::new(20)?));
+    let rows = sea_orm_pgmq::query::MessageRow::find_by_statement(stmt)
+        .all(&c.sea)
+        .await?;
+    assert_eq!(rows.len(), 9);
+    let (ok, undecodable) = sea_orm_pgmq::query::decode_rows::<Job, Value>(rows).into_parts();
+    assert_eq!(ok.iter().map(|m| m.msg_id).collect::<Vec<_>>(), good);
+    assert_eq!(
+        undecodable.iter().map(|e| e.msg_id).collect::<Vec<_>>(),
+        bad
+    );
     Ok(())
 }
