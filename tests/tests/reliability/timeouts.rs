@@ -227,9 +227,13 @@ fn a_sync_diesel_call_waiting_on_a_lock_ends_at_the_url_statement_timeout() -> R
 
 /// A `PinnedConnection` with a statement timeout answers within it even when the server
 /// is frozen (SIGSTOP: TCP keepalives are still answered by the kernel, so only a
-/// client-side limit helps), and works again on a fresh connection once it thaws.
+/// client-side limit helps), and works again on a fresh connection once it thaws. A held
+/// diesel-async connection is bounded the documented way, `tokio::time::timeout`, and is
+/// usable again after the thaw.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pinned_connection_on_a_frozen_server_ends_at_its_statement_timeout() -> Res {
+async fn direct_calls_on_a_frozen_server_end_at_their_client_side_timeout() -> Res {
+    use diesel_async::AsyncConnection;
+    use diesel_pgmq::PgmqAsyncConnectionExt;
     let cluster = Arc::new(tokio::task::spawn_blocking(PrivateCluster::start).await?);
     let db = small_seaorm_pool(cluster.url(), false).await?;
     db.create_queue("frozen").await?;
@@ -241,15 +245,27 @@ async fn a_pinned_connection_on_a_frozen_server_ends_at_its_statement_timeout() 
         .await?
         .with_statement_timeout(Duration::from_secs(1));
     conn.send("frozen", &Job { id: 1 }).await?;
+    let mut held = AsyncPgConnection::establish(cluster.url()).await?;
+    held.send("frozen", &Job { id: 10 }).await?;
     let c = Arc::clone(&cluster);
     tokio::task::spawn_blocking(move || c.freeze()).await?;
     let started = std::time::Instant::now();
     let sent = guarded_async(conn.send("frozen", &Job { id: 2 })).await?;
     let took = started.elapsed();
+    let started = std::time::Instant::now();
+    let async_sent = guarded_async(tokio::time::timeout(
+        Duration::from_secs(1),
+        held.send("frozen", &Job { id: 11 }),
+    ))
+    .await?;
+    let async_took = started.elapsed();
     let c = Arc::clone(&cluster);
     tokio::task::spawn_blocking(move || c.thaw()).await?;
     assert!(sent.is_err(), "a frozen server cannot have answered");
     assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(async_sent.is_err(), "the diesel-async call timed out");
+    assert!(async_took < Duration::from_secs(3), "took {async_took:?}");
     conn.send("frozen", &Job { id: 3 }).await?;
+    held.send("frozen", &Job { id: 12 }).await?;
     Ok(())
 }
