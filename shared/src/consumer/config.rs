@@ -79,8 +79,9 @@ pub struct ConsumerConfig {
 
 impl ConsumerConfig {
     /// Defaults: vt 30 s with a heartbeat every 10 s, batch 10, concurrency 10, poll 5 s,
-    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure, and
-    /// acknowledgements batched up to 100 per statement with a 5 ms linger.
+    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure,
+    /// acknowledgements batched up to 100 per statement with a 5 ms linger, a 10 s
+    /// statement timeout, `Degraded` after 3 failed reads in a row, and never giving up.
     ///
     /// ```
     /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};

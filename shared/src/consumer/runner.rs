@@ -136,7 +136,9 @@ where
     /// Before the first read it checks what cannot work and returns a typed error naming
     /// it: invalid settings ([`ConsumerConfig::validate`]), pgmq missing or too old, the
     /// queue or the dead-letter queue missing ([`Error::QueueMissing`]), a pool too small
-    /// for a transactional consumer's concurrency ([`Error::InvalidArgument`]).
+    /// for a transactional consumer's concurrency ([`Error::InvalidArgument`]). A
+    /// database that does not answer these checks within the statement timeout is an
+    /// error too ([`Error::Timeout`]), so a service learns at start that it cannot work.
     ///
     /// While running, failed reads are retried after a pause and reported in
     /// [`ConsumerStats::health`]; with [`ConsumerConfig::give_up_after`] set, `run`
