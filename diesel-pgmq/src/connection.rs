@@ -398,7 +398,88 @@ macro_rules! ext_methods {
             let versions = $load!(self, diesel::sql_query(sql::SQL_INSTALL_VERSIONS), SqlVersion);
             pick_version(None, &versions.into_iter().map(|v| v.version).collect::<Vec<_>>())
         }
+
+        $($kw)? fn queue_health(&mut self, q: impl IntoQueueName $($send)*) -> Result<QueueHealth, Error> {
+            use diesel::sql_types::Text;
+            use pgmq_orm_core::health::{health_binds, health_sql};
+            let [queue, table, default] = health_binds(&name(q)?);
+            let stmt = diesel::sql_query(health_sql::QUEUE_HEALTH)
+                .bind::<Text, _>(queue)
+                .bind::<Text, _>(table)
+                .bind::<Text, _>(default);
+            Ok(one($load!(self, stmt, $crate::connection::health_row::HealthRow))?.into())
+        }
+
+        $($kw)? fn delete_archived_older_than(
+            &mut self,
+            q: impl IntoQueueName $($send)*,
+            age: Duration,
+            batch: BatchSize,
+        ) -> Result<i64, Error> {
+            use diesel::sql_types::{BigInt, Double};
+            let sql = pgmq_orm_core::health::archive_retention_sql(&name(q)?);
+            let mut total = 0;
+            loop {
+                let stmt = diesel::sql_query(sql.clone())
+                    .bind::<Double, _>(age.as_secs_f64())
+                    .bind::<BigInt, _>(i64::from(batch.get()));
+                let deleted = $exec!(self, stmt);
+                total += i64::try_from(deleted).unwrap_or(i64::MAX);
+                if deleted < usize::try_from(batch.get()).unwrap_or(usize::MAX) {
+                    return Ok(total);
+                }
+            }
+        }
     };
+}
+
+/// The row of [`pgmq_orm_core::health::health_sql::QUEUE_HEALTH`].
+pub(crate) mod health_row {
+    use chrono::{DateTime, Utc};
+    use diesel::QueryableByName;
+    use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
+    use pgmq_orm_core::QueueHealth;
+
+    #[derive(QueryableByName)]
+    pub(crate) struct HealthRow {
+        #[diesel(sql_type = Text)]
+        queue_name: String,
+        #[diesel(sql_type = BigInt)]
+        depth: i64,
+        #[diesel(sql_type = BigInt)]
+        visible_depth: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        oldest_age_sec: Option<i64>,
+        #[diesel(sql_type = BigInt)]
+        dead_tuples: i64,
+        #[diesel(sql_type = BigInt)]
+        live_tuples: i64,
+        #[diesel(sql_type = BigInt)]
+        table_bytes: i64,
+        #[diesel(sql_type = BigInt)]
+        index_bytes: i64,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        default_partition_length: Option<i64>,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        last_vacuum: Option<DateTime<Utc>>,
+    }
+
+    impl From<HealthRow> for QueueHealth {
+        fn from(r: HealthRow) -> Self {
+            Self {
+                queue_name: r.queue_name,
+                depth: r.depth,
+                visible_depth: r.visible_depth,
+                oldest_age_sec: r.oldest_age_sec,
+                dead_tuples: r.dead_tuples,
+                live_tuples: r.live_tuples,
+                table_bytes: r.table_bytes,
+                index_bytes: r.index_bytes,
+                default_partition_length: r.default_partition_length,
+                last_vacuum: r.last_vacuum,
+            }
+        }
+    }
 }
 
 /// The one row a scalar pgmq function returns.

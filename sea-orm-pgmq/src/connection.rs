@@ -6,13 +6,14 @@ use crate::query::{
     self, BoolRow, CountRow, MetricsRow, MsgIdRow, NotifyThrottleRow, QueueInfoRow,
     RoutingMatchRow, TopicBindingRow, TopicCountRow, TopicMessageIdRow,
 };
+use pgmq_orm_core::health::{archive_retention_sql, health_binds, health_sql};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
     VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_headers_json,
     encode_message, encode_message_json, sql,
 };
-use pgmq_orm_core::{Messages, RawJson, RawJsonMessage};
+use pgmq_orm_core::{Messages, QueueHealth, RawJson, RawJsonMessage};
 use sea_orm::sea_query::SelectStatement;
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, QueryResult, Statement};
 use serde::Serialize;
@@ -1276,6 +1277,53 @@ pub trait PgmqConnectionExt: ConnectionTrait {
     /// # }
     /// ```
     fn pgmq_version(&self) -> impl Future<Output = Result<PgmqVersion, Error>> + Send;
+
+    /// The queue's [`QueueHealth`] in one statement: depth, visible depth, oldest
+    /// message age, dead tuples, table and index size, last vacuum, and for a partitioned
+    /// queue the length of pg_partman's default partition.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &1).await?;
+    /// let health = conn.queue_health("orders").await?;
+    /// assert_eq!((health.depth, health.visible_depth), (1, 1));
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn queue_health(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<QueueHealth, Error>> + Send;
+
+    /// Archive retention: deletes the queue's archived messages archived more than `age`
+    /// ago, `batch` at a time (each batch one statement, oldest first, skipping rows
+    /// another session holds), until none is left; returns how many it deleted.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let conn = sea_orm::Database::connect(db.url()).await?;
+    /// use sea_orm_pgmq::*;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &1).await?;
+    /// conn.archive("orders", id).await?;
+    /// let n = conn.delete_archived_older_than("orders", std::time::Duration::ZERO, BatchSize::new(100)?).await?;
+    /// assert_eq!(n, 1);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn delete_archived_older_than(
+        &self,
+        q: impl IntoQueueName,
+        age: Duration,
+        batch: BatchSize,
+    ) -> impl Future<Output = Result<i64, Error>> + Send;
 }
 
 impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
@@ -1688,5 +1736,92 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
             .await?
             .ok_or(Error::PgmqMissing { source: None })?
             .check()
+    }
+    fn queue_health(
+        &self,
+        q: impl IntoQueueName,
+    ) -> impl Future<Output = Result<QueueHealth, Error>> + Send {
+        let binds = name_of(q).map(|q| health_binds(&q));
+        async move {
+            let values: Vec<sea_orm::Value> = binds?.into_iter().map(Into::into).collect();
+            let stmt = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                health_sql::QUEUE_HEALTH,
+                values,
+            );
+            let row = self
+                .query_one_raw(stmt)
+                .await
+                .map_err(into_pgmq_error)?
+                .ok_or_else(|| Error::InvalidArgument("queue_health returned no row".into()))?;
+            Ok(HealthRow::from_query_result(&row, "")
+                .map_err(into_pgmq_error)?
+                .into())
+        }
+    }
+
+    fn delete_archived_older_than(
+        &self,
+        q: impl IntoQueueName,
+        age: Duration,
+        batch: BatchSize,
+    ) -> impl Future<Output = Result<i64, Error>> + Send {
+        let sql = name_of(q).map(|q| archive_retention_sql(&q));
+        async move {
+            let sql = sql?;
+            let mut total = 0;
+            loop {
+                let stmt = Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql.clone(),
+                    [age.as_secs_f64().into(), i64::from(batch.get()).into()],
+                );
+                let deleted = self
+                    .execute_raw(stmt)
+                    .await
+                    .map_err(into_pgmq_error)?
+                    .rows_affected();
+                total += i64::try_from(deleted).unwrap_or(i64::MAX);
+                if deleted < u64::try_from(batch.get()).unwrap_or(u64::MAX) {
+                    return Ok(total);
+                }
+            }
+        }
+    }
+}
+
+fn name_of(q: impl IntoQueueName) -> Result<QueueName, Error> {
+    Ok(q.into_queue_name()?)
+}
+
+/// The row of [`health_sql::QUEUE_HEALTH`], by column name.
+#[derive(sea_orm::FromQueryResult)]
+struct HealthRow {
+    queue_name: String,
+    depth: i64,
+    visible_depth: i64,
+    oldest_age_sec: Option<i64>,
+    dead_tuples: i64,
+    live_tuples: i64,
+    table_bytes: i64,
+    index_bytes: i64,
+    default_partition_length: Option<i64>,
+    last_vacuum: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<HealthRow> for QueueHealth {
+    fn from(r: HealthRow) -> Self {
+        Self {
+            queue_name: r.queue_name,
+            depth: r.depth,
+            visible_depth: r.visible_depth,
+            oldest_age_sec: r.oldest_age_sec,
+            dead_tuples: r.dead_tuples,
+            live_tuples: r.live_tuples,
+            table_bytes: r.table_bytes,
+            index_bytes: r.index_bytes,
+            default_partition_length: r.default_partition_length,
+            last_vacuum: r.last_vacuum,
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! - [`VisibilityTimeout`], [`Delay`], [`PollOptions`], [`BatchSize`]: the arguments.
 //! - [`Error`] and [`ErrorKind`]: one error type for both ORM crates.
 //! - [`outbox`]: the options and SQL pieces of the one-statement transactional outbox.
+//! - [`health`]: [`QueueHealth`] (depth, age, dead tuples, sizes) and archive retention.
 //! - [`sql`]: pgmq's function names, column names and defaults, and [`PgmqVersion`] with
 //!   the minimum version both crates need.
 //!
@@ -21,6 +22,7 @@ mod batch;
 pub mod consumer;
 mod error;
 mod finite;
+pub mod health;
 mod message;
 pub mod migrate;
 pub mod outbox;
@@ -32,6 +34,7 @@ mod version;
 
 pub use batch::{Batch, Messages};
 pub use error::{BoxError, DecodeError, DecodedPart, Error, ErrorKind};
+pub use health::QueueHealth;
 pub use message::{
     Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,
     encode_headers_json, encode_message, encode_message_json,

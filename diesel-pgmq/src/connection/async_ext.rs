@@ -7,7 +7,7 @@ use diesel::pg::Pg;
 use diesel_async::{AsyncConnectionCore, RunQueryDsl};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion,
-    PollOptions, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+    PollOptions, QueueHealth, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
     VisibilityTimeout,
 };
 use serde::Serialize;
@@ -989,6 +989,50 @@ pub trait PgmqAsyncConnectionExt {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn pgmq_version(&mut self) -> impl Future<Output = Result<PgmqVersion, Error>> + Send;
+
+    /// The queue's [`QueueHealth`] in one statement (see
+    /// [`PgmqConnectionExt::queue_health`](crate::PgmqConnectionExt::queue_health)).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// conn.create_queue("orders").await?;
+    /// conn.send("orders", &1).await?;
+    /// assert_eq!(conn.queue_health("orders").await?.depth, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn queue_health(
+        &mut self,
+        q: impl IntoQueueName + Send,
+    ) -> impl Future<Output = Result<QueueHealth, Error>> + Send;
+
+    /// Archive retention in bounded batches (see
+    /// [`PgmqConnectionExt::delete_archived_older_than`](crate::PgmqConnectionExt::delete_archived_older_than)).
+    ///
+    /// ```
+    /// # use diesel_async::{AsyncConnection, AsyncPgConnection};
+    /// # use diesel_pgmq::*;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = AsyncPgConnection::establish(db.url()).await?;
+    /// conn.create_queue("orders").await?;
+    /// let id = conn.send("orders", &1).await?;
+    /// conn.archive("orders", id).await?;
+    /// let n = conn.delete_archived_older_than("orders", std::time::Duration::ZERO, BatchSize::new(100)?).await?;
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn delete_archived_older_than(
+        &mut self,
+        q: impl IntoQueueName + Send,
+        age: Duration,
+        batch: BatchSize,
+    ) -> impl Future<Output = Result<i64, Error>> + Send;
 }
 
 macro_rules! load {

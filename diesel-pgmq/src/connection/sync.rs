@@ -7,7 +7,7 @@ use diesel::pg::Pg;
 use diesel::{Connection, RunQueryDsl};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, Messages, NotifyThrottle, PgmqVersion,
-    PollOptions, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
+    PollOptions, QueueHealth, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
     VisibilityTimeout,
 };
 use serde::Serialize;
@@ -850,6 +850,50 @@ pub trait PgmqConnectionExt {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn pgmq_version(&mut self) -> Result<PgmqVersion, Error>;
+
+    /// The queue's [`QueueHealth`] in one statement: depth, visible depth, oldest
+    /// message age, dead tuples, table and index size, last vacuum, and for a partitioned
+    /// queue the length of pg_partman's default partition.
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// conn.create_queue("orders")?;
+    /// conn.send("orders", &1)?;
+    /// let health = conn.queue_health("orders")?;
+    /// assert_eq!((health.depth, health.visible_depth, health.default_partition_length), (1, 1, None));
+    /// assert!(health.table_bytes > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn queue_health(&mut self, q: impl IntoQueueName) -> Result<QueueHealth, Error>;
+
+    /// Archive retention: deletes the queue's archived messages archived more than `age`
+    /// ago, `batch` at a time (each batch one statement, oldest first, skipping rows
+    /// another session holds), until none is left; returns how many it deleted. Outside
+    /// a transaction each batch commits on its own, so no statement runs long or holds
+    /// many locks.
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::*;
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// conn.create_queue("orders")?;
+    /// let id = conn.send("orders", &1)?;
+    /// conn.archive("orders", id)?;
+    /// let week = std::time::Duration::from_secs(7 * 24 * 3600);
+    /// assert_eq!(conn.delete_archived_older_than("orders", week, BatchSize::new(1000)?)?, 0);
+    /// assert_eq!(conn.delete_archived_older_than("orders", std::time::Duration::ZERO, BatchSize::new(1000)?)?, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn delete_archived_older_than(
+        &mut self,
+        q: impl IntoQueueName,
+        age: Duration,
+        batch: BatchSize,
+    ) -> Result<i64, Error>;
 }
 
 macro_rules! load {

@@ -6,6 +6,7 @@ mod bad_input;
 mod cluster;
 mod faults;
 mod foreign_rows;
+mod health;
 mod load;
 mod roles;
 mod support;
