@@ -4,7 +4,7 @@
 //! Both run the statements of [`crate::query`] and convert rows and errors into the
 //! core's types; the method names and argument orders are the same in `sea-orm-pgmq`.
 
-use pgmq_orm_core::{Error, IntoQueueName, Messages, PgmqVersion, QueueName};
+use pgmq_orm_core::{Error, IntoQueueName, Messages, QueueName};
 
 use serde::de::DeserializeOwned;
 
@@ -24,16 +24,37 @@ pub(crate) fn convert<R: Into<C>, C>(rows: Vec<R>) -> Vec<C> {
     rows.into_iter().map(Into::into).collect()
 }
 
-/// The installed version, from what the version queries returned (see
-/// [`PgmqVersion::installed`]), checked against the minimum this crate supports.
-pub(crate) fn pick_version(
-    extension: Option<&str>,
-    sql_versions: &[String],
-) -> Result<PgmqVersion, Error> {
-    PgmqVersion::installed(extension, sql_versions)
-        .ok_or(Error::PgmqMissing { source: None })?
-        .check()
+/// The installed pgmq version, `None` without pgmq: the extension's version, else the
+/// highest the SQL installer recorded (see [`PgmqVersion::installed`]). `$load` is the
+/// caller's plain runner macro (a sync call or `.await`, `?` on errors), so the body is
+/// written once for sync and async; it expands to a `Result<Option<PgmqVersion>, Error>`.
+macro_rules! installed_version {
+    ($conn:expr, $load:ident) => {{
+        use pgmq_orm_core::{PgmqVersion, sql};
+        use $crate::connection::version_rows::{ExtVersion, HasSql, SqlVersion};
+        let ext = $load!($conn, diesel::sql_query(sql::EXTENSION_VERSION), ExtVersion);
+        if let Some(v) = ext.into_iter().next() {
+            Ok::<_, Error>(PgmqVersion::installed(Some(&v.extversion), [""; 0]))
+        } else {
+            let present = format!("SELECT ({}) AS present", sql::HAS_SQL_INSTALL);
+            let has = $crate::connection::one($load!($conn, diesel::sql_query(present), HasSql))?;
+            if has.present {
+                let rows = $load!(
+                    $conn,
+                    diesel::sql_query(sql::SQL_INSTALL_VERSIONS),
+                    SqlVersion
+                );
+                Ok(PgmqVersion::installed(
+                    None,
+                    rows.iter().map(|r| r.version.as_str()),
+                ))
+            } else {
+                Ok(None)
+            }
+        }
+    }};
 }
+pub(crate) use installed_version;
 
 /// Row types for the version check (the core keeps its SQL as plain text).
 pub(crate) mod version_rows {
@@ -385,18 +406,9 @@ macro_rules! ext_methods {
         }
 
         $($kw)? fn pgmq_version(&mut self) -> Result<PgmqVersion, Error> {
-            use $crate::connection::version_rows::{ExtVersion, HasSql, SqlVersion};
-            use pgmq_orm_core::sql;
-            let ext = $load!(self, diesel::sql_query(sql::EXTENSION_VERSION), ExtVersion);
-            if let Some(v) = ext.into_iter().next() {
-                return pick_version(Some(&v.extversion), &[]);
-            }
-            let has = one($load!(self, diesel::sql_query(format!("SELECT ({}) AS present", sql::HAS_SQL_INSTALL)), HasSql))?;
-            if !has.present {
-                return Err(Error::PgmqMissing { source: None });
-            }
-            let versions = $load!(self, diesel::sql_query(sql::SQL_INSTALL_VERSIONS), SqlVersion);
-            pick_version(None, &versions.into_iter().map(|v| v.version).collect::<Vec<_>>())
+            $crate::connection::installed_version!(self, $load)?
+                .ok_or(Error::PgmqMissing { source: None })?
+                .check()
         }
 
         $($kw)? fn queue_health(&mut self, q: impl IntoQueueName $($send)*) -> Result<QueueHealth, Error> {
@@ -497,8 +509,12 @@ pub(crate) fn one<T>(rows: Vec<T>) -> Result<T, Error> {
 mod sync;
 #[cfg(feature = "sync")]
 pub use sync::PgmqConnectionExt;
+#[cfg(feature = "sync")]
+pub(crate) use sync::version_error;
 
 #[cfg(feature = "async")]
 mod async_ext;
 #[cfg(feature = "async")]
 pub use async_ext::PgmqAsyncConnectionExt;
+#[cfg(feature = "async")]
+pub(crate) use async_ext::version_error as version_error_async;

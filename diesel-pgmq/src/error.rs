@@ -1,10 +1,12 @@
 //! Diesel's errors as the core [`Error`], so a missing queue is [`Error::QueueMissing`]
 //! whether you call the extension traits or run [`crate::query`] statements yourself.
 
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::result::Error as DieselError;
 use pgmq_orm_core::Error;
 
-/// Converts a Diesel error into the core [`Error`].
+/// Converts a Diesel error into the core [`Error`] (the same as `Error::from`: the core
+/// implements `From` both ways, so `?` works in a Diesel transaction closure whichever of
+/// the two error types it returns).
 ///
 /// Diesel exposes no SQLSTATE, so the code is recovered from Diesel's error kind and,
 /// for the errors pgmq raises about missing relations, functions and schemas, from the
@@ -18,14 +20,8 @@ use pgmq_orm_core::Error;
 /// assert_eq!(e.kind(), ErrorKind::QueueMissing);
 /// ```
 pub fn from_diesel(err: DieselError) -> Error {
-    let (code, message) = match &err {
-        DieselError::DatabaseError(kind, info) => {
-            let message = info.message().to_owned();
-            (sqlstate(*kind, &message), message)
-        }
-        other => (None, other.to_string()),
-    };
-    Error::from_database(code, &message, err)
+    // The classification lives with the `From` impls in the core (feature `diesel`).
+    Error::from(err)
 }
 
 /// The same as [`from_diesel`], under the name the rest of the workspace uses.
@@ -36,21 +32,6 @@ pub fn from_diesel(err: DieselError) -> Error {
 /// ```
 pub fn into_pgmq_error(err: DieselError) -> Error {
     from_diesel(err)
-}
-
-fn sqlstate(kind: DatabaseErrorKind, message: &str) -> Option<&'static str> {
-    Some(match kind {
-        DatabaseErrorKind::UniqueViolation => "23505",
-        DatabaseErrorKind::ForeignKeyViolation => "23503",
-        DatabaseErrorKind::SerializationFailure => "40001",
-        DatabaseErrorKind::ReadOnlyTransaction => "25006",
-        DatabaseErrorKind::NotNullViolation => "23502",
-        DatabaseErrorKind::CheckViolation => "23514",
-        _ if message.starts_with("relation ") && message.ends_with("does not exist") => "42P01",
-        _ if message.starts_with("function ") && message.ends_with("does not exist") => "42883",
-        _ if message.starts_with("schema ") && message.ends_with("does not exist") => "3F000",
-        _ => return None,
-    })
 }
 
 /// `.map_pgmq_err()` on any `Result<_, diesel::result::Error>`.

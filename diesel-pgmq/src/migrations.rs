@@ -143,7 +143,8 @@ impl PgmqMigrations {
     /// ```
     /// # use diesel_pgmq::{migrations::{PgmqMigrations, QueueSpec}, QueueName};
     /// let m = PgmqMigrations::new().create_queue(QueueSpec::new(QueueName::from_static("a")));
-    /// assert!(m.steps()[0].up_sql().unwrap().contains("pgmq.create('a')"));
+    /// assert!(m.steps()[0].up_sql()?.unwrap().contains("pgmq.create(E'a')"));
+    /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
     pub fn create_queue(self, spec: QueueSpec) -> Self {
         self.push(StepKind::CreateQueue(spec))
@@ -155,7 +156,8 @@ impl PgmqMigrations {
     /// ```
     /// # use diesel_pgmq::{migrations::{PgmqMigrations, QueueSpec}, QueueName};
     /// let m = PgmqMigrations::new().drop_queue(QueueSpec::new(QueueName::from_static("a")));
-    /// assert!(m.steps()[0].up_sql().unwrap().contains("pgmq.drop_queue('a')"));
+    /// assert!(m.steps()[0].up_sql()?.unwrap().contains("pgmq.drop_queue(E'a')"));
+    /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
     pub fn drop_queue(self, spec: QueueSpec) -> Self {
         self.push(StepKind::DropQueue(spec))
@@ -227,22 +229,25 @@ impl MigrationMetadata for InTransaction {}
 
 impl PgmqMigration {
     /// The queue step's `up` as plain SQL for a `diesel migration generate` file: the
-    /// statements with their values inlined as literals. `None` for the install step.
+    /// statements with their values inlined as quoted literals ([`migrate::render`]:
+    /// `E'...'` strings, safe under either `standard_conforming_strings`). `Ok(None)` for
+    /// the install step; [`Error::InvalidArgument`] for a value PostgreSQL text cannot
+    /// hold (NUL).
     ///
     /// ```
     /// # use diesel_pgmq::{migrations::{PgmqMigrations, QueueSpec}, QueueName};
     /// let m = PgmqMigrations::new().create_queue(QueueSpec::new(QueueName::from_static("jobs")));
     /// std::fs::write(
     ///     std::env::temp_dir().join("pgmq_jobs_up.sql"),
-    ///     m.steps()[0].up_sql().unwrap(),
+    ///     m.steps()[0].up_sql()?.expect("a queue step"),
     /// )?;
-    /// # Ok::<(), std::io::Error>(())
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn up_sql(&self) -> Option<String> {
+    pub fn up_sql(&self) -> Result<Option<String>, Error> {
         match &self.kind {
-            StepKind::Install { .. } => None,
-            StepKind::CreateQueue(s) => Some(render(&s.create_plan())),
-            StepKind::DropQueue(s) => Some(render(&s.drop_plan())),
+            StepKind::Install { .. } => Ok(None),
+            StepKind::CreateQueue(s) => migrate::render(&s.create_plan()).map(Some),
+            StepKind::DropQueue(s) => migrate::render(&s.drop_plan()).map(Some),
         }
     }
 
@@ -251,35 +256,16 @@ impl PgmqMigration {
     /// ```
     /// # use diesel_pgmq::{migrations::{PgmqMigrations, QueueSpec}, QueueName};
     /// let m = PgmqMigrations::new().create_queue(QueueSpec::new(QueueName::from_static("jobs")));
-    /// assert!(m.steps()[0].down_sql().unwrap().contains("pgmq.drop_queue('jobs')"));
+    /// assert!(m.steps()[0].down_sql()?.unwrap().contains("pgmq.drop_queue(E'jobs')"));
+    /// # Ok::<(), diesel_pgmq::Error>(())
     /// ```
-    pub fn down_sql(&self) -> Option<String> {
+    pub fn down_sql(&self) -> Result<Option<String>, Error> {
         match &self.kind {
-            StepKind::Install { .. } => None,
-            StepKind::CreateQueue(s) => Some(render(&s.drop_plan())),
-            StepKind::DropQueue(s) => Some(render(&s.create_plan())),
+            StepKind::Install { .. } => Ok(None),
+            StepKind::CreateQueue(s) => migrate::render(&s.drop_plan()).map(Some),
+            StepKind::DropQueue(s) => migrate::render(&s.create_plan()).map(Some),
         }
     }
-}
-
-/// Inlines the bound values as SQL literals, for SQL files only (never executed here).
-fn render(plan: &[Statement]) -> String {
-    let mut out = String::new();
-    for st in plan {
-        let mut sql = st.sql.clone();
-        // Highest placeholder first, so `$1` does not clobber `$10`.
-        for (i, b) in st.binds.iter().enumerate().rev() {
-            let lit = match b {
-                Bind::Text(s) => format!("'{}'", s.replace('\'', "''")),
-                Bind::Int(v) => v.to_string(),
-                Bind::BigInt(v) => v.to_string(),
-            };
-            sql = sql.replace(&format!("${}", i + 1), &lit);
-        }
-        out.push_str(&sql);
-        out.push_str(";\n");
-    }
-    out
 }
 
 impl Migration<Pg> for PgmqMigration {

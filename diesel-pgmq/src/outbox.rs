@@ -6,7 +6,7 @@
 //!
 //! ```sql
 //! WITH "pgmq_written" AS (INSERT INTO "orders" ... RETURNING ...)
-//! SELECT "pgmq_written".*, pgmq.send($q, <payload>, $headers::jsonb, $delay::integer) AS "pgmq_msg_id"
+//! SELECT "pgmq_written".*, pgmq.send($q, <payload>, $headers::jsonb, $delay::integer) AS "__pgmq_outbox_msg_id"
 //! FROM "pgmq_written"
 //! ```
 //!
@@ -244,7 +244,7 @@ fn push_part<'b>(part: SqlPart<'b>, mut out: AstPass<'_, 'b, Pg>) -> QueryResult
 ///     .returning(orders::id)
 ///     .enqueue(&Outbox::new("order_events")?);
 /// let sql = diesel::debug_query::<diesel::pg::Pg, _>(&stmt).to_string();
-/// assert!(sql.contains(r#"pgmq.send($2, to_jsonb("pgmq_written"), $3::jsonb, $4::integer) AS "pgmq_msg_id""#));
+/// assert!(sql.contains(r#"pgmq.send($2, to_jsonb("pgmq_written"), $3::jsonb, $4::integer) AS "__pgmq_outbox_msg_id""#));
 /// # }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -25,6 +25,7 @@
 //! ```
 
 use std::marker::PhantomData;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -35,9 +36,10 @@ use diesel::sql_types::{
 };
 use diesel::{QueryResult, Queryable, deserialize};
 use pgmq_orm_core::{
-    BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions, QueueInfo,
-    QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
+    __int_seconds, BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions,
+    QueueInfo, QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding,
+    TopicMessageId, VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
+    sql,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -413,7 +415,7 @@ fn text(q: &QueueName) -> Bind {
 
 fn vt_seconds(vt: VisibilityTimeout) -> Bind {
     match vt {
-        VisibilityTimeout::Seconds(s) => Bind::Int(s),
+        VisibilityTimeout::Seconds(s) => Bind::Int(__int_seconds(s)),
         // pgmq's read takes whole seconds; an absolute time is rounded up from now.
         VisibilityTimeout::Until(at) => {
             let secs = ((at - Utc::now()).num_milliseconds().max(0) + 999) / 1000;
@@ -506,32 +508,37 @@ pub fn list_queues() -> Statement<QueueInfoSql> {
     )
 }
 
-const METRICS_COLS: &str = "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM ";
+/// `SELECT <metrics columns> FROM pgmq.<function> AS m`, with the columns some
+/// supported pgmq version lacks selected so that they read as NULL there.
+fn metrics_sql(function: &str) -> String {
+    format!(
+        "SELECT {} FROM {function} AS {}",
+        sql::select_list(&sql::columns::METRICS),
+        sql::ROW_ALIAS
+    )
+}
 
-/// `pgmq.metrics($1)` as a [`MetricsRow`].
+/// `pgmq.metrics($1)` as a [`MetricsRow`]; `default_partition_length` is `None` on pgmq
+/// before 1.13, which lacks it.
 ///
 /// ```
 /// # use diesel_pgmq::{query, QueueName};
 /// assert!(query::metrics(&QueueName::from_static("jobs")).sql().contains("pgmq.metrics(?)"));
 /// ```
 pub fn metrics(queue: &QueueName) -> Statement<MetricsSql> {
-    let _ = METRICS_COLS;
-    Statement::new(
-        "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM pgmq.metrics(?)",
-        vec![text(queue)],
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| metrics_sql("pgmq.metrics(?)"));
+    Statement::new(SQL.as_str(), vec![text(queue)])
 }
 
-/// `pgmq.metrics_all()` as [`MetricsRow`]s.
+/// `pgmq.metrics_all()` as [`MetricsRow`]s; `default_partition_length` is `None` on pgmq
+/// before 1.13, which lacks it.
 ///
 /// ```
 /// assert!(diesel_pgmq::query::metrics_all().sql().contains("metrics_all()"));
 /// ```
 pub fn metrics_all() -> Statement<MetricsSql> {
-    Statement::new(
-        "SELECT queue_name, queue_length, newest_msg_age_sec, oldest_msg_age_sec, total_messages, scrape_time, queue_visible_length, default_partition_length FROM pgmq.metrics_all()",
-        vec![],
-    )
+    static SQL: LazyLock<String> = LazyLock::new(|| metrics_sql("pgmq.metrics_all()"));
+    Statement::new(SQL.as_str(), vec![])
 }
 
 /// `pgmq.send($1, $2)`: the new message's id. Fails only if `payload` does not serialize.
@@ -573,7 +580,7 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send(?, ?)",
         (None, Delay::Seconds(s)) => {
-            binds.push(Bind::Int(s));
+            binds.push(Bind::Int(__int_seconds(s)));
             "SELECT pgmq.send(?, ?, ?::integer)"
         }
         (None, Delay::Until(at)) => {
@@ -585,7 +592,7 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
             "SELECT pgmq.send(?, ?, ?::jsonb)"
         }
         (Some(h), Delay::Seconds(s)) => {
-            binds.extend([Bind::Json(h), Bind::Int(s)]);
+            binds.extend([Bind::Json(h), Bind::Int(__int_seconds(s))]);
             "SELECT pgmq.send(?, ?, ?, ?::integer)"
         }
         (Some(h), Delay::Until(at)) => {
@@ -647,7 +654,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send_batch(?, ?)",
         (None, Delay::Seconds(s)) => {
-            binds.push(Bind::Int(s));
+            binds.push(Bind::Int(__int_seconds(s)));
             "SELECT pgmq.send_batch(?, ?, ?::integer)"
         }
         (None, Delay::Until(at)) => {
@@ -659,7 +666,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
             "SELECT pgmq.send_batch(?, ?, ?::jsonb[])"
         }
         (Some(h), Delay::Seconds(s)) => {
-            binds.extend([Bind::Jsons(h), Bind::Int(s)]);
+            binds.extend([Bind::Jsons(h), Bind::Int(__int_seconds(s))]);
             "SELECT pgmq.send_batch(?, ?, ?, ?::integer)"
         }
         (Some(h), Delay::Until(at)) => {
@@ -861,7 +868,7 @@ pub fn pop(queue: &QueueName, qty: BatchSize) -> Statement<MessageSql> {
 
 fn vt_bind(vt: VisibilityTimeout) -> (Bind, bool) {
     match vt {
-        VisibilityTimeout::Seconds(s) => (Bind::Int(s), false),
+        VisibilityTimeout::Seconds(s) => (Bind::Int(__int_seconds(s)), false),
         VisibilityTimeout::Until(at) => (Bind::Time(at), true),
     }
 }
@@ -1085,7 +1092,7 @@ pub fn send_topic<T: Serialize + ?Sized, H: Serialize + ?Sized>(
 
 fn delay_seconds(delay: Delay) -> Bind {
     match delay {
-        Delay::Seconds(s) => Bind::Int(s),
+        Delay::Seconds(s) => Bind::Int(__int_seconds(s)),
         Delay::Until(at) => vt_seconds(VisibilityTimeout::Until(at)),
     }
 }

@@ -383,7 +383,8 @@ impl<T, H> MessageQuery<T, H> {
 }
 
 impl<T: DeserializeOwned, H: DeserializeOwned> MessageQuery<T, H> {
-    /// Runs on a sync connection and decodes every row on its own: rows that do not
+    /// Runs on a sync connection and decodes every row on its own (a call the installed
+    /// pgmq is too old for is [`Error::PgmqTooOld`]): rows that do not
     /// decode are set apart in the batch's
     /// [`undecodable`](pgmq_orm_core::Batch::undecodable) list, with their exact JSON text,
     /// and never hide the others (see [`Messages`](pgmq_orm_core::Messages)).
@@ -404,8 +405,13 @@ impl<T: DeserializeOwned, H: DeserializeOwned> MessageQuery<T, H> {
     where
         C: diesel::Connection<Backend = Pg> + diesel::connection::LoadConnection,
     {
-        let rows: Vec<query::MessageRow> =
-            diesel::RunQueryDsl::load(self.statement, conn).map_err(crate::error::from_diesel)?;
+        let rows: Vec<query::MessageRow> = match diesel::RunQueryDsl::load(self.statement, conn) {
+            Ok(rows) => rows,
+            Err(e) => {
+                let e = crate::error::from_diesel(e);
+                return Err(crate::connection::version_error(conn, e));
+            }
+        };
         crate::connection::decode_all(rows)
     }
 
@@ -430,9 +436,14 @@ impl<T: DeserializeOwned, H: DeserializeOwned> MessageQuery<T, H> {
     where
         C: diesel_async::AsyncConnectionCore<Backend = Pg>,
     {
-        let rows: Vec<query::MessageRow> = diesel_async::RunQueryDsl::load(self.statement, conn)
-            .await
-            .map_err(crate::error::from_diesel)?;
+        let rows: Vec<query::MessageRow> =
+            match diesel_async::RunQueryDsl::load(self.statement, conn).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let e = crate::error::from_diesel(e);
+                    return Err(crate::connection::version_error_async(conn, e).await);
+                }
+            };
         crate::connection::decode_all(rows)
     }
 }

@@ -441,3 +441,45 @@ async fn bb8_pooled_connections_use_the_same_methods() -> R {
     assert_eq!(conn.pop::<i32>("jobs", batch(1)).await?[0].message, 1);
     Ok(())
 }
+
+/// The same on diesel-async: `?` on Diesel queries and pgmq calls in one transaction
+/// closure, with either error type.
+#[tokio::test]
+async fn an_async_transaction_closure_mixes_diesel_and_pgmq_calls_with_either_error_type() -> R {
+    let (_db, mut conn) = setup().await;
+    diesel::sql_query("CREATE TABLE shop (id int PRIMARY KEY)")
+        .execute(&mut conn)
+        .await?;
+    conn.transaction(async |tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (1)")
+            .execute(tx)
+            .await?;
+        tx.send("orders", &1).await?;
+        Ok::<_, diesel::result::Error>(())
+    })
+    .await?;
+    conn.transaction(async |tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (2)")
+            .execute(tx)
+            .await?;
+        tx.send("orders", &2).await?;
+        Ok::<_, diesel_pgmq::Error>(())
+    })
+    .await?;
+    let err = conn
+        .transaction(async |tx| {
+            diesel::sql_query("INSERT INTO shop VALUES (3)")
+                .execute(tx)
+                .await?;
+            tx.send("no_such_queue", &3).await?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        diesel_pgmq::Error::from(err).kind(),
+        ErrorKind::QueueMissing
+    );
+    assert_eq!(conn.metrics("orders").await?.queue_length, 2);
+    Ok(())
+}

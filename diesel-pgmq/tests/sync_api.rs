@@ -8,8 +8,8 @@ use chrono::Utc;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_pgmq::{
-    BatchSize, Delay, Error, ErrorKind, PgmqConnectionExt, PollOptions, Queue, VisibilityTimeout,
-    functions, query,
+    BatchSize, Delay, Error, ErrorKind, PgmqConnectionExt, PollOptions, Queue, QueueName,
+    VisibilityTimeout, functions, query,
 };
 use pgmq_harness::TestDb;
 use serde::{Deserialize, Serialize};
@@ -782,18 +782,19 @@ fn typed_queue_handle_sends_and_reads_its_type() -> R {
 fn statements_compose_inside_ctes_and_subqueries() -> R {
     let (_db, mut conn) = setup();
     // Raw function expressions compose with diesel::select and the rest of the DSL.
+    let orders = QueueName::new("orders")?;
     let id: i64 =
-        diesel::select(functions::send("orders", json!({"n": 1}))).get_result(&mut conn)?;
+        diesel::select(functions::send(&orders, json!({"n": 1}))).get_result(&mut conn)?;
     let id2: i64 = diesel::select(functions::send_headers_delay(
-        "orders",
+        &orders,
         json!({"n": 2}),
         Some(json!({"h": 1})),
         0,
     ))
     .get_result(&mut conn)?;
     assert_eq!((id, id2), (1, 2));
-    let ids: Vec<i64> = diesel::select(functions::send_batch("orders", vec![json!(3), json!(4)]))
-        .load(&mut conn)?;
+    let ids: Vec<i64> =
+        diesel::select(functions::send_batch(&orders, vec![json!(3), json!(4)])).load(&mut conn)?;
     assert_eq!(ids, [3, 4]);
     // A batch delete driven by a subquery in a CTE, in one statement.
     #[derive(QueryableByName)]
@@ -809,7 +810,40 @@ fn statements_compose_inside_ctes_and_subqueries() -> R {
     .bind::<Text, _>("orders")
     .load(&mut conn)?;
     assert_eq!(deleted.iter().filter(|d| d.ok).count(), 2);
-    assert!(diesel::select(functions::archive("orders", 3_i64)).get_result::<bool>(&mut conn)?);
+    assert!(diesel::select(functions::archive(&orders, 3_i64)).get_result::<bool>(&mut conn)?);
     assert_eq!(queue_len(&mut conn), 1);
+    Ok(())
+}
+
+/// `?` works on Diesel queries and pgmq calls in one transaction closure, whichever of the
+/// two error types it returns; a pgmq failure rolls the insert back and stays typed.
+#[test]
+fn a_transaction_closure_mixes_diesel_and_pgmq_calls_with_either_error_type() -> R {
+    let (_db, mut conn) = setup();
+    diesel::sql_query("CREATE TABLE shop (id int PRIMARY KEY)").execute(&mut conn)?;
+    conn.transaction(|tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (1)").execute(tx)?;
+        tx.send("orders", &1)?;
+        Ok::<_, diesel::result::Error>(())
+    })?;
+    conn.transaction(|tx| {
+        diesel::sql_query("INSERT INTO shop VALUES (2)").execute(tx)?;
+        tx.send("orders", &2)?;
+        Ok::<_, diesel_pgmq::Error>(())
+    })?;
+    let err = conn
+        .transaction(|tx| {
+            diesel::sql_query("INSERT INTO shop VALUES (3)").execute(tx)?;
+            tx.send("no_such_queue", &3)?;
+            Ok::<_, diesel::result::Error>(())
+        })
+        .unwrap_err();
+    assert_eq!(
+        diesel_pgmq::Error::from(err).kind(),
+        ErrorKind::QueueMissing
+    );
+    let rows: i64 = diesel::select(diesel::dsl::sql::<BigInt>("(SELECT count(*) FROM shop)"))
+        .get_result(&mut conn)?;
+    assert_eq!((rows, queue_len(&mut conn)), (2, 2));
     Ok(())
 }

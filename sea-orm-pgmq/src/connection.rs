@@ -21,11 +21,29 @@ use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::time::Duration;
 
+/// `err` as the core [`Error`], or the typed version error it stands for when it
+/// [may come from an older pgmq](Error::may_need_newer_pgmq): the installed version is
+/// looked up on this error path only (inside a failed transaction the lookup fails too,
+/// and the error is returned as it is).
+pub(crate) async fn db_error<C: ConnectionTrait + ?Sized>(conn: &C, err: DbErr) -> Error {
+    let err = into_pgmq_error(err);
+    if !err.may_need_newer_pgmq() {
+        return err;
+    }
+    match installed_version(conn).await {
+        Ok(version) => err.for_installed_version(version),
+        Err(_) => err,
+    }
+}
+
 pub(crate) async fn fetch_all<R: FromQueryResult, C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<Vec<R>, Error> {
-    let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
+    let rows = match conn.query_all(&stmt).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(db_error(conn, e).await),
+    };
     rows.iter()
         .map(|r| R::from_query_result(r, "").map_err(into_pgmq_error))
         .collect()
@@ -35,7 +53,10 @@ pub(crate) async fn fetch_one<R: FromQueryResult, C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<Option<R>, Error> {
-    let row = conn.query_one(&stmt).await.map_err(into_pgmq_error)?;
+    let row = match conn.query_one(&stmt).await {
+        Ok(row) => row,
+        Err(e) => return Err(db_error(conn, e).await),
+    };
     row.map(|r| R::from_query_result(&r, "").map_err(into_pgmq_error))
         .transpose()
 }
@@ -71,8 +92,10 @@ pub(crate) async fn exec<C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<(), Error> {
-    conn.execute(&stmt).await.map_err(into_pgmq_error)?;
-    Ok(())
+    match conn.execute(&stmt).await {
+        Ok(_) => Ok(()),
+        Err(e) => Err(db_error(conn, e).await),
+    }
 }
 
 /// Runs a [`query`] statement that returns messages and decodes them into `T` and `H`,
@@ -97,7 +120,10 @@ pub(crate) async fn raw_json_messages<C: ConnectionTrait + ?Sized>(
     stmt: SelectStatement,
 ) -> Result<Vec<RawJsonMessage>, Error> {
     // The query module selects the two jsonb columns as text.
-    let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
+    let rows = match conn.query_all(&stmt).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(db_error(conn, e).await),
+    };
     rows.iter()
         .map(|r| text_message(r).map_err(into_pgmq_error))
         .collect()
@@ -133,7 +159,10 @@ pub(crate) async fn ids<C: ConnectionTrait + ?Sized>(
     conn: &C,
     stmt: SelectStatement,
 ) -> Result<Vec<i64>, Error> {
-    let rows = conn.query_all(&stmt).await.map_err(into_pgmq_error)?;
+    let rows = match conn.query_all(&stmt).await {
+        Ok(rows) => rows,
+        Err(e) => return Err(db_error(conn, e).await),
+    };
     rows.iter()
         .map(|r| r.try_get_by_index::<i64>(0).map_err(into_pgmq_error))
         .collect()

@@ -8,6 +8,26 @@
 //! message ids as `bigint` / `bigint[]`, delays and visibility timeouts as `integer` or
 //! `timestamptz` (which picks pgmq's overload).
 //!
+//! Every argument but the queue name is an [`Arg`]: a plain value as above, or any
+//! sea-query expression (a column, a function of columns, a subquery), so one statement
+//! sends a message per row of your table or archives every queued message that matches a
+//! filter:
+//!
+//! ```
+//! use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query};
+//! use sea_orm_pgmq::{functions, QueueName};
+//!
+//! let q = QueueName::from_static("order_events");
+//! // One message per pending order, its payload the order id as JSON.
+//! let to_jsonb = Func::cust("to_jsonb").arg(Expr::col((Alias::new("orders"), Alias::new("id"))));
+//! let (sql, _) = Query::select()
+//!     .expr(functions::send(&q, to_jsonb))
+//!     .from(Alias::new("orders"))
+//!     .and_where(Expr::col(Alias::new("status")).eq("pending"))
+//!     .build(PostgresQueryBuilder);
+//! assert_eq!(sql, r#"SELECT pgmq.send($1, to_jsonb("orders"."id")) FROM "orders" WHERE "status" = $2"#);
+//! ```
+//!
 //! ```
 //! use sea_orm::sea_query::{PostgresQueryBuilder, Query};
 //! use sea_orm_pgmq::{functions, QueueName};
@@ -22,12 +42,164 @@
 
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::sql::function as f;
-use pgmq_orm_core::{Delay, PollOptions, QueueName, RawJson, VisibilityTimeout};
+use pgmq_orm_core::{__int_seconds, Delay, PollOptions, QueueName, RawJson, VisibilityTimeout};
 use sea_orm::sea_query::{Alias, ArrayType, Expr, ExprTrait, Func, FunctionCall, Value};
 use serde_json::Value as Json;
 
 fn call(name: &'static str) -> FunctionCall {
     Func::cust(name)
+}
+
+/// An argument of a pgmq function: a plain value of the kind `K` expects (bound as a
+/// parameter, see the [module](self)), or any sea-query expression ([`Expr`],
+/// [`FunctionCall`], a [`SelectStatement`] subquery, a [`ColumnRef`]), used as it is.
+///
+/// ```
+/// use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query};
+/// use sea_orm_pgmq::{functions, QueueName};
+/// let q = QueueName::from_static("jobs");
+/// let bound = functions::delete(&q, 7);
+/// let column = functions::delete(&q, Expr::col("msg_id"));
+/// let (a, _) = Query::select().expr(bound).build(PostgresQueryBuilder);
+/// let (b, _) = Query::select().expr(column).build(PostgresQueryBuilder);
+/// assert_eq!((a.as_str(), b.as_str()), ("SELECT pgmq.delete($1, CAST($2 AS bigint))", r#"SELECT pgmq.delete($1, "msg_id")"#));
+/// ```
+pub trait Arg<K> {
+    /// The argument as an expression.
+    fn into_arg(self) -> Expr;
+}
+
+/// The kinds of [`Arg`]: what a plain value of each binds as.
+pub mod kind {
+    /// A payload, headers or a filter: `serde_json::Value` binds as `jsonb`.
+    #[derive(Debug)]
+    pub struct Jsonb;
+    /// Optional headers: `Option<serde_json::Value>` binds as `jsonb` or `NULL`.
+    #[derive(Debug)]
+    pub struct OptJsonb;
+    /// Payloads: `Vec<serde_json::Value>` binds as `jsonb[]`.
+    #[derive(Debug)]
+    pub struct JsonbArray;
+    /// Optional per-message headers: `Option<Vec<serde_json::Value>>`.
+    #[derive(Debug)]
+    pub struct OptJsonbArray;
+    /// A message id: `i64` binds as `bigint`.
+    #[derive(Debug)]
+    pub struct MsgId;
+    /// Message ids: `&[i64]` or `Vec<i64>` bind as `bigint[]`.
+    #[derive(Debug)]
+    pub struct MsgIds;
+    /// A count (batch size): `i32` binds as `integer`.
+    #[derive(Debug)]
+    pub struct Count;
+    /// A visibility timeout as whole seconds (`read` and its relatives).
+    #[derive(Debug)]
+    pub struct VtSeconds;
+    /// A visibility timeout picking pgmq's `integer` or `timestamptz` overload (`set_vt`).
+    #[derive(Debug)]
+    pub struct Vt;
+    /// A delay picking pgmq's `integer` or `timestamptz` overload.
+    #[derive(Debug)]
+    pub struct DelayArg;
+}
+
+impl<K> Arg<K> for Expr {
+    fn into_arg(self) -> Expr {
+        self
+    }
+}
+
+impl<K> Arg<K> for FunctionCall {
+    fn into_arg(self) -> Expr {
+        self.into()
+    }
+}
+
+impl<K> Arg<K> for sea_orm::sea_query::SelectStatement {
+    fn into_arg(self) -> Expr {
+        self.into()
+    }
+}
+
+impl<K> Arg<K> for sea_orm::sea_query::ColumnRef {
+    fn into_arg(self) -> Expr {
+        self.into()
+    }
+}
+
+impl Arg<kind::Jsonb> for Json {
+    fn into_arg(self) -> Expr {
+        jsonb(self)
+    }
+}
+
+impl Arg<kind::OptJsonb> for Option<Json> {
+    fn into_arg(self) -> Expr {
+        jsonb_opt(self)
+    }
+}
+
+impl Arg<kind::JsonbArray> for Vec<Json> {
+    fn into_arg(self) -> Expr {
+        jsonb_array(self)
+    }
+}
+
+impl Arg<kind::OptJsonbArray> for Option<Vec<Json>> {
+    fn into_arg(self) -> Expr {
+        match self {
+            Some(h) => jsonb_array(h),
+            None => Expr::val(Value::Array(ArrayType::Json, None)),
+        }
+    }
+}
+
+impl Arg<kind::MsgId> for i64 {
+    fn into_arg(self) -> Expr {
+        bigint(self)
+    }
+}
+
+impl Arg<kind::MsgIds> for &[i64] {
+    fn into_arg(self) -> Expr {
+        bigint_array(self)
+    }
+}
+
+impl Arg<kind::MsgIds> for Vec<i64> {
+    fn into_arg(self) -> Expr {
+        bigint_array(&self)
+    }
+}
+
+impl<const N: usize> Arg<kind::MsgIds> for &[i64; N] {
+    fn into_arg(self) -> Expr {
+        bigint_array(self)
+    }
+}
+
+impl Arg<kind::Count> for i32 {
+    fn into_arg(self) -> Expr {
+        int(self)
+    }
+}
+
+impl Arg<kind::VtSeconds> for VisibilityTimeout {
+    fn into_arg(self) -> Expr {
+        int(vt_seconds(self))
+    }
+}
+
+impl Arg<kind::Vt> for VisibilityTimeout {
+    fn into_arg(self) -> Expr {
+        vt_value(self)
+    }
+}
+
+impl Arg<kind::DelayArg> for Delay {
+    fn into_arg(self) -> Expr {
+        delay_value(self)
+    }
 }
 
 fn int(i: i32) -> Expr {
@@ -109,7 +281,7 @@ pub(crate) fn seconds_until(t: DateTime<Utc>) -> i32 {
 /// A visibility timeout as the `integer` seconds `read` and its relatives take.
 pub(crate) fn vt_seconds(vt: VisibilityTimeout) -> i32 {
     match vt {
-        VisibilityTimeout::Seconds(s) => s,
+        VisibilityTimeout::Seconds(s) => __int_seconds(s),
         VisibilityTimeout::Until(t) => seconds_until(t),
     }
 }
@@ -124,14 +296,14 @@ fn cast(e: Expr, ty: &'static str) -> Expr {
 
 fn delay_value(delay: Delay) -> Expr {
     match delay {
-        Delay::Seconds(s) => cast(int(s), "integer"),
+        Delay::Seconds(s) => cast(int(__int_seconds(s)), "integer"),
         Delay::Until(t) => cast(timestamptz(t), "timestamptz"),
     }
 }
 
 fn vt_value(vt: VisibilityTimeout) -> Expr {
     match vt {
-        VisibilityTimeout::Seconds(s) => cast(int(s), "integer"),
+        VisibilityTimeout::Seconds(s) => cast(int(__int_seconds(s)), "integer"),
         VisibilityTimeout::Until(t) => cast(timestamptz(t), "timestamptz"),
     }
 }
@@ -164,9 +336,11 @@ pub fn create_unlogged(q: &QueueName) -> FunctionCall {
     call(f::CREATE_UNLOGGED).arg(queue(q))
 }
 
-/// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval, premake)`
+/// `pgmq.create_partitioned(queue_name, partition_interval, retention_interval [, premake])`
 /// (needs pg_partman). The intervals are msg_id counts (`"10000"`) or time spans
 /// (`"1 day"`); see [`pgmq_orm_core::sql::DEFAULT_PARTITION_INTERVAL`] and friends.
+/// `premake` came with pgmq 1.13: `None` leaves it out (pgmq's default, 4 on 1.13), which
+/// works on every supported version.
 ///
 /// ```
 /// # use sea_orm::sea_query::{PostgresQueryBuilder, Query};
@@ -175,19 +349,19 @@ pub fn create_unlogged(q: &QueueName) -> FunctionCall {
 /// let call = functions::create_partitioned(&q, "10000", "100000", 4);
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3, $4)");
+/// let call = functions::create_partitioned(&q, "10000", "100000", None);
+/// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
+/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3)");
 /// ```
 pub fn create_partitioned(
     q: &QueueName,
     partition_interval: &str,
     retention_interval: &str,
-    premake: i32,
+    premake: impl Into<Option<i32>>,
 ) -> FunctionCall {
-    call(f::CREATE_PARTITIONED).args([
-        queue(q),
-        text(partition_interval),
-        text(retention_interval),
-        int(premake),
-    ])
+    let mut args = vec![queue(q), text(partition_interval), text(retention_interval)];
+    args.extend(premake.into().map(int));
+    call(f::CREATE_PARTITIONED).args(args)
 }
 
 /// `pgmq.drop_queue(queue_name)`: drops the queue and its archive; returns `boolean`.
@@ -283,8 +457,8 @@ pub fn metrics_all() -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.send($1, $2)");
 /// ```
-pub fn send(q: &QueueName, msg: Json) -> FunctionCall {
-    call(f::SEND).args([queue(q), jsonb(msg)])
+pub fn send(q: &QueueName, msg: impl Arg<kind::Jsonb>) -> FunctionCall {
+    call(f::SEND).args([queue(q), msg.into_arg()])
 }
 
 /// `pgmq.send(queue_name, msg, headers, delay)`: the full form. `headers: None` binds SQL
@@ -300,8 +474,18 @@ pub fn send(q: &QueueName, msg: Json) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.send($1, $2, $3, CAST($4 AS integer))");
 /// ```
-pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) -> FunctionCall {
-    call(f::SEND).args([queue(q), jsonb(msg), jsonb_opt(headers), delay_value(delay)])
+pub fn send_with(
+    q: &QueueName,
+    msg: impl Arg<kind::Jsonb>,
+    headers: impl Arg<kind::OptJsonb>,
+    delay: impl Arg<kind::DelayArg>,
+) -> FunctionCall {
+    call(f::SEND).args([
+        queue(q),
+        msg.into_arg(),
+        headers.into_arg(),
+        delay.into_arg(),
+    ])
 }
 
 /// `pgmq.send_batch(queue_name, msgs)`: returns one msg_id per message, in order.
@@ -315,8 +499,8 @@ pub fn send_with(q: &QueueName, msg: Json, headers: Option<Json>, delay: Delay) 
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.send_batch($1, $2)");
 /// ```
-pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> FunctionCall {
-    call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs)])
+pub fn send_batch(q: &QueueName, msgs: impl Arg<kind::JsonbArray>) -> FunctionCall {
+    call(f::SEND_BATCH).args([queue(q), msgs.into_arg()])
 }
 
 /// `pgmq.send_batch(queue_name, msgs, headers, delay)`: `headers`, when given, must hold
@@ -333,15 +517,16 @@ pub fn send_batch(q: &QueueName, msgs: Vec<Json>) -> FunctionCall {
 /// ```
 pub fn send_batch_with(
     q: &QueueName,
-    msgs: Vec<Json>,
-    headers: Option<Vec<Json>>,
-    delay: Delay,
+    msgs: impl Arg<kind::JsonbArray>,
+    headers: impl Arg<kind::OptJsonbArray>,
+    delay: impl Arg<kind::DelayArg>,
 ) -> FunctionCall {
-    let headers = match headers {
-        Some(h) => jsonb_array(h),
-        None => Expr::val(Value::Array(ArrayType::Json, None)),
-    };
-    call(f::SEND_BATCH).args([queue(q), jsonb_array(msgs), headers, delay_value(delay)])
+    call(f::SEND_BATCH).args([
+        queue(q),
+        msgs.into_arg(),
+        headers.into_arg(),
+        delay.into_arg(),
+    ])
 }
 
 /// [`send`] / [`send_with`] for a payload and headers already serialized
@@ -418,8 +603,12 @@ fn plain_or_full(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.read($1, $2, $3)");
 /// ```
-pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
-    call(f::READ).args([queue(q), int(vt_seconds(vt)), int(qty)])
+pub fn read(
+    q: &QueueName,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+) -> FunctionCall {
+    plain_call(f::READ, q, vt, qty)
 }
 
 /// `pgmq.read(queue_name, vt, qty, conditional)`: only messages whose payload contains
@@ -436,11 +625,11 @@ pub fn read(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
 /// ```
 pub fn read_conditional(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
-    conditional: Json,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+    conditional: impl Arg<kind::Jsonb>,
 ) -> FunctionCall {
-    read(q, vt, qty).arg(jsonb(conditional))
+    read(q, vt, qty).arg(conditional.into_arg())
 }
 
 /// `pgmq.read_with_poll(queue_name, vt, qty, max_poll_seconds, poll_interval_ms)`.
@@ -455,8 +644,8 @@ pub fn read_conditional(
 /// ```
 pub fn read_with_poll(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
 ) -> FunctionCall {
     poll_call(f::READ_WITH_POLL, q, vt, qty, poll)
@@ -475,23 +664,28 @@ pub fn read_with_poll(
 /// ```
 pub fn read_with_poll_conditional(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
-    conditional: Json,
+    conditional: impl Arg<kind::Jsonb>,
 ) -> FunctionCall {
-    read_with_poll(q, vt, qty, poll).arg(jsonb(conditional))
+    read_with_poll(q, vt, qty, poll).arg(conditional.into_arg())
 }
 
-fn plain_call(name: &'static str, q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
-    call(name).args([queue(q), int(vt_seconds(vt)), int(qty)])
+fn plain_call(
+    name: &'static str,
+    q: &QueueName,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+) -> FunctionCall {
+    call(name).args([queue(q), vt.into_arg(), qty.into_arg()])
 }
 
 fn poll_call(
     name: &'static str,
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
 ) -> FunctionCall {
     plain_call(name, q, vt, qty)
@@ -509,7 +703,11 @@ fn poll_call(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.read_grouped($1, $2, $3)");
 /// ```
-pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+pub fn read_grouped(
+    q: &QueueName,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+) -> FunctionCall {
     plain_call(f::READ_GROUPED, q, vt, qty)
 }
 
@@ -525,8 +723,8 @@ pub fn read_grouped(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionC
 /// ```
 pub fn read_grouped_with_poll(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
 ) -> FunctionCall {
     poll_call(f::READ_GROUPED_WITH_POLL, q, vt, qty, poll)
@@ -542,7 +740,11 @@ pub fn read_grouped_with_poll(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.read_grouped_rr($1, $2, $3)");
 /// ```
-pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+pub fn read_grouped_rr(
+    q: &QueueName,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+) -> FunctionCall {
     plain_call(f::READ_GROUPED_RR, q, vt, qty)
 }
 
@@ -558,8 +760,8 @@ pub fn read_grouped_rr(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> Functi
 /// ```
 pub fn read_grouped_rr_with_poll(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
 ) -> FunctionCall {
     poll_call(f::READ_GROUPED_RR_WITH_POLL, q, vt, qty, poll)
@@ -575,7 +777,11 @@ pub fn read_grouped_rr_with_poll(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.read_grouped_head($1, $2, $3)");
 /// ```
-pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> FunctionCall {
+pub fn read_grouped_head(
+    q: &QueueName,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
+) -> FunctionCall {
     plain_call(f::READ_GROUPED_HEAD, q, vt, qty)
 }
 
@@ -592,8 +798,8 @@ pub fn read_grouped_head(q: &QueueName, vt: VisibilityTimeout, qty: i32) -> Func
 /// ```
 pub fn read_grouped_head_with_poll(
     q: &QueueName,
-    vt: VisibilityTimeout,
-    qty: i32,
+    vt: impl Arg<kind::VtSeconds>,
+    qty: impl Arg<kind::Count>,
     poll: PollOptions,
 ) -> FunctionCall {
     poll_call(f::READ_GROUPED_HEAD_WITH_POLL, q, vt, qty, poll)
@@ -609,8 +815,8 @@ pub fn read_grouped_head_with_poll(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.pop($1, $2)");
 /// ```
-pub fn pop(q: &QueueName, qty: i32) -> FunctionCall {
-    call(f::POP).args([queue(q), int(qty)])
+pub fn pop(q: &QueueName, qty: impl Arg<kind::Count>) -> FunctionCall {
+    call(f::POP).args([queue(q), qty.into_arg()])
 }
 
 /// `pgmq.set_vt(queue_name, msg_id, vt)`: seconds from now or an absolute time.
@@ -623,8 +829,12 @@ pub fn pop(q: &QueueName, qty: i32) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.set_vt($1, CAST($2 AS bigint), CAST($3 AS integer))");
 /// ```
-pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> FunctionCall {
-    call(f::SET_VT).args([queue(q), bigint(msg_id), vt_value(vt)])
+pub fn set_vt(
+    q: &QueueName,
+    msg_id: impl Arg<kind::MsgId>,
+    vt: impl Arg<kind::Vt>,
+) -> FunctionCall {
+    call(f::SET_VT).args([queue(q), msg_id.into_arg(), vt.into_arg()])
 }
 
 /// `pgmq.set_vt(queue_name, msg_ids, vt)`: the `bigint[]` overload.
@@ -637,8 +847,12 @@ pub fn set_vt(q: &QueueName, msg_id: i64, vt: VisibilityTimeout) -> FunctionCall
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.set_vt($1, CAST($2 AS bigint[]), CAST($3 AS integer))");
 /// ```
-pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> FunctionCall {
-    call(f::SET_VT).args([queue(q), bigint_array(msg_ids), vt_value(vt)])
+pub fn set_vt_batch(
+    q: &QueueName,
+    msg_ids: impl Arg<kind::MsgIds>,
+    vt: impl Arg<kind::Vt>,
+) -> FunctionCall {
+    call(f::SET_VT).args([queue(q), msg_ids.into_arg(), vt.into_arg()])
 }
 
 /// `pgmq.delete(queue_name, msg_id)`: returns `boolean`.
@@ -651,8 +865,8 @@ pub fn set_vt_batch(q: &QueueName, msg_ids: &[i64], vt: VisibilityTimeout) -> Fu
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint))");
 /// ```
-pub fn delete(q: &QueueName, msg_id: i64) -> FunctionCall {
-    call(f::DELETE).args([queue(q), bigint(msg_id)])
+pub fn delete(q: &QueueName, msg_id: impl Arg<kind::MsgId>) -> FunctionCall {
+    call(f::DELETE).args([queue(q), msg_id.into_arg()])
 }
 
 /// `pgmq.delete(queue_name, msg_ids)`: returns the ids actually deleted.
@@ -665,8 +879,8 @@ pub fn delete(q: &QueueName, msg_id: i64) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.delete($1, CAST($2 AS bigint[]))");
 /// ```
-pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
-    call(f::DELETE).args([queue(q), bigint_array(msg_ids)])
+pub fn delete_batch(q: &QueueName, msg_ids: impl Arg<kind::MsgIds>) -> FunctionCall {
+    call(f::DELETE).args([queue(q), msg_ids.into_arg()])
 }
 
 /// `pgmq.archive(queue_name, msg_id)`: moves the message to the archive; `boolean`.
@@ -679,8 +893,8 @@ pub fn delete_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint))");
 /// ```
-pub fn archive(q: &QueueName, msg_id: i64) -> FunctionCall {
-    call(f::ARCHIVE).args([queue(q), bigint(msg_id)])
+pub fn archive(q: &QueueName, msg_id: impl Arg<kind::MsgId>) -> FunctionCall {
+    call(f::ARCHIVE).args([queue(q), msg_id.into_arg()])
 }
 
 /// `pgmq.archive(queue_name, msg_ids)`: returns the ids actually archived.
@@ -693,8 +907,8 @@ pub fn archive(q: &QueueName, msg_id: i64) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.archive($1, CAST($2 AS bigint[]))");
 /// ```
-pub fn archive_batch(q: &QueueName, msg_ids: &[i64]) -> FunctionCall {
-    call(f::ARCHIVE).args([queue(q), bigint_array(msg_ids)])
+pub fn archive_batch(q: &QueueName, msg_ids: impl Arg<kind::MsgIds>) -> FunctionCall {
+    call(f::ARCHIVE).args([queue(q), msg_ids.into_arg()])
 }
 
 /// `pgmq.create_fifo_index(queue_name)`: a GIN index on headers for grouped reads.
@@ -852,7 +1066,7 @@ pub fn send_topic(
     delay: Delay,
 ) -> FunctionCall {
     let secs = match delay {
-        Delay::Seconds(s) => s,
+        Delay::Seconds(s) => __int_seconds(s),
         Delay::Until(t) => seconds_until(t),
     };
     call(f::SEND_TOPIC).args([text(routing_key), jsonb(msg), jsonb_opt(headers), int(secs)])

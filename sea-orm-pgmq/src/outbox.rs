@@ -6,7 +6,8 @@
 //!
 //! ```sql
 //! WITH "pgmq_written" AS (INSERT INTO "orders" ... RETURNING ...)
-//! SELECT "pgmq_written".*, pgmq.send($q, <payload>, $headers::jsonb, $delay::integer) AS "pgmq_msg_id"
+//! SELECT pgmq.send($q, <payload>, $headers::jsonb, $delay::integer) AS "__pgmq_outbox_msg_id",
+//!        "pgmq_written".*
 //! FROM "pgmq_written"
 //! ```
 //!
@@ -134,7 +135,7 @@ pub trait OutboxExt: Sized {
     ///     .to_owned()
     ///     .enqueue(&Outbox::new("order_events")?);
     /// let (sql, values) = stmt.query().unwrap().build(PostgresQueryBuilder);
-    /// assert!(sql.ends_with(r#"pgmq.send($2, to_jsonb("pgmq_written"), $3::jsonb, $4::integer) AS "pgmq_msg_id" FROM "pgmq_written""#));
+    /// assert!(sql.ends_with(r#"SELECT pgmq.send($2, to_jsonb("pgmq_written"), $3::jsonb, $4::integer) AS "__pgmq_outbox_msg_id", "pgmq_written".* FROM "pgmq_written""#));
     /// assert_eq!(values.0.len(), 4);
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
@@ -297,9 +298,11 @@ impl Enqueue {
             .query(write)
             .table_name(written.clone())
             .to_owned();
+        // The message id goes first and is read by position: a returned column of the
+        // same name (a user's own) comes later, so decoding the row by name finds that one.
         let query = Query::select()
-            .column((written.clone(), Asterisk))
             .expr_as(send, Alias::new(MSG_ID))
+            .column((written.clone(), Asterisk))
             .from(written)
             .to_owned()
             .with(WithClause::new().cte(cte).to_owned());
@@ -307,7 +310,7 @@ impl Enqueue {
     }
 
     /// The statement, to inspect or to run yourself (`conn.query_all(q)`; the
-    /// message id is the [`MSG_ID`] column); `None` when there is nothing to write (an
+    /// message id is the first column, [`MSG_ID`]); `None` when there is nothing to write (an
     /// `insert_many` of no models).
     ///
     /// ```
@@ -369,7 +372,7 @@ impl Enqueue {
         rows.iter()
             .map(|row| {
                 let model = M::from_query_result(row, "").map_err(into_pgmq_error)?;
-                let msg_id = row.try_get::<i64>("", MSG_ID).map_err(into_pgmq_error)?;
+                let msg_id = row.try_get_by_index::<i64>(0).map_err(into_pgmq_error)?;
                 Ok((model, msg_id))
             })
             .collect()

@@ -53,8 +53,15 @@ pub const FROM_ALIAS: &str = "m";
 /// assert_eq!(sql, r#"SELECT "queue_length" FROM pgmq.metrics($1) AS "m""#);
 /// ```
 pub fn select_from(func: FunctionCall, cols: &[&'static str]) -> SelectStatement {
-    Query::select()
-        .columns(cols.iter().map(|c| Alias::new(*c)))
+    let mut select = Query::select();
+    for col in cols {
+        match pgmq_orm_core::sql::late_column(col) {
+            // A column some supported pgmq version lacks: NULL there, not an error.
+            Some(expr) => select.expr_as(Expr::cust(expr), Alias::new(*col)),
+            None => select.column(Alias::new(*col)),
+        };
+    }
+    select
         .from_function(func, Alias::new(FROM_ALIAS))
         .to_owned()
 }
@@ -451,14 +458,15 @@ pub fn create_unlogged(q: &QueueName) -> SelectStatement {
     void(functions::create_unlogged(q))
 }
 
-/// `pgmq.create_partitioned` with pgmq's default `premake` (needs pg_partman).
+/// `pgmq.create_partitioned` with pgmq's default `premake` (needs pg_partman); works on
+/// every supported pgmq version.
 ///
 /// ```
 /// # use sea_orm::sea_query::PostgresQueryBuilder;
 /// # use sea_orm_pgmq::{query, QueueName};
 /// let q = QueueName::from_static("orders");
 /// let (sql, _) = query::create_partitioned(&q, "10000", "100000").build(PostgresQueryBuilder);
-/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3, $4) AS \"ok\"");
+/// assert_eq!(sql, "SELECT pgmq.create_partitioned($1, $2, $3) AS \"ok\"");
 /// ```
 pub fn create_partitioned(
     q: &QueueName,
@@ -469,7 +477,7 @@ pub fn create_partitioned(
         q,
         partition_interval,
         retention_interval,
-        pgmq_orm_core::sql::DEFAULT_PREMAKE,
+        None,
     ))
 }
 

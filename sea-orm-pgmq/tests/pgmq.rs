@@ -801,3 +801,55 @@ struct KindRow {
     message: String,
     headers: String,
 }
+
+/// `functions` take expressions: one statement sends a message per row of an app table,
+/// another archives every queued message matching a filter.
+#[tokio::test]
+async fn functions_take_expressions_for_a_send_per_row_and_an_archive_by_filter() -> R {
+    use sea_orm::sea_query::Func;
+    let (_db, conn) = setup().await?;
+    conn.execute_unprepared(
+        "CREATE TABLE shop_orders (id bigint PRIMARY KEY, status text NOT NULL);
+         INSERT INTO shop_orders SELECT g, CASE WHEN g % 2 = 0 THEN 'pending' ELSE 'done' END
+         FROM generate_series(1, 10) g",
+    )
+    .await?;
+    let q = QueueName::new("orders")?;
+    let payload = Func::cust("jsonb_build_object")
+        .arg("order_id")
+        .arg(Expr::col((Alias::new("shop_orders"), Alias::new("id"))));
+    let per_row = Query::select()
+        .expr(functions::send(&q, payload))
+        .from(Alias::new("shop_orders"))
+        .and_where(Expr::col(Alias::new("status")).eq("pending"))
+        .to_owned();
+    assert_eq!(conn.execute(&per_row).await?.rows_affected(), 5);
+    let mut sent: Vec<i64> = conn
+        .read::<Value>("orders", VisibilityTimeout::Seconds(0), BatchSize::new(20)?)
+        .await?
+        .iter()
+        .map(|m| m.message["order_id"].as_i64().unwrap())
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(sent, [2, 4, 6, 8, 10]);
+
+    // Archive every queued message whose order id is above 5, in one statement.
+    let by_filter = Query::select()
+        .expr(functions::archive(&q, Expr::col(Alias::new("msg_id"))))
+        .from((Alias::new("pgmq"), Alias::new("q_orders")))
+        .and_where(Expr::cust("(message->>'order_id')::bigint > 5"))
+        .to_owned();
+    assert_eq!(conn.execute(&by_filter).await?.rows_affected(), 3);
+    assert_eq!(conn.metrics("orders").await?.queue_length, 2);
+    // And the ids of a subquery delete the rest.
+    let ids = Query::select()
+        .expr(Func::cust("array_agg").arg(Expr::col(Alias::new("msg_id"))))
+        .from((Alias::new("pgmq"), Alias::new("q_orders")))
+        .to_owned();
+    let delete = Query::select()
+        .expr(functions::delete_batch(&q, ids))
+        .to_owned();
+    assert_eq!(conn.execute(&delete).await?.rows_affected(), 2);
+    assert_eq!(conn.metrics("orders").await?.queue_length, 0);
+    Ok(())
+}

@@ -42,13 +42,20 @@ pub enum Error {
         #[source]
         source: Option<BoxError>,
     },
-    /// pgmq is installed but older than this crate needs.
-    #[error("pgmq {found} is installed; this crate needs pgmq {required} or newer")]
+    /// pgmq is installed but older than this crate, or the function called, needs.
+    #[error(
+        "pgmq {found} is installed; {} needs pgmq {required} or newer",
+        function.as_deref().map_or_else(|| "this crate".to_owned(), |f| format!("`{f}`"))
+    )]
     PgmqTooOld {
         /// The installed version.
         found: PgmqVersion,
-        /// The minimum version, [`crate::MIN_PGMQ_VERSION`].
+        /// The version needed: [`crate::MIN_PGMQ_VERSION`], or the version that added
+        /// `function`.
         required: PgmqVersion,
+        /// The pgmq function (as the server named it, with its argument types) that the
+        /// installed version lacks; `None` when the whole crate needs a newer pgmq.
+        function: Option<String>,
     },
     /// A message's payload or headers did not decode into the requested type. The error
     /// keeps the exact JSON text. Reads never return it for a whole batch: they set such
@@ -188,6 +195,8 @@ const UNDEFINED_TABLE: &str = "42P01";
 const UNDEFINED_FUNCTION: &str = "42883";
 /// SQLSTATE `3F000`, `invalid_schema_name`.
 const INVALID_SCHEMA_NAME: &str = "3F000";
+/// SQLSTATE `42703`, `undefined_column`.
+const UNDEFINED_COLUMN: &str = "42703";
 
 impl Error {
     /// The category of this error.
@@ -249,6 +258,100 @@ impl Error {
         }
     }
 
+    /// Whether this error may mean that the installed pgmq is older than the operation
+    /// needs: a pgmq function that does not exist ([`Error::PgmqMissing`] from SQLSTATE
+    /// `42883`), or a column that does not exist (`42703`, as pgmq before 1.10 lacks
+    /// `last_read_at`). Both ORM crates then look the installed version up (one query, on
+    /// this error path only, never on success) and pass it to
+    /// [`Error::for_installed_version`].
+    ///
+    /// ```
+    /// # use pgmq_orm_core::Error;
+    /// let e = Error::from_database(Some("42883"),
+    ///     "function pgmq.read_grouped_head_with_poll(text, integer, integer, integer, integer) does not exist",
+    ///     std::io::Error::other("x"));
+    /// assert!(e.may_need_newer_pgmq());
+    /// let e = Error::from_database(Some("23505"), "duplicate key", std::io::Error::other("x"));
+    /// assert!(!e.may_need_newer_pgmq());
+    /// ```
+    pub fn may_need_newer_pgmq(&self) -> bool {
+        match self {
+            Self::PgmqMissing { source: Some(_) } => true,
+            Self::Database { code, .. } => code.as_deref() == Some(UNDEFINED_COLUMN),
+            _ => false,
+        }
+    }
+
+    /// This error, knowing the installed pgmq version (`None`: pgmq is not installed), for
+    /// an error that [`may_need_newer_pgmq`](Self::may_need_newer_pgmq):
+    ///
+    /// - no pgmq: [`Error::PgmqMissing`];
+    /// - older than [`crate::MIN_PGMQ_VERSION`]: [`Error::PgmqTooOld`] with the minimum;
+    /// - older than the missing function needs (see [`crate::sql::function::SINCE`]):
+    ///   [`Error::PgmqTooOld`] naming the function, the installed and the needed version;
+    /// - otherwise the error unchanged.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{Error, PgmqVersion};
+    /// // The driver's error renders the server's message, as Diesel's and SeaORM's do.
+    /// let msg = "function pgmq.read_grouped_head_with_poll(text, integer, integer, integer, integer) does not exist";
+    /// let missing = || Error::from_database(Some("42883"), msg, std::io::Error::other(msg));
+    /// let e = missing().for_installed_version(Some(PgmqVersion::new(1, 11, 1)));
+    /// assert!(matches!(&e, Error::PgmqTooOld { required, function: Some(f), .. }
+    ///     if *required == PgmqVersion::new(1, 12, 0) && f.starts_with("pgmq.read_grouped_head_with_poll(")));
+    /// let e = missing().for_installed_version(Some(PgmqVersion::new(1, 9, 0)));
+    /// assert!(matches!(e, Error::PgmqTooOld { required: pgmq_orm_core::MIN_PGMQ_VERSION, .. }));
+    /// assert!(matches!(missing().for_installed_version(None), Error::PgmqMissing { .. }));
+    /// ```
+    pub fn for_installed_version(self, installed: Option<PgmqVersion>) -> Self {
+        if !self.may_need_newer_pgmq() {
+            return self;
+        }
+        let Some(found) = installed else {
+            return match self {
+                Self::PgmqMissing { source } => Self::PgmqMissing { source },
+                Self::Database { source, .. } => Self::PgmqMissing {
+                    source: Some(source),
+                },
+                other => other,
+            };
+        };
+        let text = self.source_text();
+        let function = missing_function(&text);
+        if found < crate::MIN_PGMQ_VERSION {
+            return Self::PgmqTooOld {
+                found,
+                required: crate::MIN_PGMQ_VERSION,
+                function,
+            };
+        }
+        let needed = function.as_deref().and_then(|f| {
+            crate::sql::function::SINCE
+                .iter()
+                .find(|(signature, _)| f.starts_with(signature))
+                .map(|&(_, since)| since)
+        });
+        match needed {
+            Some(required) if found < required => Self::PgmqTooOld {
+                found,
+                required,
+                function,
+            },
+            _ => self,
+        }
+    }
+
+    /// The server's message as the driver's error renders it (Diesel's and SeaORM's
+    /// errors include it).
+    fn source_text(&self) -> String {
+        match self {
+            Self::PgmqMissing { source: Some(s) } | Self::Database { source: s, .. } => {
+                s.to_string()
+            }
+            _ => String::new(),
+        }
+    }
+
     fn database(code: Option<&str>, source: BoxError) -> Self {
         Self::Database {
             code: code.map(str::to_owned),
@@ -264,6 +367,14 @@ fn pgmq_queue_missing(message: &str) -> Option<String> {
     after
         .starts_with(" does not exist")
         .then(|| name.to_owned())
+}
+
+/// Extracts `pgmq.<name>(<argument types>)` from `function pgmq.<name>(..) does not exist`.
+fn missing_function(message: &str) -> Option<String> {
+    let start = message.find("function pgmq.")? + "function ".len();
+    let rest = &message[start..];
+    let end = rest.find(" does not exist")?;
+    Some(rest[..end].to_owned())
 }
 
 /// Extracts `<name>` from `relation "pgmq.q_<name>" does not exist` (or `a_<name>`).
@@ -315,6 +426,46 @@ mod tests {
         assert!(matches!(e, Error::QueueMissing { ref queue, .. } if queue == "jbos"));
         let e = Error::from_database(None, "connection reset", src());
         assert!(matches!(e, Error::Database { code: None, .. }));
+    }
+
+    #[test]
+    fn version_errors_name_the_function_and_both_versions() {
+        let v = PgmqVersion::new;
+        // Drivers render the server's message in their error, as here.
+        let msg = "function pgmq.create_partitioned(text, text, text, integer) does not exist";
+        let missing = || Error::from_database(Some("42883"), msg, std::io::Error::other(msg));
+        let e = missing().for_installed_version(Some(v(1, 12, 0)));
+        assert_eq!(
+            e.to_string(),
+            "pgmq 1.12.0 is installed; `pgmq.create_partitioned(text, text, text, integer)` \
+             needs pgmq 1.13.0 or newer"
+        );
+        // Installed new enough: the function is missing for another reason.
+        let e = missing().for_installed_version(Some(v(1, 13, 0)));
+        assert_eq!(e.kind(), ErrorKind::PgmqMissing);
+        // Older than the minimum: a missing column is a version error too.
+        let column = || {
+            Error::from_database(
+                Some("42703"),
+                "column \"last_read_at\" does not exist",
+                src(),
+            )
+        };
+        assert!(column().may_need_newer_pgmq());
+        let e = column().for_installed_version(Some(v(1, 9, 0)));
+        assert!(matches!(
+            e,
+            Error::PgmqTooOld { found, required, function: None }
+                if found == v(1, 9, 0) && required == crate::MIN_PGMQ_VERSION
+        ));
+        assert_eq!(
+            column().for_installed_version(Some(v(1, 13, 0))).kind(),
+            ErrorKind::Database
+        );
+        assert_eq!(
+            column().for_installed_version(None).kind(),
+            ErrorKind::PgmqMissing
+        );
     }
 
     #[test]

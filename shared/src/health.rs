@@ -79,9 +79,9 @@ impl QueueHealth {
     }
 }
 
-/// `pgmq."<table>"`, with any `"` in the name doubled.
+/// `pgmq."<table>"`, quoted as pgmq names its tables.
 fn qualified(table: &str) -> String {
-    format!("pgmq.\"{}\"", table.replace('"', "\"\""))
+    format!("pgmq.{}", crate::queue_name::quote_identifier(table))
 }
 
 /// The statement behind `queue_health`: one row with the columns of [`QueueHealth`].
@@ -122,11 +122,10 @@ pub mod health_sql {
 /// assert_eq!((name.as_str(), table.as_str(), default.as_str()), ("jobs", r#"pgmq."q_jobs""#, r#"pgmq."q_jobs_default""#));
 /// ```
 pub fn health_binds(queue: &QueueName) -> [String; 3] {
-    let table = queue.table_name();
     [
         queue.as_str().to_owned(),
-        qualified(&table),
-        qualified(&format!("{table}_default")),
+        queue.quoted_table_name(),
+        qualified(&format!("{}_default", queue.table_name())),
     ]
 }
 

@@ -1,7 +1,9 @@
 //! The ORM-agnostic core of [`diesel-pgmq`] and [`sea-orm-pgmq`]: what is the same
 //! whichever ORM talks to PGMQ.
 //!
-//! - [`QueueName`]: a validated queue name (1 to 47 characters of `[a-z0-9_]`).
+//! - [`QueueName`]: a validated queue name: 1 to 47 characters of `[a-z0-9_]` for new
+//!   queues ([`QueueName::new`]), or anything pgmq accepts for queues that already exist
+//!   ([`QueueName::existing`]).
 //! - [`Message`] (and [`RawMessage`], or [`RawJsonMessage`] whose payload is still JSON
 //!   text), [`QueueMetrics`], [`QueueInfo`] and the topic and
 //!   notification rows: what pgmq's functions return, decoded by column name.
@@ -10,7 +12,8 @@
 //! - [`outbox`]: the options and SQL pieces of the one-statement transactional outbox.
 //! - [`health`]: [`QueueHealth`] (depth, age, dead tuples, sizes) and archive retention.
 //! - [`sql`]: pgmq's function names, column names and defaults, and [`PgmqVersion`] with
-//!   the minimum version both crates need.
+//!   the minimum version both crates need and the functions that came later
+//!   ([`sql::function::SINCE`]).
 //!
 //! Nothing here talks to a database; the ORM crates do.
 //!
@@ -20,6 +23,10 @@
 mod batch;
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "diesel")]
+pub mod diesel_arg;
+#[cfg(feature = "diesel")]
+mod diesel_error;
 mod error;
 mod finite;
 pub mod health;
@@ -45,6 +52,8 @@ pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameErro
 pub use rows::{
     NotifyThrottle, QueueInfo, QueueMetrics, RoutingMatch, TopicBinding, TopicMessageId,
 };
+#[doc(hidden)]
+pub use timing::__int_seconds;
 pub use timing::{
     BatchSize, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_MAX_WAIT, DEFAULT_VISIBILITY_TIMEOUT, Delay,
     PollOptions, VisibilityTimeout,

@@ -7,7 +7,8 @@
 //!   together run the same migration one after the other, never interleaved;
 //! - every step is idempotent (guarded by `pgmq.meta`, or idempotent in pgmq itself), so a
 //!   second run changes nothing;
-//! - every value (queue name, intervals, throttle) is a bound parameter.
+//! - every value (queue name, intervals, throttle) is a bound parameter; [`render`] inlines
+//!   them as quoted literals only for SQL files (`diesel migration generate`).
 //!
 //! ```
 //! use pgmq_orm_core::migrate::{Bind, QueueSpec};
@@ -27,6 +28,9 @@ use std::time::Duration;
 
 use crate::queue_name::QueueName;
 use crate::sql::{self, function};
+
+mod sql_file;
+pub use sql_file::render;
 
 /// The advisory-lock key every pgmq-orm migration takes first (`pg_advisory_xact_lock`):
 /// the bytes of `"pgmqmigr"`. Any constant works; this one is unlikely to collide.
@@ -280,18 +284,25 @@ impl QueueSpec {
                 partition_interval,
                 retention_interval,
                 premake,
-            } => Statement::new(
-                format!(
-                    "SELECT {}($1, $2, $3, $4) {guard}",
-                    function::CREATE_PARTITIONED
-                ),
-                vec![
+            } => {
+                let mut binds = vec![
                     name(),
                     Bind::Text(partition_interval.clone()),
                     Bind::Text(retention_interval.clone()),
-                    Bind::Int(*premake),
-                ],
-            ),
+                ];
+                // `premake` came with pgmq 1.13; the default is left out so that the
+                // statement works on every supported version.
+                let args = if *premake == sql::DEFAULT_PREMAKE {
+                    "$1, $2, $3"
+                } else {
+                    binds.push(Bind::Int(*premake));
+                    "$1, $2, $3, $4"
+                };
+                Statement::new(
+                    format!("SELECT {}({args}) {guard}", function::CREATE_PARTITIONED),
+                    binds,
+                )
+            }
         };
         let mut plan = vec![Statement::lock(), create];
         if let Some(ms) = self.notify_throttle_ms {
@@ -367,5 +378,25 @@ pub mod install {
     #[test]
     fn mark_uses_the_marker() {
         assert!(MARK.contains(super::INSTALL_MARKER));
+    }
+}
+
+#[cfg(test)]
+mod partitioned_tests {
+    use super::*;
+    use crate::QueueName;
+
+    #[test]
+    fn partitioned_queues_leave_the_default_premake_out_so_every_supported_pgmq_accepts_them() {
+        let spec = QueueSpec::new(QueueName::from_static("big")).partitioned("10000", "100000");
+        let plan = spec.create_plan();
+        assert!(
+            plan[1]
+                .sql
+                .starts_with("SELECT pgmq.create_partitioned($1, $2, $3) "),
+            "{}",
+            plan[1].sql
+        );
+        assert_eq!(plan[1].binds.len(), 3);
     }
 }

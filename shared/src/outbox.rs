@@ -8,7 +8,7 @@
 //! ```sql
 //! WITH "pgmq_written" AS (INSERT INTO orders ... RETURNING ...)
 //! SELECT "pgmq_written".*,
-//!        pgmq.send($queue, <payload>, $headers::jsonb, $delay::integer) AS "pgmq_msg_id"
+//!        pgmq.send($queue, <payload>, $headers::jsonb, $delay::integer) AS "__pgmq_outbox_msg_id"
 //! FROM "pgmq_written"
 //! ```
 //!
@@ -41,13 +41,16 @@ use crate::timing::Delay;
 /// ```
 pub const WRITTEN: &str = "pgmq_written";
 
-/// The name of the message-id column added after the returned columns. It is prefixed
-/// so it never collides with a `msg_id` column of your own table.
+/// The name of the message-id column the outbox adds to the returned columns: reserved
+/// and unlikely, so it does not collide with a column of your own table (`msg_id`,
+/// `pgmq_msg_id`, ...). Neither crate looks it up by name anyway: Diesel decodes the row
+/// by position, and SeaORM puts it first and reads it by position, so even a column of
+/// your own with this very name keeps its value.
 ///
 /// ```
-/// assert_eq!(pgmq_orm_core::outbox::MSG_ID, "pgmq_msg_id");
+/// assert_eq!(pgmq_orm_core::outbox::MSG_ID, "__pgmq_outbox_msg_id");
 /// ```
-pub const MSG_ID: &str = "pgmq_msg_id";
+pub const MSG_ID: &str = "__pgmq_outbox_msg_id";
 
 /// SQL text that opens the statement, before the user's write.
 ///
@@ -66,9 +69,9 @@ pub const SELECT: &str = r#") SELECT "pgmq_written".*, "#;
 /// SQL text that closes the statement, after the send call.
 ///
 /// ```
-/// assert!(pgmq_orm_core::outbox::CLOSE.contains(r#"AS "pgmq_msg_id""#));
+/// assert!(pgmq_orm_core::outbox::CLOSE.contains(r#"AS "__pgmq_outbox_msg_id""#));
 /// ```
-pub const CLOSE: &str = r#" AS "pgmq_msg_id" FROM "pgmq_written""#;
+pub const CLOSE: &str = r#" AS "__pgmq_outbox_msg_id" FROM "pgmq_written""#;
 
 /// PostgreSQL's `jsonb_build_object` takes at most 100 arguments: 50 key/value pairs.
 const MAX_FIELDS: usize = 50;
@@ -286,6 +289,9 @@ pub struct Outbox {
     payload: Payload,
     headers: Option<Value>,
     delay: Delay,
+    /// The seconds of [`Delay::Seconds`] as the `integer` bound for it (borrowed by
+    /// [`SqlPart::Int`]).
+    delay_secs: i32,
 }
 
 impl Outbox {
@@ -304,6 +310,7 @@ impl Outbox {
             payload: Payload::row(),
             headers: None,
             delay: Delay::default(),
+            delay_secs: 0,
         })
     }
 
@@ -351,6 +358,10 @@ impl Outbox {
     #[must_use]
     pub fn delay(mut self, delay: impl Into<Delay>) -> Self {
         self.delay = delay.into();
+        self.delay_secs = match self.delay {
+            Delay::Seconds(s) => crate::timing::__int_seconds(s),
+            Delay::Until(_) => 0,
+        };
         self
     }
 
@@ -414,7 +425,7 @@ impl Outbox {
     /// ```
     pub fn send_call(&self) -> Vec<SqlPart<'_>> {
         let (delay, cast) = match &self.delay {
-            Delay::Seconds(s) => (SqlPart::Int(s), "::integer)"),
+            Delay::Seconds(_) => (SqlPart::Int(&self.delay_secs), "::integer)"),
             Delay::Until(at) => (SqlPart::Time(at), "::timestamptz)"),
         };
         vec![

@@ -10,13 +10,22 @@ use serde::{Deserialize, Deserializer, Serialize};
 /// Postgres identifiers stop at 63 bytes, leaving room for pgmq's index suffixes.
 pub const MAX_QUEUE_NAME_LEN: usize = 47;
 
-/// A queue name that pgmq will accept unchanged: 1 to 47 characters of `[a-z0-9_]`.
+/// A validated queue name. Two constructors, two rules:
 ///
-/// pgmq lowercases table names, so `Orders` and `orders` would share one table, and its
-/// insert notifications never fire for mixed-case names (pgmq/pgmq#593). Upper case is
-/// therefore rejected, with the lowercase spelling in the error. Every API in
-/// `diesel-pgmq` and `sea-orm-pgmq` takes a `QueueName`, so an invalid name is a typed
-/// error before any SQL is built.
+/// - [`QueueName::new`] (and `from_static`, `FromStr`, `TryFrom`, serde, and every
+///   `&str` passed to a crate method): 1 to 47 characters of `[a-z0-9_]`, the rule for
+///   **creating** queues. pgmq lowercases table names, so `Orders` and `orders` would
+///   share one table, and before pgmq 1.13.1 its insert notifications never fire for
+///   mixed-case names (pgmq/pgmq#593). Upper case is therefore rejected, with the
+///   lowercase spelling in the error.
+/// - [`QueueName::existing`]: whatever pgmq itself accepts, for queues that other
+///   clients already created (`MixedCase`, `with-dash`, `dot.name`, `ümlaut`): 1 to 47
+///   characters without `$`, `;`, `--` or `'`. Pass the result wherever a queue is taken.
+///
+/// Either way the name goes to Postgres only as a bound parameter; where SQL must name a
+/// queue's table or notification channel (the dead-letter toolkit's reads, `LISTEN`), it
+/// is quoted as an identifier. Every API in `diesel-pgmq` and `sea-orm-pgmq` takes a
+/// `QueueName`, so an invalid name is a typed error before any SQL is built.
 ///
 /// ```
 /// use pgmq_orm_core::{QueueName, QueueNameError};
@@ -67,6 +76,18 @@ pub enum QueueNameError {
         /// The same name in lower case, which would be accepted.
         lowercase: String,
     },
+    /// The name contains what pgmq refuses in every queue name (checked by
+    /// [`QueueName::existing`]): `$`, `;`, `--` or `'`, or a NUL, which Postgres text
+    /// cannot hold.
+    #[error(
+        "queue name has {found:?} at position {index}; pgmq refuses $, ;, -- and ' in queue names"
+    )]
+    RefusedByPgmq {
+        /// The refused character or sequence.
+        found: String,
+        /// Its position, counted in characters.
+        index: usize,
+    },
     /// The name contains a character outside `[a-z0-9_]`.
     #[error(
         "queue name has the character {ch:?} at position {index}; only a-z, 0-9 and _ are allowed"
@@ -99,6 +120,33 @@ impl QueueName {
     pub fn new(name: impl Into<String>) -> Result<Self, QueueNameError> {
         let name = name.into();
         validate(&name)?;
+        Ok(Self(Cow::Owned(name)))
+    }
+
+    /// The name of a queue that already exists, under any name pgmq accepts: 1 to 47
+    /// characters, none of `$`, `;`, `--`, `'` (pgmq's own rules in
+    /// `pgmq.format_table_name` and `pgmq.validate_queue_name`). Upper case, `-`, `.`,
+    /// spaces and non-ASCII letters are kept as they are, for queues other clients
+    /// created; create new queues with names [`QueueName::new`] accepts.
+    ///
+    /// pgmq stores the name as given and its tables in lower case (`q_mixedcase`); see
+    /// [`table_name`](Self::table_name) and [`notify_channel`](Self::notify_channel).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, QueueNameError};
+    /// let q = QueueName::existing("MixedCase")?;
+    /// assert_eq!(q.as_str(), "MixedCase");
+    /// assert_eq!(q.table_name(), "q_mixedcase");
+    /// assert!(QueueName::existing("with-dash").is_ok());
+    /// assert!(QueueName::existing("ümlaut").is_ok());
+    /// assert!(matches!(QueueName::existing("a--b"), Err(QueueNameError::RefusedByPgmq { index: 1, .. })));
+    /// assert!(QueueName::existing("it's").is_err());
+    /// assert!(QueueName::existing("x".repeat(48)).is_err());
+    /// # Ok::<(), QueueNameError>(())
+    /// ```
+    pub fn existing(name: impl Into<String>) -> Result<Self, QueueNameError> {
+        let name = name.into();
+        validate_existing(&name)?;
         Ok(Self(Cow::Owned(name)))
     }
 
@@ -144,35 +192,87 @@ impl QueueName {
         &self.0
     }
 
-    /// The queue's table in the `pgmq` schema, `q_<name>`.
+    /// The queue's table in the `pgmq` schema, `q_<name>` in lower case, as pgmq names
+    /// it (`lower('q_' || name)`). Not quoted: put it in SQL with
+    /// [`quoted_table_name`](Self::quoted_table_name). For names with non-ASCII capitals
+    /// (only from [`QueueName::existing`]) the lower case is Unicode's, which is the
+    /// server's in UTF-8 locales.
     ///
     /// ```
     /// # use pgmq_orm_core::QueueName;
     /// assert_eq!(QueueName::from_static("jobs").table_name(), "q_jobs");
+    /// assert_eq!(QueueName::existing("Big-Jobs").unwrap().table_name(), "q_big-jobs");
     /// ```
     pub fn table_name(&self) -> String {
-        format!("q_{}", self.0)
+        format!("q_{}", self.0.to_lowercase())
     }
 
-    /// The queue's archive table in the `pgmq` schema, `a_<name>`.
+    /// The queue's archive table in the `pgmq` schema, `a_<name>` in lower case (see
+    /// [`table_name`](Self::table_name)).
     ///
     /// ```
     /// # use pgmq_orm_core::QueueName;
     /// assert_eq!(QueueName::from_static("jobs").archive_table_name(), "a_jobs");
     /// ```
     pub fn archive_table_name(&self) -> String {
-        format!("a_{}", self.0)
+        format!("a_{}", self.0.to_lowercase())
     }
 
-    /// The channel pgmq notifies after an insert once `pgmq.enable_notify_insert` is on.
+    /// `pgmq."q_<name>"`: the queue's table as a quoted, schema-qualified identifier,
+    /// safe to put in SQL whatever the name holds.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::QueueName;
+    /// assert_eq!(QueueName::existing("Dot.Name").unwrap().quoted_table_name(), r#"pgmq."q_dot.name""#);
+    /// ```
+    pub fn quoted_table_name(&self) -> String {
+        format!("pgmq.{}", quote_identifier(&self.table_name()))
+    }
+
+    /// The channel pgmq notifies after an insert once `pgmq.enable_notify_insert` is on:
+    /// `pgmq.q_<name>.INSERT` with the name **as given**, case kept. That is pgmq
+    /// 1.13.1's channel for every name; pgmq 1.13.0 and older notify on the lower-cased
+    /// table's name, which is the same for every name without capitals (and never notify
+    /// for names with capitals, pgmq/pgmq#593). `LISTEN` must quote it exactly (see
+    /// `consumer::listen_sql`).
     ///
     /// ```
     /// # use pgmq_orm_core::QueueName;
     /// assert_eq!(QueueName::from_static("jobs").notify_channel(), "pgmq.q_jobs.INSERT");
+    /// assert_eq!(QueueName::existing("MixedCase").unwrap().notify_channel(), "pgmq.q_MixedCase.INSERT");
     /// ```
     pub fn notify_channel(&self) -> String {
         format!("pgmq.q_{}.INSERT", self.0)
     }
+}
+
+/// `ident` as a quoted SQL identifier: in double quotes, inner double quotes doubled.
+pub(crate) fn quote_identifier(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// pgmq's own rules (`pgmq.validate_queue_name`, `pgmq.format_table_name`): 1 to 47
+/// characters, none of `$`, `;`, `--`, `'`; and no NUL, which Postgres text cannot hold.
+fn validate_existing(name: &str) -> Result<(), QueueNameError> {
+    if name.is_empty() {
+        return Err(QueueNameError::Empty);
+    }
+    let chars: Vec<char> = name.chars().collect();
+    for (index, &ch) in chars.iter().enumerate() {
+        let found = match ch {
+            '$' | ';' | '\'' | '\0' => ch.to_string(),
+            '-' if chars.get(index + 1) == Some(&'-') => "--".to_owned(),
+            _ => continue,
+        };
+        return Err(QueueNameError::RefusedByPgmq { found, index });
+    }
+    if chars.len() > MAX_QUEUE_NAME_LEN {
+        return Err(QueueNameError::TooLong {
+            len: chars.len(),
+            max: MAX_QUEUE_NAME_LEN,
+        });
+    }
+    Ok(())
 }
 
 fn validate(name: &str) -> Result<(), QueueNameError> {
@@ -406,6 +506,47 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn existing_accepts_what_pgmq_accepts_and_refuses_the_rest() {
+        for name in [
+            "MixedCase",
+            "with-dash",
+            "dot.name",
+            "ümlaut",
+            "a b",
+            "q\"x",
+            "orders",
+        ] {
+            let q = QueueName::existing(name).unwrap();
+            assert_eq!(q.as_str(), name);
+        }
+        for (name, found, index) in [
+            ("a$b", "$", 1),
+            ("x;", ";", 1),
+            ("it's", "'", 2),
+            ("a--b", "--", 1),
+            ("nul\0", "\0", 3),
+        ] {
+            assert_eq!(
+                QueueName::existing(name),
+                Err(QueueNameError::RefusedByPgmq {
+                    found: found.into(),
+                    index
+                }),
+                "{name}"
+            );
+        }
+        assert_eq!(QueueName::existing(""), Err(QueueNameError::Empty));
+        // Characters, not bytes, as pgmq's `length()`.
+        assert!(QueueName::existing("ü".repeat(47)).is_ok());
+        assert!(matches!(
+            QueueName::existing("ü".repeat(48)),
+            Err(QueueNameError::TooLong { len: 48, .. })
+        ));
+        let q = QueueName::existing("We\"ird").unwrap();
+        assert_eq!(q.quoted_table_name(), "pgmq.\"q_we\"\"ird\"");
     }
 
     #[test]

@@ -94,6 +94,27 @@ pub mod function {
         /// `pgmq.test_routing(routing_key)`
         TEST_ROUTING = "test_routing";
     }
+
+    /// The functions (or overloads) that came after [`crate::MIN_PGMQ_VERSION`], as the
+    /// start of the signature the server names in `function ... does not exist`, with the
+    /// version that added them. Everything else both crates call is in every supported
+    /// version. See [`crate::Error::for_installed_version`].
+    ///
+    /// ```
+    /// use pgmq_orm_core::{sql::function::SINCE, PgmqVersion};
+    /// assert!(SINCE.contains(&("pgmq.read_grouped_head_with_poll(", PgmqVersion::new(1, 12, 0))));
+    /// ```
+    pub const SINCE: [(&str, crate::PgmqVersion); 2] = [
+        (
+            "pgmq.read_grouped_head_with_poll(",
+            crate::PgmqVersion::new(1, 12, 0),
+        ),
+        // The `premake` argument.
+        (
+            "pgmq.create_partitioned(text, text, text, integer)",
+            crate::PgmqVersion::new(1, 13, 0),
+        ),
+    ];
 }
 
 /// Column names of the rows pgmq returns, in the order the core types declare them.
@@ -136,6 +157,65 @@ pub mod columns {
     /// [`crate::NotifyThrottle`]: `pgmq.list_notify_insert_throttles()`.
     pub const NOTIFY_THROTTLE: [&str; 3] =
         ["queue_name", "throttle_interval_ms", "last_notified_at"];
+
+    /// Result columns that some pgmq version both crates support lacks: the column, its
+    /// SQL type, and the version that added it. [`super::select_list`] selects them so
+    /// that they read as NULL where the installed pgmq lacks them (the core types hold
+    /// them as `Option`).
+    ///
+    /// ```
+    /// use pgmq_orm_core::{sql::columns::LATE, PgmqVersion};
+    /// assert_eq!(LATE[0], ("default_partition_length", "bigint", PgmqVersion::new(1, 13, 0)));
+    /// ```
+    pub const LATE: [(&str, &str, crate::PgmqVersion); 1] = [(
+        "default_partition_length",
+        "bigint",
+        crate::PgmqVersion::new(1, 13, 0),
+    )];
+}
+
+/// The alias both crates give a function's rows (`... FROM pgmq.metrics($1) AS m`), which
+/// [`select_list`] and [`late_column`] refer to.
+pub const ROW_ALIAS: &str = "m";
+
+/// The select-list expression for `column` when it is one of [`columns::LATE`]: the
+/// column looked up by name in the row [`ROW_ALIAS`] as JSON, so that it is NULL where the
+/// installed pgmq lacks it instead of failing the statement (`column ... does not exist`).
+/// `None` for every other column, which is selected as it is.
+///
+/// ```
+/// use pgmq_orm_core::sql::late_column;
+/// assert_eq!(
+///     late_column("default_partition_length").as_deref(),
+///     Some("(to_jsonb(m) ->> 'default_partition_length')::bigint"),
+/// );
+/// assert_eq!(late_column("queue_length"), None);
+/// ```
+pub fn late_column(column: &str) -> Option<String> {
+    columns::LATE
+        .iter()
+        .find(|(name, ..)| *name == column)
+        .map(|(name, ty, _)| format!("(to_jsonb({ROW_ALIAS}) ->> '{name}')::{ty}"))
+}
+
+/// The select list of `cols`, by name, from a function's rows aliased [`ROW_ALIAS`]:
+/// late columns (see [`late_column`]) read as NULL where the installed pgmq lacks them,
+/// so one statement works on every supported version.
+///
+/// ```
+/// use pgmq_orm_core::sql::{columns, select_list};
+/// let list = select_list(&columns::METRICS);
+/// assert!(list.starts_with("queue_name, queue_length, "));
+/// assert!(list.ends_with(" AS default_partition_length"));
+/// ```
+pub fn select_list(cols: &[&str]) -> String {
+    cols.iter()
+        .map(|c| match late_column(c) {
+            Some(expr) => format!("{expr} AS {c}"),
+            None => (*c).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The header pgmq's FIFO reads group messages by.

@@ -9,6 +9,22 @@ use crate::error::Error;
 /// How long a read message stays invisible to other readers: a number of seconds from
 /// now, or an absolute time. pgmq accepts both (`integer` and `timestamptz` overloads).
 ///
+/// The seconds are unsigned, so a negative timeout (which would hand the message to the
+/// next reader at once) cannot be written; a signed count converts with `try_from`, which
+/// refuses a negative one with [`Error::InvalidArgument`]. Counts above `i32::MAX` are
+/// sent as `i32::MAX` (68 years).
+///
+/// ```compile_fail
+/// let vt = pgmq_orm_core::VisibilityTimeout::Seconds(-10);
+/// ```
+///
+/// ```
+/// # use pgmq_orm_core::{ErrorKind, VisibilityTimeout};
+/// let err = VisibilityTimeout::try_from(-10_i32).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+/// assert!(err.to_string().contains("visibility timeout"));
+/// ```
+///
 /// ```
 /// use pgmq_orm_core::VisibilityTimeout;
 /// use std::time::Duration;
@@ -21,12 +37,26 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VisibilityTimeout {
     /// Invisible for this many seconds from now (`0` makes it visible at once).
-    Seconds(i32),
+    Seconds(u32),
     /// Invisible until this moment.
     Until(DateTime<Utc>),
 }
 
 /// When a sent message becomes visible: a number of seconds from now, or an absolute time.
+///
+/// As with [`VisibilityTimeout`], the seconds are unsigned: a negative delay cannot be
+/// written, and `try_from` a signed count refuses one with [`Error::InvalidArgument`].
+///
+/// ```compile_fail
+/// let d = pgmq_orm_core::Delay::Seconds(-1);
+/// ```
+///
+/// ```
+/// # use pgmq_orm_core::{Delay, ErrorKind};
+/// assert_eq!(Delay::try_from(-1_i32).unwrap_err().kind(), ErrorKind::InvalidArgument);
+/// assert_eq!(Delay::try_from(5_i32)?, Delay::Seconds(5));
+/// # Ok::<(), pgmq_orm_core::Error>(())
+/// ```
 ///
 /// ```
 /// use pgmq_orm_core::Delay;
@@ -36,7 +66,7 @@ pub enum VisibilityTimeout {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Delay {
     /// Visible this many seconds from now.
-    Seconds(i32),
+    Seconds(u32),
     /// Visible from this moment.
     Until(DateTime<Utc>),
 }
@@ -62,9 +92,27 @@ pub(crate) fn ceil_secs(d: Duration) -> i32 {
     i32::try_from(secs).unwrap_or(i32::MAX)
 }
 
+/// [`ceil_secs`] as the unsigned count of [`VisibilityTimeout::Seconds`] and [`Delay::Seconds`].
+fn ceil_secs_u32(d: Duration) -> u32 {
+    ceil_secs(d).unsigned_abs()
+}
+
+/// Seconds as pgmq's `integer` arguments take them: saturated at `i32::MAX`.
+#[doc(hidden)]
+pub fn __int_seconds(secs: u32) -> i32 {
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+/// A signed count of seconds for `option`, refused when negative.
+fn non_negative(secs: i32, option: &str) -> Result<u32, Error> {
+    u32::try_from(secs).map_err(|_| {
+        Error::InvalidArgument(format!("{option} must not be negative, got {secs} seconds"))
+    })
+}
+
 impl From<Duration> for VisibilityTimeout {
     fn from(d: Duration) -> Self {
-        Self::Seconds(ceil_secs(d))
+        Self::Seconds(ceil_secs_u32(d))
     }
 }
 
@@ -74,15 +122,22 @@ impl From<DateTime<Utc>> for VisibilityTimeout {
     }
 }
 
-impl From<i32> for VisibilityTimeout {
-    fn from(secs: i32) -> Self {
+impl From<u32> for VisibilityTimeout {
+    fn from(secs: u32) -> Self {
         Self::Seconds(secs)
+    }
+}
+
+impl TryFrom<i32> for VisibilityTimeout {
+    type Error = Error;
+    fn try_from(secs: i32) -> Result<Self, Error> {
+        non_negative(secs, "visibility timeout").map(Self::Seconds)
     }
 }
 
 impl From<Duration> for Delay {
     fn from(d: Duration) -> Self {
-        Self::Seconds(ceil_secs(d))
+        Self::Seconds(ceil_secs_u32(d))
     }
 }
 
@@ -92,9 +147,16 @@ impl From<DateTime<Utc>> for Delay {
     }
 }
 
-impl From<i32> for Delay {
-    fn from(secs: i32) -> Self {
+impl From<u32> for Delay {
+    fn from(secs: u32) -> Self {
         Self::Seconds(secs)
+    }
+}
+
+impl TryFrom<i32> for Delay {
+    type Error = Error;
+    fn try_from(secs: i32) -> Result<Self, Error> {
+        non_negative(secs, "delay").map(Self::Seconds)
     }
 }
 
@@ -229,6 +291,24 @@ mod tests {
         assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
         assert_eq!(ceil_secs(Duration::from_secs(2)), 2);
         assert_eq!(ceil_secs(Duration::MAX), i32::MAX);
+        assert_eq!(ceil_secs_u32(Duration::MAX), i32::MAX.unsigned_abs());
+        assert_eq!(__int_seconds(u32::MAX), i32::MAX);
+    }
+
+    #[test]
+    fn negative_seconds_are_refused_naming_the_option() {
+        let vt = VisibilityTimeout::try_from(-10_i32).unwrap_err();
+        assert!(
+            vt.to_string()
+                .contains("visibility timeout must not be negative"),
+            "{vt}"
+        );
+        let d = Delay::try_from(i32::MIN).unwrap_err();
+        assert!(d.to_string().contains("delay must not be negative"), "{d}");
+        assert_eq!(
+            VisibilityTimeout::try_from(0_i32).ok(),
+            Some(VisibilityTimeout::Seconds(0))
+        );
     }
 
     #[test]

@@ -25,9 +25,12 @@ pub struct PgmqVersion {
     pub patch: u32,
 }
 
-/// The oldest pgmq this project supports: 1.11 has everything both crates call
+/// The oldest pgmq this project supports: 1.11 has nearly everything both crates call
 /// (`last_read_at` in message records since 1.10, timestamp visibility timeouts since 1.10,
-/// topics since 1.11).
+/// topics since 1.11). The few functions that came later are gated one by one
+/// ([`crate::sql::function::SINCE`]): calling one on an older pgmq is an
+/// [`Error::PgmqTooOld`] naming it. Every version from this one on is tested by installing
+/// it on a real server.
 pub const MIN_PGMQ_VERSION: PgmqVersion = PgmqVersion::new(1, 11, 0);
 
 impl PgmqVersion {
@@ -60,6 +63,7 @@ impl PgmqVersion {
             Err(Error::PgmqTooOld {
                 found: self,
                 required: MIN_PGMQ_VERSION,
+                function: None,
             })
         }
     }

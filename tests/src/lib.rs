@@ -101,6 +101,41 @@ impl TestDb {
     /// Clones the pgmq template into a new database. Panics with the reason when no
     /// server can be had: this is test support.
     pub fn new() -> Self {
+        Self::clone_of(TEMPLATE_DB)
+    }
+
+    /// A fresh database with exactly pgmq `version` installed from SQL scripts (one of
+    /// [`pgmq_versions`], e.g. `"1.11.0"`), for tests that prove an operation on every
+    /// pgmq version the crates claim. The first call per version builds a template (the
+    /// 1.11.0 install script of an older upstream release, then the pinned release's
+    /// upgrade scripts up to `version`); later calls clone it. Panics with the reason
+    /// when `version` cannot be installed: this is test support.
+    ///
+    /// ```
+    /// let db = pgmq_harness::TestDb::with_pgmq_version("1.11.0");
+    /// assert!(db.url().starts_with("postgres://"));
+    /// ```
+    pub fn with_pgmq_version(version: &str) -> Self {
+        let template = format!("{TEMPLATE_DB}_v{}", version.replace('.', "_"));
+        if !template
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            panic!("pgmq-harness: not a pgmq version: {version:?}");
+        }
+        let admin_url = server().admin_url.clone();
+        let installed = run(ensure_template(
+            admin_url,
+            template.clone(),
+            Some(version.to_owned()),
+        ))
+        .and_then(|r| r)
+        .unwrap_or_else(|e| panic!("pgmq-harness: installing pgmq {version}: {e}"));
+        assert_eq!(installed, version, "pgmq-harness: template {template}");
+        Self::clone_of(&template)
+    }
+
+    fn clone_of(template: &str) -> Self {
         let server = server();
         let name = format!(
             "pgmq_test_{}_{}_{}",
@@ -111,7 +146,7 @@ impl TestDb {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0)
         );
-        let sql = format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}");
+        let sql = format!("CREATE DATABASE {name} TEMPLATE {template}");
         run(locked(server.admin_url.clone(), sql))
             .and_then(|r| r.map_err(Into::into))
             .unwrap_or_else(|e| panic!("pgmq-harness: creating {name}: {e}"));
@@ -256,6 +291,16 @@ async fn locked(url: String, sql: String) -> Result<(), sqlx::Error> {
 
 /// Creates the template database with pgmq once per server; returns the pgmq version.
 async fn prepare_template(admin_url: String) -> Result<String, BoxError> {
+    ensure_template(admin_url, TEMPLATE_DB.to_owned(), None).await
+}
+
+/// Creates the template database `template` once per server, with the newest pgmq
+/// (`version` `None`) or exactly `version`; returns the installed pgmq version.
+async fn ensure_template(
+    admin_url: String,
+    template: String,
+    version: Option<String>,
+) -> Result<String, BoxError> {
     let mut admin = PgConnection::connect(&admin_url).await?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(LOCK_KEY)
@@ -263,14 +308,14 @@ async fn prepare_template(admin_url: String) -> Result<String, BoxError> {
         .await?;
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)")
-            .bind(TEMPLATE_DB)
+            .bind(&template)
             .fetch_one(&mut admin)
             .await?;
-    let template_url = with_database(&admin_url, TEMPLATE_DB);
+    let template_url = with_database(&admin_url, &template);
     if !exists {
         // Built under another name and renamed when complete, so a crash never leaves a
         // half-installed template behind.
-        let building = format!("{TEMPLATE_DB}_building");
+        let building = format!("{template}_building");
         admin
             .execute(AssertSqlSafe(format!(
                 "DROP DATABASE IF EXISTS {building} WITH (FORCE)"
@@ -279,20 +324,24 @@ async fn prepare_template(admin_url: String) -> Result<String, BoxError> {
         admin
             .execute(AssertSqlSafe(format!("CREATE DATABASE {building}")))
             .await?;
-        install_pgmq(with_database(&admin_url, &building)).await?;
+        let building_url = with_database(&admin_url, &building);
+        match &version {
+            None => install_pgmq(building_url).await?,
+            Some(v) => install_pgmq_version(building_url, v).await?,
+        }
         admin
             .execute(AssertSqlSafe(format!(
-                "ALTER DATABASE {building} RENAME TO {TEMPLATE_DB}"
+                "ALTER DATABASE {building} RENAME TO {template}"
             )))
             .await?;
     }
-    let version = installed_version(&template_url).await?;
+    let installed = installed_version(&template_url).await?;
     sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(LOCK_KEY)
         .execute(&mut admin)
         .await?;
     admin.close().await?;
-    Ok(version)
+    Ok(installed)
 }
 
 /// Installs pgmq into the database at `url` unless it is there already:
@@ -321,6 +370,136 @@ async fn install_pgmq(url: String) -> Result<(), BoxError> {
         }
     }
     conn.close().await?;
+    Ok(())
+}
+
+/// The versions [`TestDb::with_pgmq_version`] can install, oldest first: the base
+/// script's version, then each version the pinned release's upgrade scripts lead to.
+///
+/// ```
+/// let versions = pgmq_harness::pgmq_versions();
+/// assert_eq!(versions[0], "1.11.0");
+/// assert!(versions.iter().any(|v| v == "1.13.0"));
+/// ```
+pub fn pgmq_versions() -> Vec<String> {
+    let scripts = scripts();
+    let mut versions = vec![scripts.base_version.clone()];
+    while let Some((_, to)) = scripts.upgrade_from(versions.last().map_or("", |v| v)) {
+        versions.push(to);
+    }
+    versions
+}
+
+/// The upstream SQL scripts, read as data from the crates' sources.
+#[derive(Debug)]
+struct Scripts {
+    /// `pgmq.sql` of the older release: installs [`Scripts::base_version`].
+    base: PathBuf,
+    /// The version `base` installs.
+    base_version: String,
+    /// The pinned release's directory of `pgmq--<from>--<to>.sql` upgrade scripts.
+    upgrades: PathBuf,
+}
+
+/// The release whose embedded `pgmq.sql` is the base of every versioned install (see
+/// tests/Cargo.toml).
+const BASE_RELEASE: &str = "0.33.3";
+
+fn scripts() -> &'static Scripts {
+    static SCRIPTS: OnceLock<Scripts> = OnceLock::new();
+    SCRIPTS.get_or_init(|| locate_scripts().unwrap_or_else(|e| panic!("pgmq-harness: {e}")))
+}
+
+/// Finds both upstream releases' sources with `cargo metadata` (which also downloads
+/// the never-built base release when it is missing).
+fn locate_scripts() -> Result<Scripts, String> {
+    let cargo = std::env::var_os("CARGO")
+        .or_else(|| option_env!("CARGO").map(Into::into))
+        .unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running cargo metadata: {e}"))?;
+    if !out.status.success() {
+        return Err("cargo metadata failed".to_owned());
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("cargo metadata: {e}"))?;
+    let sql_dir = |pick: &dyn Fn(&str) -> bool| {
+        meta["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["name"] == "pgmq" && p["version"].as_str().is_some_and(pick))
+            .find_map(|p| {
+                let manifest = Path::new(p["manifest_path"].as_str()?);
+                Some(manifest.parent()?.join("src/install/embedded"))
+            })
+            .ok_or_else(|| "no upstream pgmq release found by cargo metadata".to_owned())
+    };
+    let base_dir = sql_dir(&|v| v == BASE_RELEASE)?;
+    let pinned_dir = sql_dir(&|v| v != BASE_RELEASE)?;
+    let control = std::fs::read_to_string(base_dir.join("pgmq.control"))
+        .map_err(|e| format!("reading {}: {e}", base_dir.display()))?;
+    let base_version = control
+        .lines()
+        .find_map(|l| l.strip_prefix("default_version"))
+        .map(|v| v.trim_matches(|c: char| c == '=' || c == '\'' || c.is_whitespace()))
+        .ok_or("no default_version in the base release's pgmq.control")?
+        .to_owned();
+    Ok(Scripts {
+        base: base_dir.join("sql").join("pgmq.sql"),
+        base_version,
+        upgrades: pinned_dir.join("sql"),
+    })
+}
+
+impl Scripts {
+    /// The upgrade script from `version`, and the version it leads to.
+    fn upgrade_from(&self, version: &str) -> Option<(PathBuf, String)> {
+        let prefix = format!("pgmq--{version}--");
+        std::fs::read_dir(&self.upgrades)
+            .ok()?
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .find_map(|name| {
+                let to = name.strip_prefix(&prefix)?.strip_suffix(".sql")?.to_owned();
+                Some((self.upgrades.join(name), to))
+            })
+    }
+}
+
+/// Installs exactly pgmq `version` into the empty database at `url`: the base release's
+/// `pgmq.sql`, then the pinned release's upgrade scripts up to `version`, each recorded in
+/// `pgmq.__pgmq_migrations` as the upstream installer records them.
+async fn install_pgmq_version(url: String, version: &str) -> Result<(), BoxError> {
+    let scripts = scripts();
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await?;
+    let base = std::fs::read_to_string(&scripts.base)?;
+    sqlx::raw_sql(AssertSqlSafe(base)).execute(&pool).await?;
+    pgmq::install::init_migrations_table(&pool, scripts.base_version.parse()?).await?;
+    let mut current = scripts.base_version.clone();
+    while current != version {
+        let (path, to) = scripts
+            .upgrade_from(&current)
+            .ok_or_else(|| format!("no upgrade script leads from pgmq {current} to {version}"))?;
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(AssertSqlSafe(std::fs::read_to_string(&path)?))
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO pgmq.__pgmq_migrations (name, version) VALUES ($1, $2)")
+            .bind(path.file_name().and_then(|n| n.to_str()))
+            .bind(&to)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        current = to;
+    }
+    pool.close().await;
     Ok(())
 }
 
@@ -645,6 +824,12 @@ impl PrivateCluster {
     pub fn restart(&self) {
         self.stop();
         self.start_again();
+    }
+
+    /// The server's log so far (its stderr): with `log_statement = 'all'`, every statement
+    /// it received, for tests that check what reached the server as SQL text.
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.cluster.dir.join("server.log")).unwrap_or_default()
     }
 
     /// The process ids of the postmaster and all its children (backends and background

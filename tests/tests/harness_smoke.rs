@@ -65,6 +65,46 @@ fn dropped_test_database_is_gone() {
     assert!(err.to_string().contains(&name), "{err}");
 }
 
+#[tokio::test]
+async fn every_installable_pgmq_version_installs_and_reports_itself() {
+    let versions = pgmq_harness::pgmq_versions();
+    for claimed in ["1.11.0", "1.12.0", "1.13.0"] {
+        assert!(
+            versions.iter().any(|v| v == claimed),
+            "{claimed} missing in {versions:?}"
+        );
+    }
+    for version in &versions {
+        let db = pgmq_harness::TestDb::with_pgmq_version(version);
+        let mut conn = PgConnection::connect(db.url()).await.unwrap();
+        let recorded: Vec<String> =
+            sqlx::query_scalar("SELECT version FROM pgmq.__pgmq_migrations")
+                .fetch_all(&mut conn)
+                .await
+                .unwrap();
+        let installed = pgmq_orm_core::PgmqVersion::installed(None, &recorded).unwrap();
+        assert_eq!(installed.to_string(), *version);
+        // A real pgmq of that version: send and read work through its functions.
+        sqlx::query("SELECT pgmq.create($1)")
+            .bind("v")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        sqlx::query("SELECT pgmq.send($1, $2)")
+            .bind("v")
+            .bind(serde_json::json!({"v": version}))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pgmq.read($1, 30, 10)")
+            .bind("v")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
+
 /// A missing optional extension is a reported skip, or, with the CI variable set, a
 /// failure; a present one is created.
 #[test]

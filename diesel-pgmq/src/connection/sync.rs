@@ -13,7 +13,7 @@ use pgmq_orm_core::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{convert, decode_all, name, one, pick_version};
+use super::{convert, decode_all, name, one};
 use crate::error::from_diesel;
 use crate::query::{
     self, MessageRow, MetricsRow, NotifyThrottleRow, QueueInfoRow, RoutingMatchRow,
@@ -896,15 +896,52 @@ pub trait PgmqConnectionExt {
     ) -> Result<i64, Error>;
 }
 
-macro_rules! load {
+/// Runs a statement into rows, `?` on errors, without the version lookup of [`load`].
+macro_rules! plain_load {
     ($conn:expr, $stmt:expr, $row:ty) => {
         RunQueryDsl::load::<$row>($stmt, $conn).map_err(from_diesel)?
     };
 }
 
+fn installed<C>(conn: &mut C) -> Result<Option<PgmqVersion>, Error>
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
+    installed_version!(conn, plain_load)
+}
+
+/// `err`, or the typed version error it stands for when it
+/// [may come from an older pgmq](Error::may_need_newer_pgmq): the installed version is
+/// looked up on this error path only (inside a failed transaction the lookup fails too,
+/// and `err` is returned as it is).
+pub(crate) fn version_error<C>(conn: &mut C, err: Error) -> Error
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
+    if !err.may_need_newer_pgmq() {
+        return err;
+    }
+    match installed(conn) {
+        Ok(version) => err.for_installed_version(version),
+        Err(_) => err,
+    }
+}
+
+macro_rules! load {
+    ($conn:expr, $stmt:expr, $row:ty) => {
+        match RunQueryDsl::load::<$row>($stmt, &mut *$conn) {
+            Ok(rows) => rows,
+            Err(e) => return Err(version_error(&mut *$conn, from_diesel(e))),
+        }
+    };
+}
+
 macro_rules! exec {
     ($conn:expr, $stmt:expr) => {
-        RunQueryDsl::execute($stmt, $conn).map_err(from_diesel)?
+        match RunQueryDsl::execute($stmt, &mut *$conn) {
+            Ok(n) => n,
+            Err(e) => return Err(version_error(&mut *$conn, from_diesel(e))),
+        }
     };
 }
 

@@ -7,7 +7,8 @@
 //! payload and headers inside the server (`DELETE ... RETURNING` feeding `pgmq.send`), so
 //! a payload is never parsed on the way and arrives byte for byte as it was stored: big
 //! integers, numbers beyond `f64` and any depth included. The table name comes from a
-//! validated [`QueueName`] and is quoted; every value is a bound `$n` parameter.
+//! validated [`QueueName`] (lower-cased, as pgmq names tables) and is quoted; every value is
+//! a bound `$n` parameter.
 
 use crate::sql::columns;
 use crate::{Error, IntoQueueName, QueueName};
@@ -16,8 +17,8 @@ use super::DEAD_LETTER_HEADER;
 
 fn sources_from(dlq: &QueueName) -> String {
     format!(
-        "SELECT msg_id, headers->'{DEAD_LETTER_HEADER}'->>'source_queue' AS source_queue FROM pgmq.\"{}\"",
-        dlq.table_name()
+        "SELECT msg_id, headers->'{DEAD_LETTER_HEADER}'->>'source_queue' AS source_queue FROM {}",
+        dlq.quoted_table_name()
     )
 }
 
@@ -32,9 +33,9 @@ fn select_from(dlq: &QueueName) -> String {
         })
         .collect();
     format!(
-        "SELECT {} FROM pgmq.\"{}\"",
+        "SELECT {} FROM {}",
         cols.join(", "),
-        dlq.table_name()
+        dlq.quoted_table_name()
     )
 }
 
@@ -111,13 +112,13 @@ pub mod dead_letter_sql {
     /// ```
     pub fn move_to_queue(source: &QueueName) -> String {
         format!(
-            "WITH moved AS (DELETE FROM pgmq.\"{table}\" WHERE msg_id = $1::bigint \
+            "WITH moved AS (DELETE FROM {table} WHERE msg_id = $1::bigint \
              RETURNING message, headers) \
              SELECT pgmq.send($2::text, moved.message, \
              (CASE WHEN jsonb_typeof(moved.headers) = 'object' THEN moved.headers ELSE '{{}}'::jsonb END) \
              || jsonb_build_object('{header}', $3::jsonb || jsonb_build_object('headers', moved.headers)), \
              0) AS msg_id FROM moved",
-            table = source.table_name(),
+            table = source.quoted_table_name(),
             header = super::DEAD_LETTER_HEADER,
         )
     }
@@ -162,7 +163,7 @@ pub mod dead_letter_sql {
         let h = "moved.headers";
         let rec = format!("{h}->'{}'", super::DEAD_LETTER_HEADER);
         format!(
-            "WITH moved AS (DELETE FROM pgmq.\"{table}\" WHERE msg_id = ANY($1::bigint[]) \
+            "WITH moved AS (DELETE FROM {table} WHERE msg_id = ANY($1::bigint[]) \
              RETURNING msg_id, message, headers), \
              agg AS (SELECT array_agg(moved.msg_id ORDER BY moved.msg_id) AS dead, \
              array_agg(moved.message ORDER BY moved.msg_id) AS msgs, \
@@ -172,7 +173,7 @@ pub mod dead_letter_sql {
              ELSE {h} END ORDER BY moved.msg_id) AS hdrs FROM moved) \
              SELECT agg.dead, ARRAY(SELECT pgmq.send_batch($2::text, agg.msgs, agg.hdrs, 0)) AS sent \
              FROM agg WHERE agg.dead IS NOT NULL",
-            table = dlq.table_name(),
+            table = dlq.quoted_table_name(),
             key = super::DEAD_LETTER_HEADER,
         )
     }
@@ -263,7 +264,8 @@ impl DeadLetters {
         for (msg_id, source) in rows {
             let queue = match (&self.target, source) {
                 (Some(q), _) => q.clone(),
-                (None, Some(source)) => QueueName::new(source)?,
+                // The source may be a queue another client created: pgmq's rules.
+                (None, Some(source)) => QueueName::existing(source)?,
                 (None, None) => {
                     return Err(Error::InvalidArgument(format!(
                         "dead letter {msg_id} has no failure record naming its source queue; requeue it to a named queue"

@@ -2,13 +2,17 @@
 
 use std::time::Duration;
 
-use crate::QueueName;
+use crate::{Error, QueueName};
 
 /// Exponential backoff with jitter and an attempt limit.
 ///
 /// The delay before attempt `n + 1` is `initial * multiplier^(n-1)`, capped at `max`, then
 /// shortened by up to `jitter` (a fraction in `0.0..=1.0`) so that a burst of failures does
 /// not come back as a burst.
+///
+/// [`validate`](Self::validate) refuses settings that make no sense (a NaN or negative
+/// multiplier or jitter, fewer than one attempt); a consumer checks its policy before it
+/// starts. [`backoff`](Self::backoff) never panics, whatever the settings.
 ///
 /// ```
 /// use std::time::Duration;
@@ -44,8 +48,42 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
+    /// [`Error::InvalidArgument`], naming the setting, when the policy makes no sense:
+    /// `multiplier` not a finite number of at least 1, `jitter` not a finite fraction in
+    /// `0.0..=1.0`, or `max_attempts` below 1. (An `initial` above `max` is allowed: every
+    /// delay is then `max`.)
+    ///
+    /// ```
+    /// use pgmq_orm_core::consumer::RetryPolicy;
+    /// assert!(RetryPolicy::default().validate().is_ok());
+    /// let nan = RetryPolicy { jitter: f64::NAN, ..RetryPolicy::default() };
+    /// assert!(nan.validate().unwrap_err().to_string().contains("RetryPolicy::jitter"));
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |option: &str, value: String, expected: &str| {
+            Err(Error::InvalidArgument(format!(
+                "RetryPolicy::{option} must be {expected}, got {value}"
+            )))
+        };
+        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
+            return bad(
+                "multiplier",
+                self.multiplier.to_string(),
+                "a finite number >= 1",
+            );
+        }
+        if !(self.jitter.is_finite() && (0.0..=1.0).contains(&self.jitter)) {
+            return bad("jitter", self.jitter.to_string(), "in 0.0..=1.0");
+        }
+        if self.max_attempts < 1 {
+            return bad("max_attempts", self.max_attempts.to_string(), "at least 1");
+        }
+        Ok(())
+    }
+
     /// The delay after failed attempt `attempt` (1-based), given a uniform sample
-    /// `random` in `0.0..1.0`.
+    /// `random` in `0.0..1.0`. Never panics: settings [`validate`](Self::validate)
+    /// refuses are read as their nearest sensible value (a NaN jitter as none).
     ///
     /// ```
     /// use std::time::Duration;
@@ -57,8 +95,9 @@ impl RetryPolicy {
         let exp = attempt.saturating_sub(1).clamp(0, 64);
         let raw = self.initial.as_secs_f64() * self.multiplier.max(1.0).powi(exp);
         let capped = raw.min(self.max.as_secs_f64());
-        let jitter = self.jitter.clamp(0.0, 1.0) * random.clamp(0.0, 1.0);
-        Duration::from_secs_f64(capped * (1.0 - jitter))
+        let fraction = |x: f64| if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) };
+        let jitter = fraction(self.jitter) * fraction(random);
+        Duration::try_from_secs_f64(capped * (1.0 - jitter)).unwrap_or(self.max)
     }
 
     /// Whether a message read `read_ct` times has used up its attempts.
@@ -134,6 +173,61 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn nonsense_settings_never_panic_in_backoff() {
+        let huge = RetryPolicy {
+            initial: Duration::MAX,
+            max: Duration::MAX,
+            ..no_jitter()
+        };
+        assert_eq!(huge.backoff(3, 0.0), Duration::MAX);
+        for (multiplier, jitter, random) in [
+            (f64::NAN, f64::NAN, f64::NAN),
+            (f64::INFINITY, f64::INFINITY, f64::INFINITY),
+            (-2.0, -1.0, -1.0),
+            (f64::NEG_INFINITY, f64::NEG_INFINITY, 0.5),
+        ] {
+            let p = RetryPolicy {
+                multiplier,
+                jitter,
+                ..RetryPolicy::default()
+            };
+            assert!(p.backoff(4, random) <= p.max);
+            assert!(p.validate().is_err());
+        }
+    }
+
+    #[test]
+    fn validate_names_the_setting() {
+        let msg = |p: RetryPolicy| p.validate().unwrap_err().to_string();
+        let d = RetryPolicy::default;
+        assert!(
+            msg(RetryPolicy {
+                multiplier: 0.5,
+                ..d()
+            })
+            .contains("RetryPolicy::multiplier")
+        );
+        assert!(msg(RetryPolicy { jitter: 1.5, ..d() }).contains("RetryPolicy::jitter"));
+        assert!(
+            msg(RetryPolicy {
+                max_attempts: 0,
+                ..d()
+            })
+            .contains("RetryPolicy::max_attempts")
+        );
+        assert!(
+            RetryPolicy {
+                jitter: 0.0,
+                multiplier: 1.0,
+                max_attempts: 1,
+                ..d()
+            }
+            .validate()
+            .is_ok()
+        );
     }
 
     #[test]

@@ -152,6 +152,9 @@ where
     ///
     /// Never holds more messages than free handler slots (plus one batch read ahead with
     /// [`ConsumerConfig::read_ahead()`]), so memory does not grow with the queue's depth.
+    /// A [`RetryPolicy`](super::RetryPolicy) that makes no sense is
+    /// [`Error::InvalidArgument`] before anything is read
+    /// ([`RetryPolicy::validate`](super::RetryPolicy::validate)).
     ///
     /// ```no_run
     /// # use pgmq_orm_core::consumer::*;
@@ -232,6 +235,8 @@ where
     async fn consume(&self, cancel: CancellationToken, until_empty: bool) -> Result<(), Error> {
         self.preflight().await?;
         let cfg = &self.config;
+        // Settings that make no sense are refused before anything is read.
+        cfg.retry.validate()?;
         let batch = cfg.batch_size.max(1);
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let hard_stop = CancellationToken::new();

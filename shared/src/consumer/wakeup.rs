@@ -175,16 +175,21 @@ pub async fn wait_or_sleep<S: NotificationSource>(wakeups: Option<&Wakeups<S>>, 
     }
 }
 
-/// The `LISTEN` statement for a channel. The channel of a validated [`QueueName`] holds
-/// only `[a-z0-9_.]` and the fixed prefix and suffix, so quoting it is enough; `LISTEN`
-/// takes no bound parameters.
+/// The `LISTEN` statement for `queue`'s insert channel ([`QueueName::notify_channel`]),
+/// quoted exactly: case kept, inner double quotes doubled, as `LISTEN` takes no bound
+/// parameters.
 ///
 /// ```
 /// use pgmq_orm_core::{QueueName, consumer::listen_sql};
 /// assert_eq!(listen_sql(&QueueName::new("jobs").unwrap()), r#"LISTEN "pgmq.q_jobs.INSERT""#);
+/// let mixed = QueueName::existing("My\"Queue").unwrap();
+/// assert_eq!(listen_sql(&mixed), r#"LISTEN "pgmq.q_My""Queue.INSERT""#);
 /// ```
 pub fn listen_sql(queue: &QueueName) -> String {
-    format!("LISTEN \"{}\"", queue.notify_channel())
+    format!(
+        "LISTEN {}",
+        crate::queue_name::quote_identifier(&queue.notify_channel())
+    )
 }
 
 #[cfg(test)]

@@ -55,8 +55,21 @@ impl Clients {
         Ok(())
     }
 
-    /// How the queue's messages were read: `read`, `read_with_poll` or `pop`.
+    /// Reads `q` with `client` as `how` says (`read`, `poll` for `read_with_poll`, `pop`),
+    /// both halves of the batch in msg_id order (pgmq returns a batch in no set order).
     async fn call<T: DeserializeOwned>(
+        &mut self,
+        client: usize,
+        how: &str,
+        q: &str,
+    ) -> Result<Messages<T>, pgmq_orm_core::Error> {
+        let (mut ok, mut bad) = self.call_unsorted(client, how, q).await?.into_parts();
+        ok.sort_by_key(|m| m.msg_id);
+        bad.sort_by_key(|e| e.msg_id);
+        Ok(Messages::from_parts(ok, bad))
+    }
+
+    async fn call_unsorted<T: DeserializeOwned>(
         &mut self,
         client: usize,
         how: &str,

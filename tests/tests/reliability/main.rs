@@ -9,5 +9,6 @@ mod foreign_rows;
 mod health;
 mod load;
 mod roles;
+mod security;
 mod support;
 mod timeouts;
