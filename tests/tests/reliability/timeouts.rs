@@ -287,6 +287,8 @@ const DEAD_NETWORK_BOUND: Duration = Duration::from_secs(6);
 /// new connection works.
 #[test]
 fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> Res {
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
     use diesel_pgmq::PgmqConnectionExt as _;
     let cluster = PrivateCluster::start();
     let url = with_param(cluster.url(), DEAD_NETWORK_PARAMS);
@@ -300,6 +302,31 @@ fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> R
         .connection_timeout(Duration::from_secs(2))
         .build(ConnectionManager::<PgConnection>::new(&url))?;
     pool.get()?.send("jobs", &Job { id: 2 })?;
+    // A call already at the server, waiting on a lock, on a connection with keepalives
+    // only: no data is in flight when the network dies, so only the probes notice.
+    let mut locker = PgConnection::establish(cluster.url())?;
+    locker.batch_execute("BEGIN; LOCK TABLE pgmq.q_jobs IN ACCESS EXCLUSIVE MODE")?;
+    let keepalive_url = with_param(
+        cluster.url(),
+        "keepalives_idle=1&keepalives_interval=1&keepalives_count=2",
+    );
+    let mut waiting = PgConnection::establish(&keepalive_url)?;
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sent = waiting.send("jobs", &Job { id: 6 }).map_err(|e| e.kind());
+        let _ = waiting_tx.send((sent, std::time::Instant::now()));
+    });
+    while diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT FROM pg_locks WHERE NOT granted)",
+    ))
+    .get_result::<bool>(&mut locker)?
+        == false
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the server's (delayed) acknowledgement of the call arrive: unacknowledged data
+    // is tcp_user_timeout's case, not the keepalives'.
+    std::thread::sleep(Duration::from_millis(500));
 
     let dead = DeadNetwork::cut(cluster.port())?;
     let started = std::time::Instant::now();
@@ -316,9 +343,17 @@ fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> R
         let got = pool.get().map(drop).map_err(diesel_pgmq::error::from_r2d2);
         (got, started.elapsed())
     })?;
+    let waited = waiting_rx.recv_timeout(DEAD_NETWORK_BOUND.saturating_sub(started.elapsed()));
+    let (waited, waited_took) = match waited {
+        Ok((sent, at)) => (Ok(sent), at.duration_since(started)),
+        Err(e) => (Err(e), started.elapsed()),
+    };
     let plain = plain_rx.recv_timeout(DEAD_NETWORK_BOUND.saturating_sub(started.elapsed()));
     drop(dead);
-    eprintln!("dead network: direct call {direct:?}, r2d2 checkout {checkout:?}");
+    eprintln!(
+        "dead network: direct call {direct:?}, r2d2 checkout {checkout:?}, \
+         call waiting on a lock {waited:?} after {waited_took:?}"
+    );
 
     let (sent, took) = direct;
     assert_eq!(sent.map_err(|e| e.kind()), Err(ErrorKind::Database));
@@ -326,11 +361,17 @@ fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> R
     let (got, took) = checkout;
     assert_eq!(got.map_err(|e| e.kind()), Err(ErrorKind::Pool));
     assert!(took < DEAD_NETWORK_BOUND, "checkout took {took:?}");
+    assert_eq!(
+        waited,
+        Ok(Err(ErrorKind::Database)),
+        "after {waited_took:?}"
+    );
     assert!(
         plain.is_err(),
         "without the settings the call ended within the bound too ({plain:?}): it proves nothing"
     );
 
+    locker.batch_execute("ROLLBACK")?;
     let mut fresh = PgConnection::establish(&url)?;
     fresh.send("jobs", &Job { id: 5 })?;
     Ok(())
