@@ -316,12 +316,15 @@ fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> R
         let sent = waiting.send("jobs", &Job { id: 6 }).map_err(|e| e.kind());
         let _ = waiting_tx.send((sent, std::time::Instant::now()));
     });
-    while diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+    let lock_waited = std::time::Instant::now();
+    let waiting_on_lock = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
         "EXISTS (SELECT FROM pg_locks WHERE NOT granted)",
-    ))
-    .get_result::<bool>(&mut locker)?
-        == false
-    {
+    ));
+    while !waiting_on_lock.clone().get_result::<bool>(&mut locker)? {
+        assert!(
+            lock_waited.elapsed() < HANG,
+            "the call never waited on the lock"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // Let the server's (delayed) acknowledgement of the call arrive: unacknowledged data
