@@ -34,7 +34,9 @@ use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
 pub use pgmq_orm_core::consumer::*;
-use pgmq_orm_core::{BatchSize, Error, QueueName, RawJsonMessage, VisibilityTimeout, sql};
+use pgmq_orm_core::{
+    BatchSize, Error, PgmqVersion, QueueName, RawJsonMessage, VisibilityTimeout, sql,
+};
 use serde_json::Value;
 
 use crate::PgmqAsyncConnectionExt;
@@ -241,10 +243,39 @@ impl ConsumerBackend for DieselBackend {
         })
     }
 
+    fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            // `to_regclass`, not `pgmq.list_queues()`: a least-privilege consumer role may
+            // not execute the latter.
+            let row: Present = diesel::sql_query(sql::QUEUE_TABLE_EXISTS)
+                .bind::<diesel::sql_types::Text, _>(queue.quoted_table_name())
+                .get_result(&mut *self.conn().await?)
+                .await
+                .map_err(from_diesel)?;
+            Ok(row.present)
+        })
+    }
+
+    fn pgmq_version(&self) -> BoxFuture<'_, Result<Option<PgmqVersion>, Error>> {
+        Box::pin(async move { self.conn().await?.pgmq_version().await.map(Some) })
+    }
+
+    fn pool_capacity(&self) -> Option<usize> {
+        // The `LISTEN` connection of `with_notify` is outside the pool.
+        usize::try_from(self.pool.config().max_size).ok()
+    }
+
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
         Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
+}
+
+/// The one boolean of [`sql::QUEUE_TABLE_EXISTS`].
+#[derive(diesel::QueryableByName)]
+struct Present {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    present: bool,
 }
 
 /// Insert notifications through diesel-async: a dedicated `AsyncPgConnection` that ran

@@ -26,7 +26,8 @@ use std::time::Duration;
 
 pub use pgmq_orm_core::consumer::*;
 use pgmq_orm_core::{
-    BatchSize, BoxError, Error, Message, QueueName, RawJsonMessage, VisibilityTimeout, sql,
+    BatchSize, BoxError, Error, Message, PgmqVersion, QueueName, RawJsonMessage, VisibilityTimeout,
+    sql,
 };
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{
@@ -268,6 +269,44 @@ impl ConsumerBackend for SeaOrmBackend {
         })
     }
 
+    fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
+        Box::pin(async move {
+            // `to_regclass`, not `pgmq.list_queues()`: a least-privilege consumer role may
+            // not execute the latter.
+            let stmt = Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql::QUEUE_TABLE_EXISTS,
+                [queue.quoted_table_name().into()],
+            );
+            let row = self
+                .hot
+                .query_one_raw(stmt)
+                .await
+                .map_err(into_pgmq_error)?;
+            match row {
+                Some(row) => row.try_get_by_index::<bool>(0).map_err(into_pgmq_error),
+                None => Ok(false),
+            }
+        })
+    }
+
+    fn pgmq_version(&self) -> BoxFuture<'_, Result<Option<PgmqVersion>, Error>> {
+        Box::pin(async move { self.hot.pgmq_version().await.map(Some) })
+    }
+
+    fn pool_capacity(&self) -> Option<usize> {
+        let max = self
+            .db
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections();
+        // The `LISTEN` connection is held for good. A pinned connection is held too, but
+        // it serves the reads and acknowledgements the consumer counts one connection
+        // for, so it stays in the count.
+        let held = usize::from(self.wakeups.is_some());
+        usize::try_from(max).ok().map(|m| m.saturating_sub(held))
+    }
+
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         let _ = queue;
         Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
@@ -334,6 +373,35 @@ impl NotificationSource for SeaOrmListener {
 /// its database writes and the delete commit together (exactly-once effects).
 /// Returning `Err` rolls both back and the message is retried.
 ///
+/// Usually an async closure: one that captures nothing is a handler as is, and one that
+/// needs state gets it as its first argument through [`with_state`]:
+///
+/// ```
+/// use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+/// use sea_orm_pgmq::consumer::{TxHandler, with_state};
+/// use sea_orm_pgmq::{BoxError, Message};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+///
+/// let record = async |tx: &DatabaseTransaction, m: Message<i64>| {
+///     tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres,
+///         "INSERT INTO orders(id) VALUES ($1)", [m.message.into()])).await?;
+///     Ok::<(), BoxError>(())
+/// };
+/// assert_tx_handler(&record);
+///
+/// let limited = with_state(100_i64, async |max: &i64, tx: &DatabaseTransaction, m: Message<i64>| {
+///     if m.message > *max {
+///         return Err::<(), BoxError>("over the limit".into());
+///     }
+///     tx.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres,
+///         "INSERT INTO orders(id) VALUES ($1)", [m.message.into()])).await?;
+///     Ok(())
+/// });
+/// assert_tx_handler(&limited);
+/// ```
+///
+/// The trait form, for handlers that are types of their own:
+///
 /// ```
 /// use sea_orm::{ConnectionTrait, DatabaseTransaction, Statement, DbBackend};
 /// use sea_orm_pgmq::consumer::{BoxFuture, TxHandler};
@@ -374,6 +442,33 @@ impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
         message: Message<T>,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         (**self).handle(tx, message)
+    }
+}
+
+/// An async closure that captures nothing, `async |tx: &DatabaseTransaction, m| { .. }`, is
+/// a transactional handler, and so is one with state from [`with_state`].
+///
+/// ```
+/// # use sea_orm::DatabaseTransaction;
+/// # use sea_orm_pgmq::{BoxError, Message, consumer::{TxHandler, with_state}};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// assert_tx_handler(&async |_tx: &DatabaseTransaction, _m: Message<u8>| Ok::<(), BoxError>(()));
+/// let h = with_state(String::from("audit"), async |_s: &String, _tx: &DatabaseTransaction, _m: Message<u8>| {
+///     Ok::<(), BoxError>(())
+/// });
+/// assert_tx_handler(&h);
+/// ```
+impl<T, F> TxHandler<T> for F
+where
+    T: 'static,
+    F: for<'a> TxFn<'a, &'a DatabaseTransaction, T> + Copy + Send + Sync + 'static,
+{
+    fn handle<'a>(
+        &'a self,
+        tx: &'a DatabaseTransaction,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.call(tx, message)
     }
 }
 
@@ -436,23 +531,32 @@ where
         queue: &QueueName,
         message: Message<T>,
         archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>> {
+    ) -> BoxFuture<'static, Result<(), ProcessError>> {
         let db = self.db.clone();
         let handler = Arc::clone(&self.handler);
         let queue = queue.clone();
         Box::pin(async move {
-            let tx = db.begin().await?;
+            // Only the handler's own error is a failed attempt; `BEGIN`, the
+            // acknowledgement and `COMMIT` failing are infrastructure failures.
+            let tx = db.begin().await.map_err(into_pgmq_error)?;
             let msg_id = message.msg_id;
             // An early return drops `tx`, which rolls back the handler's writes too.
-            handler.handle(&tx, message).await?;
+            handler
+                .handle(&tx, message)
+                .await
+                .map_err(ProcessError::Handler)?;
             let found = if archive {
                 tx.archive(&queue, msg_id).await?
             } else {
                 tx.delete(&queue, msg_id).await?
             };
-            acknowledged(found, &queue, msg_id)?;
-            tx.commit().await?;
+            acknowledged(found, &queue, msg_id).map_err(ProcessError::Handler)?;
+            tx.commit().await.map_err(into_pgmq_error)?;
             Ok(())
         })
+    }
+
+    fn connections_per_handler(&self) -> usize {
+        1
     }
 }

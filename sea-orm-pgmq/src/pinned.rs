@@ -15,8 +15,15 @@
 //! fails the call that finds it broken and is closed; the next call checks a fresh one
 //! out of the pool. For a unit of work that must commit together, begin a transaction on
 //! the `DatabaseConnection` as usual; a transaction holds its connection in the same way.
+//!
+//! A call never leaves the connection half-used: if its future is dropped mid-statement
+//! (a `tokio::time::timeout`, a `select!`, a cancelled task) the connection is closed and
+//! the next call takes a fresh one, instead of waiting behind the abandoned statement.
+//! [`PinnedConnection::with_statement_timeout`] bounds every call on the client side, so
+//! a lock wait, a frozen server or a dead network cannot hold a caller forever.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::pool::PoolConnection;
@@ -57,6 +64,8 @@ pub struct PinnedConnection {
     pool: PgPool,
     /// The held connection; `None` after it broke, until the next call.
     conn: Mutex<Option<PoolConnection<Postgres>>>,
+    /// Client-side limit on each call, if any.
+    timeout: Option<Duration>,
 }
 
 impl PinnedConnection {
@@ -105,28 +114,76 @@ impl PinnedConnection {
         Ok(Self {
             pool: pool.clone(),
             conn: Mutex::new(Some(conn)),
+            timeout: None,
         })
     }
 
+    /// Bounds every call on the client side: one that has not finished after `limit`
+    /// (waiting for the connection included) fails, and its connection is closed (the
+    /// server may still be running the statement) and replaced on the next call. This is
+    /// what stops a lock wait, a frozen server or a dead network from holding the caller;
+    /// TCP keepalives do not help against a frozen server, whose kernel still answers
+    /// them.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let test_db = pgmq_harness::TestDb::new();
+    /// use std::time::Duration;
+    /// use sea_orm::ConnectionTrait;
+    ///
+    /// let db = sea_orm::Database::connect(test_db.url()).await?;
+    /// let conn = sea_orm_pgmq::PinnedConnection::acquire(&db)
+    ///     .await?
+    ///     .with_statement_timeout(Duration::from_millis(200));
+    /// assert!(conn.execute_unprepared("SELECT pg_sleep(5)").await.is_err());
+    /// conn.execute_unprepared("SELECT 1").await?; // on a fresh connection
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn with_statement_timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+
     /// Runs `run` on the held connection, checking a new one out first if the last one
-    /// broke, and closing this one if `run` finds it broken.
+    /// broke, and closing this one if `run` finds it broken, runs past the timeout, or is
+    /// dropped before it finishes.
     async fn with_conn<T>(
         &self,
         run: impl AsyncFnOnce(&mut sqlx::PgConnection) -> Result<T, sqlx::Error>,
     ) -> Result<T, Failure> {
-        let mut held = self.conn.lock().await;
-        let conn = match &mut *held {
-            Some(conn) => conn,
-            empty => empty.insert(self.pool.acquire().await.map_err(Failure::Acquire)?),
+        let call = async {
+            let mut held = self.conn.lock().await;
+            let conn = match held.take() {
+                Some(conn) => conn,
+                None => self.pool.acquire().await.map_err(Failure::Acquire)?,
+            };
+            // Closed if this future is dropped mid-statement: the connection would
+            // otherwise carry the abandoned statement's reply into the next call.
+            let mut guard = CloseUnlessReturned(Some(conn));
+            let result = match guard.0.as_mut() {
+                Some(conn) => run(conn).await,
+                None => unreachable!("the guard holds the connection until returned"),
+            };
+            if let Some(mut conn) = guard.0.take() {
+                if result.as_ref().is_err_and(is_broken) {
+                    conn.close_on_drop();
+                } else {
+                    *held = Some(conn);
+                }
+            }
+            result.map_err(Failure::Run)
         };
-        let result = run(conn).await;
-        if let Err(err) = &result
-            && is_broken(err)
-            && let Some(mut broken) = held.take()
-        {
-            broken.close_on_drop();
+        match self.timeout {
+            None => call.await,
+            Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+                Err(Failure::Run(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("statement did not finish within {limit:?} (client-side timeout)"),
+                ))))
+            }),
         }
-        result.map_err(Failure::Run)
     }
 
     /// Runs `stmt` with its values bound, handing the statement's values to sqlx without
@@ -145,6 +202,17 @@ impl PinnedConnection {
             SqlxValues(values.unwrap_or(Values(Vec::new()))),
         );
         self.with_conn(async |conn| run(query, conn).await).await
+    }
+}
+
+/// Holds the connection while a statement runs; closes it if dropped still holding it.
+struct CloseUnlessReturned(Option<PoolConnection<Postgres>>);
+
+impl Drop for CloseUnlessReturned {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.as_mut() {
+            conn.close_on_drop();
+        }
     }
 }
 

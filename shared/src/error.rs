@@ -88,6 +88,15 @@ pub enum Error {
     /// The connection pool could not hand out a connection (timeout, broken server, ...).
     #[error("connection pool error: {0}")]
     Pool(#[source] BoxError),
+    /// A client-side time limit ran out before the database answered (a lock wait, a
+    /// frozen server, a dead network); the statement's outcome is unknown.
+    #[error("{what} did not finish within {after:?}")]
+    Timeout {
+        /// What was waited for.
+        what: &'static str,
+        /// The limit.
+        after: std::time::Duration,
+    },
 }
 
 /// The category of an [`Error`], for callers that branch on what went wrong.
@@ -118,6 +127,8 @@ pub enum ErrorKind {
     Database,
     /// See [`Error::Pool`].
     Pool,
+    /// See [`Error::Timeout`].
+    Timeout,
 }
 
 /// Which part of a message a decode or encode error is about.
@@ -205,6 +216,7 @@ impl Error {
             Self::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Self::Database { .. } => ErrorKind::Database,
             Self::Pool(_) => ErrorKind::Pool,
+            Self::Timeout { .. } => ErrorKind::Timeout,
         }
     }
 
@@ -226,6 +238,11 @@ impl Error {
     /// ```
     pub fn from_database(code: Option<&str>, message: &str, source: impl Into<BoxError>) -> Self {
         let source = source.into();
+        // pgmq's own check (`enable_notify_insert` and others raise it before touching
+        // the table), whatever SQLSTATE the driver reports.
+        if let Some(queue) = pgmq_queue_missing(message) {
+            return Self::QueueMissing { queue, source };
+        }
         match code {
             Some(UNDEFINED_TABLE) => match missing_queue(message) {
                 Some(queue) => Self::QueueMissing { queue, source },
@@ -343,6 +360,15 @@ impl Error {
     }
 }
 
+/// Extracts `<name>` from pgmq's `Queue "<name>" does not exist. ...`.
+fn pgmq_queue_missing(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("Queue \"")?;
+    let (name, after) = rest.split_once('"')?;
+    after
+        .starts_with(" does not exist")
+        .then(|| name.to_owned())
+}
+
 /// Extracts `pgmq.<name>(<argument types>)` from `function pgmq.<name>(..) does not exist`.
 fn missing_function(message: &str) -> Option<String> {
     let start = message.find("function pgmq.")? + "function ".len();
@@ -392,6 +418,12 @@ mod tests {
             src(),
         );
         assert_eq!(e.kind(), ErrorKind::PgmqMissing);
+        let e = Error::from_database(
+            None,
+            "Queue \"jbos\" does not exist. Create it first using pgmq.create()",
+            src(),
+        );
+        assert!(matches!(e, Error::QueueMissing { ref queue, .. } if queue == "jbos"));
         let e = Error::from_database(None, "connection reset", src());
         assert!(matches!(e, Error::Database { code: None, .. }));
     }

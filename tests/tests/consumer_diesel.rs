@@ -3,6 +3,7 @@
 
 mod consumer_support;
 
+use std::any::Any;
 use std::time::Duration;
 
 use consumer_support::*;
@@ -21,7 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 struct Diesel {
-    _db: TestDb,
+    _db: Option<TestDb>,
     url: String,
     pool: PgPool,
 }
@@ -50,7 +51,13 @@ impl Fixture for Diesel {
 
     async fn new() -> Self {
         let db = TestDb::new();
-        let url = db.url().to_owned();
+        let mut fx = Self::at(db.url()).await;
+        fx._db = Some(db);
+        fx
+    }
+
+    async fn at(url: &str) -> Self {
+        let url = url.to_owned();
         let pool = PgPool::builder()
             .max_size(8)
             .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&url))
@@ -60,7 +67,53 @@ impl Fixture for Diesel {
         conn.create_queue(&queue()).await.unwrap();
         conn.create_queue(&dlq()).await.unwrap();
         drop(conn);
-        Self { _db: db, url, pool }
+        Self {
+            _db: None,
+            url,
+            pool,
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn tight_backend(
+        &self,
+        size: u32,
+        timeout: Duration,
+        hold: u32,
+    ) -> (DieselBackend, Box<dyn Any + Send>) {
+        let pool = PgPool::builder()
+            .max_size(size)
+            .connection_timeout(timeout)
+            .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(
+                &self.url,
+            ))
+            .await
+            .unwrap();
+        let mut held = Vec::new();
+        for _ in 0..hold {
+            held.push(pool.get_owned().await.unwrap());
+        }
+        (DieselBackend::new(pool), Box::new(held))
+    }
+
+    fn transactional(
+        &self,
+        backend: DieselBackend,
+        cfg: ConsumerConfig,
+        work: Duration,
+    ) -> Consumer<DieselBackend, Value, impl Processor<Value>> {
+        // A transactional handler as an async closure, with its state passed in.
+        let sleeps = with_state(
+            work,
+            async |work: &Duration, _conn: &mut AsyncPgConnection, _m: Message<Value>| {
+                tokio::time::sleep(*work).await;
+                Ok::<(), BoxError>(())
+            },
+        );
+        Transactional::consumer(backend, cfg, sleeps)
     }
 
     async fn backend(&self) -> DieselBackend {
@@ -177,7 +230,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let fx = Diesel::new().await;
     fx.run_sql("CREATE TABLE effects(v bigint)").await;
     let effects = || fx.count("SELECT count(*) AS n FROM effects".to_owned());
-    let cfg = config().with_retry(RetryPolicy {
+    let cfg = config().with_concurrency(4).with_retry(RetryPolicy {
         max_attempts: 2,
         initial: Duration::from_secs(1),
         jitter: 0.0,
@@ -188,7 +241,14 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let ok = Transactional::consumer(
         fx.backend().await,
         cfg.clone(),
-        InsertThenMaybeFail { fail: false },
+        // The closure form; the failing run below uses the trait form.
+        async |conn: &mut AsyncPgConnection, m: Message<i64>| {
+            diesel::sql_query("INSERT INTO effects(v) VALUES ($1)")
+                .bind::<BigInt, _>(m.message)
+                .execute(conn)
+                .await?;
+            Ok::<(), BoxError>(())
+        },
     );
     let run = Running::start(ok);
     assert!(
@@ -241,7 +301,7 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     // finds nothing to delete and everything rolls back.
     let run = Running::start(Transactional::consumer(
         fx.backend().await,
-        config(),
+        config().with_concurrency(4),
         DeletedMeanwhile(queue()),
     ));
     assert!(
@@ -254,5 +314,19 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
         fx.count("SELECT count(*) AS n FROM effects".to_owned())
             .await,
         0
+    );
+}
+
+/// `with_notify` on a misspelt queue fails with the typed error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notify_on_a_missing_queue_is_queue_missing() {
+    let fx = Diesel::new().await;
+    let typo = QueueName::from_static("jbos");
+    let err = DieselBackend::with_notify(fx.pool.clone(), &fx.url, &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
+        "{err:?}"
     );
 }

@@ -3,12 +3,14 @@
 
 mod consumer_support;
 
+use std::any::Any;
 use std::time::Duration;
 
 use consumer_support::*;
 use pgmq_harness::TestDb;
 use sea_orm::{
-    ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    Statement,
 };
 use sea_orm_pgmq::consumer::*;
 use sea_orm_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
@@ -22,7 +24,8 @@ use serde_json::{Value, json};
 /// The fixture; `PINNED` runs the backend's per-batch statements on a held connection
 /// (`SeaOrmBackend::with_pinned_connection`) instead of the pool.
 struct SeaOrm<const PINNED: bool = false> {
-    _db: TestDb,
+    _db: Option<TestDb>,
+    url: String,
     db: DatabaseConnection,
 }
 
@@ -51,10 +54,62 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
 
     async fn new() -> Self {
         let tdb = TestDb::new();
-        let db = Database::connect(tdb.url()).await.unwrap();
+        let mut fx = Self::at(tdb.url()).await;
+        fx._db = Some(tdb);
+        fx
+    }
+
+    async fn at(url: &str) -> Self {
+        let db = Database::connect(url).await.unwrap();
         db.create_queue(&queue()).await.unwrap();
         db.create_queue(&dlq()).await.unwrap();
-        Self { _db: tdb, db }
+        Self {
+            _db: None,
+            url: url.to_owned(),
+            db,
+        }
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    async fn tight_backend(
+        &self,
+        size: u32,
+        timeout: Duration,
+        hold: u32,
+    ) -> (SeaOrmBackend, Box<dyn Any + Send>) {
+        let mut options = ConnectOptions::new(&self.url);
+        options
+            .max_connections(size)
+            .min_connections(0)
+            .acquire_timeout(timeout)
+            .sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        let mut held = Vec::new();
+        for _ in 0..hold {
+            held.push(db.get_postgres_connection_pool().acquire().await.unwrap());
+        }
+        let backend = Self::pinned_if_asked(SeaOrmBackend::new(db)).await;
+        (backend, Box::new(held))
+    }
+
+    fn transactional(
+        &self,
+        backend: SeaOrmBackend,
+        cfg: ConsumerConfig,
+        work: Duration,
+    ) -> Consumer<SeaOrmBackend, Value, impl Processor<Value>> {
+        // A transactional handler as an async closure, with its state passed in.
+        let sleeps = with_state(
+            work,
+            async |work: &Duration, _tx: &DatabaseTransaction, _m: Message<Value>| {
+                tokio::time::sleep(*work).await;
+                Ok::<(), BoxError>(())
+            },
+        );
+        Transactional::consumer(backend, cfg, sleeps)
     }
 
     async fn backend(&self) -> SeaOrmBackend {
@@ -176,7 +231,7 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
         .execute_unprepared("CREATE TABLE effects(v bigint)")
         .await
         .unwrap();
-    let cfg = config().with_retry(RetryPolicy {
+    let cfg = config().with_concurrency(4).with_retry(RetryPolicy {
         max_attempts: 2,
         initial: Duration::from_secs(1),
         jitter: 0.0,
@@ -187,7 +242,16 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let ok = Transactional::consumer(
         fx.backend().await,
         cfg.clone(),
-        InsertThenMaybeFail { fail: false },
+        // The closure form; the failing run below uses the trait form.
+        async |tx: &DatabaseTransaction, m: Message<i64>| {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO effects(v) VALUES ($1)",
+                [m.message.into()],
+            ))
+            .await?;
+            Ok::<(), BoxError>(())
+        },
     );
     let run = Running::start(ok);
     assert!(
@@ -204,7 +268,9 @@ async fn transactional_mode_commits_effects_and_ack_together_and_rolls_both_back
     let run = Running::start(failing);
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
-            .await
+            .await,
+        "{:?}",
+        run.stats()
     );
     let stats = run.stop().await;
     assert_eq!(stats.retried, 1);
@@ -245,7 +311,7 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     // The acknowledgement then finds nothing to delete, and everything rolls back.
     let run = Running::start(Transactional::consumer(
         fx.backend().await,
-        config(),
+        config().with_concurrency(4),
         DeletedMeanwhile(queue()),
     ));
     assert!(
@@ -255,4 +321,44 @@ async fn transactional_mode_rolls_back_when_the_message_was_already_acknowledged
     let stats = run.stop().await;
     assert_eq!(stats.processed, 0);
     assert_eq!(fx.count("SELECT count(*) AS n FROM effects").await, 0);
+}
+
+/// `with_notify` on a misspelt queue fails with the typed error naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_notify_on_a_missing_queue_is_queue_missing() {
+    let fx = SeaOrm::<false>::new().await;
+    let typo = QueueName::from_static("jbos");
+    let err = SeaOrmBackend::with_notify(fx.db.clone(), &typo)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
+        "{err:?}"
+    );
+}
+
+/// On a one-connection pool, `with_notify` holds the only connection for `LISTEN`: the
+/// consumer says so at start instead of processing nothing, silently.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_that_takes_the_whole_pool_is_rejected_at_start() {
+    let fx = SeaOrm::<false>::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let mut options = sea_orm::ConnectOptions::new(fx.url.clone());
+    options.max_connections(1).sqlx_logging(false);
+    let db = sea_orm::Database::connect(options).await.unwrap();
+    let backend = SeaOrmBackend::with_notify(db, &queue()).await.unwrap();
+    let consumer = Consumer::new(backend, config(), |_m: Message<Value>| async {
+        Ok::<(), BoxError>(())
+    });
+    let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+    assert_eq!(
+        err.kind(),
+        sea_orm_pgmq::ErrorKind::InvalidArgument,
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("raise the pool's maximum size by 1"),
+        "{err}"
+    );
 }

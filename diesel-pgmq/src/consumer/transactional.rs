@@ -4,16 +4,52 @@
 use std::sync::Arc;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use pgmq_orm_core::consumer::{BoxFuture, Consumer, ConsumerConfig, Processor, acknowledged};
-use pgmq_orm_core::{BoxError, Message, QueueName};
+use pgmq_orm_core::consumer::{
+    BoxFuture, Consumer, ConsumerConfig, ProcessError, Processor, TxFn, acknowledged,
+};
+use pgmq_orm_core::{BoxError, Error, Message, QueueName};
 
 use super::{DieselBackend, PgPool};
 use crate::PgmqAsyncConnectionExt;
-use crate::error::from_bb8;
+use crate::error::{from_bb8, from_diesel};
 
 /// A handler that runs on the connection of the transaction which also acknowledges its
 /// message, so its database writes and the delete commit together (exactly-once
 /// effects). Returning `Err` (or panicking) rolls both back and the message is retried.
+///
+/// Usually an async closure: one that captures nothing is a handler as is, and one that
+/// needs state gets it as its first argument through
+/// [`with_state`](pgmq_orm_core::consumer::with_state):
+///
+/// ```
+/// use diesel_async::{AsyncPgConnection, RunQueryDsl};
+/// use diesel_pgmq::consumer::{TxHandler, with_state};
+/// use diesel_pgmq::{BoxError, Message};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+///
+/// let record = async |conn: &mut AsyncPgConnection, m: Message<i64>| {
+///     diesel::sql_query("INSERT INTO orders(id) VALUES ($1)")
+///         .bind::<diesel::sql_types::BigInt, _>(m.message)
+///         .execute(conn)
+///         .await?;
+///     Ok::<(), BoxError>(())
+/// };
+/// assert_tx_handler(&record);
+///
+/// let limited = with_state(100_i64, async |max: &i64, conn: &mut AsyncPgConnection, m: Message<i64>| {
+///     if m.message > *max {
+///         return Err::<(), BoxError>("over the limit".into());
+///     }
+///     diesel::sql_query("INSERT INTO orders(id) VALUES ($1)")
+///         .bind::<diesel::sql_types::BigInt, _>(m.message)
+///         .execute(conn)
+///         .await?;
+///     Ok(())
+/// });
+/// assert_tx_handler(&limited);
+/// ```
+///
+/// The trait form, for handlers that are types of their own:
 ///
 /// ```
 /// use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -58,6 +94,34 @@ impl<T: 'static> TxHandler<T> for Box<dyn TxHandler<T>> {
         message: Message<T>,
     ) -> BoxFuture<'a, Result<(), BoxError>> {
         (**self).handle(conn, message)
+    }
+}
+
+/// An async closure that captures nothing, `async |conn: &mut AsyncPgConnection, m| { .. }`,
+/// is a transactional handler, and so is one with state from
+/// [`with_state`](pgmq_orm_core::consumer::with_state).
+///
+/// ```
+/// # use diesel_async::AsyncPgConnection;
+/// # use diesel_pgmq::{BoxError, Message, consumer::{TxHandler, with_state}};
+/// fn assert_tx_handler<T, H: TxHandler<T>>(_: &H) {}
+/// assert_tx_handler(&async |_c: &mut AsyncPgConnection, _m: Message<u8>| Ok::<(), BoxError>(()));
+/// let h = with_state(String::from("audit"), async |_s: &String, _c: &mut AsyncPgConnection, _m: Message<u8>| {
+///     Ok::<(), BoxError>(())
+/// });
+/// assert_tx_handler(&h);
+/// ```
+impl<T, F> TxHandler<T> for F
+where
+    T: 'static,
+    F: for<'a> TxFn<'a, &'a mut AsyncPgConnection, T> + Copy + Send + Sync + 'static,
+{
+    fn handle<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        message: Message<T>,
+    ) -> BoxFuture<'a, Result<(), BoxError>> {
+        self.call(conn, message)
     }
 }
 
@@ -121,7 +185,7 @@ where
         queue: &QueueName,
         message: Message<T>,
         archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>> {
+    ) -> BoxFuture<'static, Result<(), ProcessError>> {
         let pool = self.pool.clone();
         let handler = Arc::clone(&self.handler);
         let queue = queue.clone();
@@ -132,16 +196,42 @@ where
             // An error, or the task being aborted at shutdown, rolls back the handler's
             // writes with the acknowledgement (an aborted transaction also marks the
             // pooled connection broken, so bb8 discards it).
+            // Only the handler's own error is a failed attempt; `BEGIN`, the
+            // acknowledgement and `COMMIT` failing are infrastructure failures.
             conn.transaction(async |tx| {
-                handler.handle(tx, message).await?;
+                handler
+                    .handle(tx, message)
+                    .await
+                    .map_err(|e| TxFail(ProcessError::Handler(e)))?;
                 let found = if archive {
                     tx.archive(&queue, msg_id).await?
                 } else {
                     tx.delete(&queue, msg_id).await?
                 };
-                acknowledged(found, &queue, msg_id)
+                acknowledged(found, &queue, msg_id).map_err(|e| TxFail(ProcessError::Handler(e)))
             })
             .await
+            .map_err(|e: TxFail| e.0)
         })
+    }
+
+    fn connections_per_handler(&self) -> usize {
+        1
+    }
+}
+
+/// The error of the acknowledging transaction: diesel-async's `transaction` needs one
+/// built from `diesel::result::Error`, which is an infrastructure failure.
+struct TxFail(ProcessError);
+
+impl From<diesel::result::Error> for TxFail {
+    fn from(e: diesel::result::Error) -> Self {
+        Self(ProcessError::Infrastructure(from_diesel(e)))
+    }
+}
+
+impl From<Error> for TxFail {
+    fn from(e: Error) -> Self {
+        Self(ProcessError::Infrastructure(e))
     }
 }

@@ -16,11 +16,10 @@ use diesel::prelude::*;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use diesel_pgmq::consumer::{
-    BoxFuture, ConsumerConfig, DieselBackend, PgPool, Transactional, TxHandler,
+    ConsumerConfig, DieselBackend, PgPool, Transactional, cancel_on_ctrl_c,
 };
 use diesel_pgmq::outbox::{Outbox, OutboxExt, Payload};
 use diesel_pgmq::{BoxError, Message, PgmqAsyncConnectionExt, QueueName};
-use pgmq_orm_examples::run_until_processed;
 use serde::Deserialize;
 
 diesel::table! {
@@ -74,30 +73,6 @@ async fn place_orders(
         .await
 }
 
-/// Ships an order: runs inside the transaction that also deletes its event.
-struct ShipOrder;
-
-impl TxHandler<OrderCreated> for ShipOrder {
-    fn handle<'a>(
-        &'a self,
-        conn: &'a mut AsyncPgConnection,
-        event: Message<OrderCreated>,
-    ) -> BoxFuture<'a, Result<(), BoxError>> {
-        Box::pin(async move {
-            let order = &event.message;
-            diesel::insert_into(shipments::table)
-                .values(shipments::order_id.eq(order.order_id))
-                .execute(conn)
-                .await?;
-            println!(
-                "consumer: shipped order {} ({}), event {} (attempt {})",
-                order.order_id, order.item, event.msg_id, event.read_ct
-            );
-            Ok(())
-        })
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let url = pgmq_harness::database_url();
@@ -145,13 +120,32 @@ async fn main() -> Result<(), BoxError> {
     );
     drop(conn);
 
-    // Consumer: wakes on insert notifications, ships each order in the transaction
-    // that deletes its event.
+    // Consumer: wakes on insert notifications, ships each order in the transaction that
+    // deletes its event, so the shipment and the acknowledgement commit together. Three
+    // handlers at once, each holding one of the pool's four connections and leaving one
+    // for reads: the consumer checks this at start.
     let backend = DieselBackend::with_notify(pool.clone(), &url, &ORDER_EVENTS).await?;
-    let config = ConsumerConfig::new(ORDER_EVENTS).with_poll_interval(Duration::from_secs(1));
-    let consumer = Transactional::consumer(backend, config, ShipOrder);
-    let stats =
-        run_until_processed(&consumer, placed.len() as u64, Duration::from_secs(30)).await?;
+    let config = ConsumerConfig::new(ORDER_EVENTS)
+        .with_concurrency(3)
+        .with_poll_interval(Duration::from_secs(1));
+    let consumer = Transactional::consumer(
+        backend,
+        config,
+        async |conn: &mut AsyncPgConnection, event: Message<OrderCreated>| {
+            let order = &event.message;
+            diesel::insert_into(shipments::table)
+                .values(shipments::order_id.eq(order.order_id))
+                .execute(conn)
+                .await?;
+            println!(
+                "consumer: shipped order {} ({}), event {} (attempt {})",
+                order.order_id, order.item, event.msg_id, event.read_ct
+            );
+            Ok::<(), BoxError>(())
+        },
+    );
+    // Handle what is queued now, then stop (a service would `run` until cancelled).
+    let stats = consumer.run_until_empty(cancel_on_ctrl_c()).await?;
 
     let mut conn = pool.get().await?;
     let shipped: i64 = shipments::table.count().get_result(&mut conn).await?;

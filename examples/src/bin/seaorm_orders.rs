@@ -10,9 +10,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use pgmq_orm_examples::run_until_processed;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, Set, TransactionTrait};
-use sea_orm_pgmq::consumer::{Consumer, ConsumerConfig, SeaOrmBackend};
+use sea_orm_pgmq::consumer::{Consumer, ConsumerConfig, SeaOrmBackend, cancel_on_ctrl_c};
 use sea_orm_pgmq::outbox::{Outbox, OutboxExt, Payload};
 use sea_orm_pgmq::{BoxError, Message, PgmqConnectionExt, QueueName};
 use serde::Deserialize;
@@ -114,8 +113,8 @@ async fn main() -> Result<(), BoxError> {
             }
         }
     });
-    let stats =
-        run_until_processed(&consumer, placed.len() as u64, Duration::from_secs(30)).await?;
+    // Handle what is queued now, then stop (a service would `run` until cancelled).
+    let stats = consumer.run_until_empty(cancel_on_ctrl_c()).await?;
 
     let left = db.metrics(ORDER_EVENTS).await?.queue_length;
     println!(

@@ -3,11 +3,15 @@
 //! [`ConsumerBackend::ack_many`] statement by a flusher task.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tracing::{debug, warn};
+
+use crate::Error;
 
 use super::stats::Counters;
 use super::{ConsumerBackend, ConsumerConfig};
@@ -20,7 +24,7 @@ pub(crate) enum Ack {
     /// Acknowledge it now, on its own.
     Single,
     /// Hand its id to the flusher.
-    Batched(mpsc::UnboundedSender<i64>),
+    Batched(mpsc::UnboundedSender<i64>, Arc<AtomicUsize>),
 }
 
 impl Ack {
@@ -34,18 +38,29 @@ impl Ack {
     ) {
         match self {
             Self::Done => Counters::bump(&counters.processed),
-            Self::Single => match backend
-                .ack(&cfg.queue, msg_id, cfg.archive_on_success)
+            Self::Single => {
+                let acked = tokio::time::timeout(
+                    cfg.statement_timeout,
+                    backend.ack(&cfg.queue, msg_id, cfg.archive_on_success),
+                )
                 .await
-            {
-                Ok(()) => Counters::bump(&counters.processed),
-                Err(e) => {
-                    warn!(error = %e, "could not acknowledge; the message will be delivered again");
-                    Counters::bump(&counters.ack_failed);
+                .unwrap_or(Err(Error::Timeout {
+                    what: "acknowledgement",
+                    after: cfg.statement_timeout,
+                }));
+                match acked {
+                    Ok(()) => Counters::bump(&counters.processed),
+                    Err(e) => {
+                        warn!(error = %e, "could not acknowledge; the message will be delivered again");
+                        counters.infrastructure("acknowledgement failed", &e);
+                        Counters::bump(&counters.ack_failed);
+                    }
                 }
-            },
-            Self::Batched(tx) => {
+            }
+            Self::Batched(tx, pending) => {
+                pending.fetch_add(1, Ordering::Relaxed);
                 if tx.send(msg_id).is_err() {
+                    pending.fetch_sub(1, Ordering::Relaxed);
                     // Only when the flusher is gone, which the loop never lets happen
                     // while a message runs; the message comes back after its vt.
                     warn!(
@@ -63,6 +78,9 @@ impl Ack {
 #[derive(Debug)]
 pub(crate) struct Flusher {
     task: JoinHandle<()>,
+    /// Ids handed over and not yet counted (processed or ack_failed).
+    pending: Arc<AtomicUsize>,
+    counters: Arc<Counters>,
 }
 
 impl Flusher {
@@ -71,16 +89,44 @@ impl Flusher {
         backend: Arc<B>,
         cfg: Arc<ConsumerConfig>,
         counters: Arc<Counters>,
-    ) -> (Self, mpsc::UnboundedSender<i64>) {
+    ) -> (Self, Ack) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(flush_loop(backend, cfg, counters, rx));
-        (Self { task }, tx)
+        let pending = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn(flush_loop(
+            backend,
+            cfg,
+            Arc::clone(&counters),
+            Arc::clone(&pending),
+            rx,
+        ));
+        let ack = Ack::Batched(tx, Arc::clone(&pending));
+        (
+            Self {
+                task,
+                pending,
+                counters,
+            },
+            ack,
+        )
     }
 
     /// Waits until everything sent has been flushed; every sender must be dropped first.
-    pub(crate) async fn finish(self) {
-        if let Err(e) = self.task.await {
-            warn!(error = %e, "acknowledgement flusher ended abnormally");
+    /// Gives up after `limit` (a server that does not answer): what was not sent is
+    /// counted in `ack_failed` and comes back after its visibility timeout.
+    pub(crate) async fn finish(mut self, limit: Duration) {
+        match tokio::time::timeout(limit, &mut self.task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "acknowledgement flusher ended abnormally"),
+            Err(_) => {
+                self.task.abort();
+                let _ = (&mut self.task).await;
+                let lost = self.pending.swap(0, Ordering::Relaxed);
+                warn!(
+                    count = lost,
+                    "pending acknowledgements not sent at shutdown; those messages will be delivered again"
+                );
+                Counters::add(&self.counters.ack_failed, lost);
+            }
         }
     }
 }
@@ -89,6 +135,7 @@ async fn flush_loop<B: ConsumerBackend>(
     backend: Arc<B>,
     cfg: Arc<ConsumerConfig>,
     counters: Arc<Counters>,
+    pending: Arc<AtomicUsize>,
     mut rx: mpsc::UnboundedReceiver<i64>,
 ) {
     let max = cfg.ack_batch.max(1);
@@ -104,6 +151,7 @@ async fn flush_loop<B: ConsumerBackend>(
             }
         }
         flush(&*backend, &cfg, &counters, &ids).await;
+        pending.fetch_sub(ids.len(), Ordering::Relaxed);
         ids.clear();
     }
 }
@@ -116,10 +164,16 @@ async fn flush<B: ConsumerBackend>(
     counters: &Counters,
     ids: &[i64],
 ) {
-    match backend
-        .ack_many(&cfg.queue, ids, cfg.archive_on_success)
-        .await
-    {
+    let acked = tokio::time::timeout(
+        cfg.statement_timeout,
+        backend.ack_many(&cfg.queue, ids, cfg.archive_on_success),
+    )
+    .await
+    .unwrap_or(Err(Error::Timeout {
+        what: "batched acknowledgement",
+        after: cfg.statement_timeout,
+    }));
+    match acked {
         Ok(acked) => {
             if acked.len() < ids.len() {
                 debug!(
@@ -137,6 +191,7 @@ async fn flush<B: ConsumerBackend>(
                 error = %e,
                 "could not acknowledge a batch; its messages will be delivered again"
             );
+            counters.infrastructure("batched acknowledgement failed", &e);
             Counters::add(&counters.ack_failed, ids.len());
         }
     }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::{Error, QueueName, RawJsonMessage};
+use crate::{Error, PgmqVersion, QueueName, RawJsonMessage};
 
 use super::FailureDestination;
 
@@ -84,6 +84,29 @@ pub trait ConsumerBackend: Send + Sync + 'static {
         error: &'a str,
         dest: &'a FailureDestination,
     ) -> BoxFuture<'a, Result<(), Error>>;
+
+    /// Whether `queue` exists; the consumer checks its queue and its dead-letter queue
+    /// before the first read. The default answers `true` (no check); the ORM backends
+    /// look the queue up in pgmq's list of queues.
+    fn queue_exists<'a>(&'a self, queue: &'a QueueName) -> BoxFuture<'a, Result<bool, Error>> {
+        let _ = queue;
+        Box::pin(async { Ok(true) })
+    }
+
+    /// The installed pgmq version, checked against [`crate::MIN_PGMQ_VERSION`] before the
+    /// first read (an older one is [`Error::PgmqTooOld`], none [`Error::PgmqMissing`]).
+    /// The default answers `None` (no check).
+    fn pgmq_version(&self) -> BoxFuture<'_, Result<Option<PgmqVersion>, Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// How many connections of its pool this backend can lend to the consumer at once
+    /// (the pool's size less the connections it holds for good, such as a `LISTEN` or a
+    /// pinned one); `None` when unbounded or unknown. The consumer compares it with what
+    /// its processor needs before the first read.
+    fn pool_capacity(&self) -> Option<usize> {
+        None
+    }
 
     /// Waits until a message may have arrived: an insert notification, or `timeout`.
     /// The default only sleeps, leaving polling as the sole wake-up.

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::QueueName;
+use crate::{Error, QueueName};
 
 use super::{FailureDestination, RetryPolicy};
 
@@ -60,12 +60,28 @@ pub struct ConsumerConfig {
     /// handler's duration) and are released at once on shutdown. Off by default: the
     /// loop then never holds more messages than free handler slots.
     pub read_ahead: bool,
+    /// Client-side limit on every statement the loop sends itself (reads, visibility
+    /// changes, acknowledgements, dead-letter moves): one that takes longer is abandoned
+    /// and counted as an infrastructure failure, whatever the server or network does (a
+    /// lock wait, a frozen server, a dead connection). It also bounds shutdown: after
+    /// cancellation, [`Consumer::run`](super::Consumer::run) returns within
+    /// `shutdown_deadline + 2 × statement_timeout` plus scheduling noise. 10 s by default.
+    pub statement_timeout: Duration,
+    /// Consecutive failed reads after which the failure is logged at error level and the
+    /// consumer's [`Health`](super::Health) turns `Degraded` (3 by default; a successful
+    /// read turns it back to `Healthy`).
+    pub degraded_after: u32,
+    /// Consecutive failed reads after which [`Consumer::run`](super::Consumer::run) stops
+    /// and returns the last error instead of retrying; `None` (the default) retries
+    /// forever.
+    pub give_up_after: Option<u32>,
 }
 
 impl ConsumerConfig {
     /// Defaults: vt 30 s with a heartbeat every 10 s, batch 10, concurrency 10, poll 5 s,
-    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure, and
-    /// acknowledgements batched up to 100 per statement with a 5 ms linger.
+    /// shutdown deadline 30 s, [`RetryPolicy::default`], archive on failure,
+    /// acknowledgements batched up to 100 per statement with a 5 ms linger, a 10 s
+    /// statement timeout, `Degraded` after 3 failed reads in a row, and never giving up.
     ///
     /// ```
     /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
@@ -87,7 +103,84 @@ impl ConsumerConfig {
             ack_linger: Duration::from_millis(5),
             fifo: false,
             read_ahead: false,
+            statement_timeout: Duration::from_secs(10),
+            degraded_after: 3,
+            give_up_after: None,
         }
+    }
+
+    /// Checks the settings that cannot work: a visibility timeout of zero (every message
+    /// would be visible again as soon as it is read), a heartbeat not shorter than the
+    /// visibility timeout (the message would reappear before its first extension), and a
+    /// zero statement timeout. The consumer calls this before its first read.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{ErrorKind, QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap());
+    /// assert!(c.validate().is_ok());
+    /// let bad = c.clone().with_visibility(Duration::ZERO, None);
+    /// assert!(bad.validate().unwrap_err().to_string().contains("visibility_timeout"));
+    /// let bad = c.with_visibility(Duration::from_secs(5), Some(Duration::from_secs(5)));
+    /// assert_eq!(bad.validate().unwrap_err().kind(), ErrorKind::InvalidArgument);
+    /// ```
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |s: String| Err(Error::InvalidArgument(s));
+        // pgmq counts visibility timeouts in whole seconds (or milliseconds); anything
+        // under a millisecond is zero.
+        if self.visibility_timeout.as_millis() == 0 {
+            return invalid(
+                "consumer option `visibility_timeout` must be above zero: a message read \
+                 with a zero visibility timeout is visible to every other read at once"
+                    .to_owned(),
+            );
+        }
+        if let Some(beat) = self.heartbeat
+            && beat >= self.visibility_timeout
+        {
+            return invalid(format!(
+                "consumer option `heartbeat` ({beat:?}) must be shorter than \
+                 `visibility_timeout` ({:?}), or the message is visible again before \
+                 its first extension",
+                self.visibility_timeout
+            ));
+        }
+        if self.heartbeat == Some(Duration::ZERO) {
+            return invalid("consumer option `heartbeat` must be above zero".to_owned());
+        }
+        if self.statement_timeout.is_zero() {
+            return invalid("consumer option `statement_timeout` must be above zero".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Sets the client-side statement timeout (see the `statement_timeout` field).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap())
+    ///     .with_statement_timeout(Duration::from_secs(2));
+    /// assert_eq!(c.statement_timeout, Duration::from_secs(2));
+    /// ```
+    pub fn with_statement_timeout(mut self, d: Duration) -> Self {
+        self.statement_timeout = d;
+        self
+    }
+
+    /// Sets after how many consecutive failed reads the consumer reports itself
+    /// `Degraded` (at least 1) and, with `give_up_after`, after how many
+    /// [`Consumer::run`](super::Consumer::run) returns the error instead of retrying.
+    ///
+    /// ```
+    /// use pgmq_orm_core::{QueueName, consumer::ConsumerConfig};
+    /// let c = ConsumerConfig::new(QueueName::new("q").unwrap()).with_read_failures(2, Some(5));
+    /// assert_eq!((c.degraded_after, c.give_up_after), (2, Some(5)));
+    /// ```
+    pub fn with_read_failures(mut self, degraded_after: u32, give_up_after: Option<u32>) -> Self {
+        self.degraded_after = degraded_after.max(1);
+        self.give_up_after = give_up_after.map(|n| n.max(1));
+        self
     }
 
     /// Sets the most handlers running at once (at least 1).

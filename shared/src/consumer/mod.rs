@@ -34,13 +34,44 @@
 //!   failed batch is logged and counted ([`ConsumerStats::ack_failed`]) and its messages
 //!   come back after their visibility timeout.
 //!
+//! # Failing fast, failing visibly
+//!
+//! Before its first read, [`Consumer::run`] checks what cannot work and returns a typed
+//! error: settings ([`ConsumerConfig::validate`]: a zero visibility timeout, a heartbeat
+//! not shorter than it), a pool too small for the processor
+//! ([`ConsumerBackend::pool_capacity`]: a transactional handler holds a connection, and
+//! reads need one more), pgmq missing or too old, and the queue or the dead-letter queue
+//! missing ([`crate::Error::QueueMissing`] naming it).
+//!
+//! While running, database trouble is never the handler's failure: a failed read, a pool
+//! timeout or a `BEGIN`/`COMMIT` that fails around a transactional handler
+//! ([`ProcessError::Infrastructure`]), a failed dead-letter move or acknowledgement is
+//! retried after a pause and counted in [`ConsumerStats::infrastructure_errors`], without
+//! costing the message an attempt. [`ConsumerStats::health`] turns
+//! [`Health::Degraded`] after [`ConsumerConfig::degraded_after`] failed reads in a row
+//! (logged at error level), [`ConsumerStats::last_error`] keeps the latest error and its
+//! time, and [`ConsumerConfig::give_up_after`] makes `run` return the error instead of
+//! retrying forever.
+//!
+//! Every message read ends in exactly one of processed, retried, dead-lettered (decode
+//! failures included, also counted apart), released, ack-failed or abandoned:
+//! [`ConsumerStats::settled`] equals [`ConsumerStats::read`] once `run` has returned.
+//!
 //! # Shutdown
 //!
 //! When the [`CancellationToken`] passed to
-//! [`Consumer::run`] fires, no new messages are read, running handlers get
+//! [`Consumer::run`] fires, no new messages are read (a read in flight is abandoned; what
+//! it took comes back after its visibility timeout), running handlers get
 //! [`ConsumerConfig::shutdown_deadline`] to finish, and the messages of those still running
 //! are released (visibility timeout set to now) so another consumer takes them at once.
 //! Pending batched acknowledgements are sent before `run` returns.
+//!
+//! Every statement the loop sends is bounded by [`ConsumerConfig::statement_timeout`], so
+//! `run` returns within `shutdown_deadline + 2 × statement_timeout` after cancellation
+//! whatever the server does (a lock wait, a frozen server, a dead network); what could not
+//! be released in that time is left to its visibility timeout
+//! ([`ConsumerStats::abandoned`]). [`Consumer::run_until_empty`] processes what the queue
+//! holds and stops by itself.
 //!
 //! ```
 //! use pgmq_orm_core::consumer::{ConsumerConfig, RetryPolicy, FailureDestination};
@@ -58,6 +89,7 @@ mod config;
 mod dead_letter;
 mod dead_letter_requeue;
 mod handler;
+mod handler_fn;
 mod processor;
 mod retry;
 mod runner;
@@ -72,9 +104,10 @@ pub use dead_letter::{
 };
 pub use dead_letter_requeue::{DeadLetters, RequeueRun, Requeued, dead_letter_sql, requeued};
 pub use handler::Handler;
-pub use processor::{AckAfter, Processor, acknowledged};
+pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
+pub use processor::{AckAfter, ProcessError, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};
-pub use stats::ConsumerStats;
+pub use stats::{ConsumerStats, Health, LastError};
 pub use tokio_util::sync::CancellationToken;
 pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};

@@ -6,7 +6,9 @@
 //! crates add a transactional processor that hands the handler an open transaction and
 //! acknowledges inside it.
 
-use crate::{BoxError, Message, QueueName};
+use std::fmt;
+
+use crate::{BoxError, Error, Message, QueueName};
 
 use super::{BoxFuture, Handler};
 
@@ -18,13 +20,31 @@ use super::{BoxFuture, Handler};
 /// fn assert_processor<T, P: Processor<T>>() {}
 /// ```
 pub trait Processor<T>: Send + Sync + 'static {
-    /// Handles `message` and acknowledges it; `Err` leaves it to the failure policy.
+    /// Handles `message` and acknowledges it. [`ProcessError::Handler`] leaves it to the
+    /// failure policy; [`ProcessError::Infrastructure`] (the database work around the
+    /// handler failed) makes the consumer try again after a pause, without counting an
+    /// attempt.
     fn process(
         &self,
         queue: &QueueName,
         message: Message<T>,
         archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>>;
+    ) -> BoxFuture<'static, Result<(), ProcessError>>;
+
+    /// Pool connections each running handler holds (1 for a transactional processor,
+    /// 0 by default); the consumer checks its backend's
+    /// [`pool_capacity`](super::ConsumerBackend::pool_capacity) against
+    /// `concurrency × this + 1` before its first read.
+    ///
+    /// ```
+    /// use pgmq_orm_core::consumer::{AckAfter, Processor};
+    /// use pgmq_orm_core::{BoxError, Message};
+    /// let plain = AckAfter::new(|_m: Message<u8>| std::future::ready(Ok::<(), BoxError>(())));
+    /// assert_eq!(Processor::<u8>::connections_per_handler(&plain), 0);
+    /// ```
+    fn connections_per_handler(&self) -> usize {
+        0
+    }
 
     /// Whether [`process`](Self::process) acknowledges the message itself (the default).
     /// When `false`, `Ok` only means the handler succeeded, and the consumer loop deletes
@@ -77,8 +97,9 @@ where
         _queue: &QueueName,
         message: Message<T>,
         _archive: bool,
-    ) -> BoxFuture<'static, Result<(), BoxError>> {
-        self.handler.handle(message)
+    ) -> BoxFuture<'static, Result<(), ProcessError>> {
+        let fut = self.handler.handle(message);
+        Box::pin(async move { fut.await.map_err(ProcessError::Handler) })
     }
 
     fn acknowledges(&self) -> bool {
@@ -104,3 +125,40 @@ pub fn acknowledged(found: bool, queue: &QueueName, msg_id: i64) -> Result<(), B
         Err(format!("message {msg_id} is no longer in queue {queue}; rolling back").into())
     }
 }
+
+/// Why a [`Processor`] did not complete a message.
+///
+/// ```
+/// use pgmq_orm_core::{Error, consumer::ProcessError};
+/// let e = ProcessError::from(Error::Pool("timed out".into()));
+/// assert!(matches!(e, ProcessError::Infrastructure(_)));
+/// assert!(e.to_string().contains("timed out"));
+/// ```
+#[derive(Debug)]
+pub enum ProcessError {
+    /// The handler returned an error or its message was already acknowledged elsewhere: a
+    /// failed attempt, retried after the backoff and dead-lettered once attempts run out.
+    Handler(BoxError),
+    /// The database work around the handler failed (no pool connection, a lost
+    /// connection, a failed `BEGIN` or `COMMIT`): not the handler's failure. The consumer
+    /// pauses and processes the message again, keeping it hidden, without counting an
+    /// attempt against it.
+    Infrastructure(Error),
+}
+
+impl From<Error> for ProcessError {
+    fn from(e: Error) -> Self {
+        Self::Infrastructure(e)
+    }
+}
+
+impl fmt::Display for ProcessError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Handler(e) => write!(f, "handler failed: {e}"),
+            Self::Infrastructure(e) => write!(f, "infrastructure failure: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ProcessError {}

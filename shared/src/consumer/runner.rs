@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
@@ -16,17 +17,23 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, debug, error, info_span, warn};
 
 use crate::message::decode_parts;
 use crate::{Error, Message, RawJsonMessage};
 
 use super::acknowledger::{Ack, Flusher};
 use super::stats::Counters;
-use super::{AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, Handler, Processor};
+use super::{
+    AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, FailureDestination, Handler,
+    ProcessError, Processor,
+};
 
 /// Back-off after a failed read, so a database outage does not spin the loop.
 const READ_ERROR_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause after failed reads in a row, or between tries of one message's
+/// database work.
+const MAX_READ_ERROR_PAUSE: Duration = Duration::from_secs(10);
 
 /// A queue consumer: `T` is the payload type, `P` the [`Processor`] (usually
 /// [`AckAfter`] around a [`Handler`]).
@@ -126,6 +133,23 @@ where
     /// shutdown deadline, releases the messages of those that did not (visible at once),
     /// sends the acknowledgements still pending (plain mode) and returns.
     ///
+    /// Before the first read it checks what cannot work and returns a typed error naming
+    /// it: invalid settings ([`ConsumerConfig::validate`]), pgmq missing or too old, the
+    /// queue or the dead-letter queue missing ([`Error::QueueMissing`]), a pool too small
+    /// for a transactional consumer's concurrency ([`Error::InvalidArgument`]). A
+    /// database that does not answer these checks within the statement timeout is an
+    /// error too ([`Error::Timeout`]), so a service learns at start that it cannot work.
+    ///
+    /// While running, failed reads are retried after a pause and reported in
+    /// [`ConsumerStats::health`]; with [`ConsumerConfig::give_up_after`] set, `run`
+    /// returns the error after that many in a row (shutting down as on cancellation).
+    ///
+    /// Always stops: reads are raced against `cancel`, every statement the loop sends is
+    /// bounded by [`ConsumerConfig::statement_timeout`], and after cancellation `run`
+    /// returns within `shutdown_deadline + 2 × statement_timeout` whatever the server
+    /// does. Messages whose state is then unknown are left to their visibility timeout
+    /// (counted in [`ConsumerStats::abandoned`]).
+    ///
     /// Never holds more messages than free handler slots (plus one batch read ahead with
     /// [`ConsumerConfig::read_ahead()`]), so memory does not grow with the queue's depth.
     /// A [`RetryPolicy`](super::RetryPolicy) that makes no sense is
@@ -140,6 +164,76 @@ where
     /// # }
     /// ```
     pub async fn run(&self, cancel: CancellationToken) -> Result<(), Error> {
+        self.consume(cancel, false).await
+    }
+
+    /// Processes what the queue holds now, then stops as on cancellation and returns the
+    /// counters: for scripts, tests and batch jobs. Returns once a read finds nothing
+    /// visible and no handler is running (messages put back for a retry later, or
+    /// delayed, are left for another run); `cancel` stops it earlier. Fails fast like
+    /// [`run`](Self::run).
+    ///
+    /// ```no_run
+    /// # use pgmq_orm_core::consumer::*;
+    /// # async fn f<B: ConsumerBackend, P: Processor<u8>>(c: Consumer<B, u8, P>) -> Result<(), pgmq_orm_core::Error> {
+    /// let stats = c.run_until_empty(CancellationToken::new()).await?;
+    /// println!("{} processed, {} dead-lettered", stats.processed, stats.dead_lettered);
+    /// # Ok(()) }
+    /// ```
+    pub async fn run_until_empty(&self, cancel: CancellationToken) -> Result<ConsumerStats, Error> {
+        self.consume(cancel, true).await?;
+        Ok(self.stats())
+    }
+
+    /// The checks made before the first read; see [`run`](Self::run).
+    async fn preflight(&self) -> Result<(), Error> {
+        let cfg = &self.config;
+        cfg.validate()?;
+        // First, as the checks below need a connection of the pool themselves.
+        let per = self.processor.connections_per_handler();
+        if let Some(capacity) = self.backend.pool_capacity() {
+            let need = cfg.concurrency.max(1) * per + 1;
+            if capacity < need {
+                return Err(Error::InvalidArgument(pool_too_small(
+                    capacity,
+                    need,
+                    per,
+                    cfg.concurrency,
+                )));
+            }
+        }
+        let limit = cfg.statement_timeout;
+        match timed(limit, "pgmq version check", self.backend.pgmq_version()).await {
+            Ok(Some(v)) => {
+                v.check()?;
+            }
+            Ok(None) => {}
+            Err(e @ (Error::PgmqMissing { .. } | Error::PgmqTooOld { .. })) => return Err(e),
+            // A role without access to the version's tables (or a slow server) does not
+            // stop the consumer: the reads will tell.
+            Err(e) => warn!(error = %e, "could not check the pgmq version"),
+        }
+        let mut needed = vec![&cfg.queue];
+        if let FailureDestination::DeadLetter(dlq) = &cfg.on_failure {
+            needed.push(dlq);
+        }
+        for q in needed {
+            if !timed(limit, "queue check", self.backend.queue_exists(q)).await? {
+                return Err(Error::QueueMissing {
+                    queue: q.as_str().to_owned(),
+                    source: format!(
+                        "the consumer of `{}` needs queue `{q}`, which pgmq does not list",
+                        cfg.queue
+                    )
+                    .into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn consume(&self, cancel: CancellationToken, until_empty: bool) -> Result<(), Error> {
+        self.preflight().await?;
         let cfg = &self.config;
         // Settings that make no sense are refused before anything is read.
         cfg.retry.validate()?;
@@ -152,12 +246,12 @@ where
         } else if cfg.ack_batch <= 1 {
             (Ack::Single, None)
         } else {
-            let (flusher, tx) = Flusher::start(
+            let (flusher, ack) = Flusher::start(
                 Arc::clone(&self.backend),
                 Arc::clone(cfg),
                 Arc::clone(&self.counters),
             );
-            (Ack::Batched(tx), Some(flusher))
+            (ack, Some(flusher))
         };
         let shared = Arc::new(Shared {
             backend: Arc::clone(&self.backend),
@@ -167,6 +261,8 @@ where
             hard_stop: hard_stop.clone(),
             ack,
         });
+        let counters = &self.counters;
+        let mut fatal = None;
         // With `read_ahead`: the next batch, read while the last one runs.
         let mut held: VecDeque<RawJsonMessage> = VecDeque::new();
         loop {
@@ -177,16 +273,28 @@ where
             };
             let mut permits = free_slots(&slots, first, batch).await;
             let messages = if held.is_empty() {
-                // Not raced against `cancel`: a read cut short could hide messages it
-                // already took, until their visibility timeout.
-                self.backend
-                    .read(
+                // Raced against `cancel`: a read cut short may have taken messages, which
+                // then come back after their visibility timeout.
+                let read = timed(
+                    cfg.statement_timeout,
+                    "read",
+                    self.backend.read(
                         &cfg.queue,
                         cfg.visibility_timeout,
                         permits.num_permits(),
                         cfg.fifo,
-                    )
-                    .await
+                    ),
+                );
+                let r = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    r = read => r,
+                };
+                if let Ok(m) = &r {
+                    Counters::add(&counters.read, m.len());
+                    counters.read_succeeded();
+                }
+                r
             } else {
                 let n = permits.num_permits().min(held.len());
                 Ok(held.drain(..n).collect())
@@ -194,18 +302,32 @@ where
             let messages = match messages {
                 Ok(m) => m,
                 Err(e) => {
-                    warn!(queue = %cfg.queue, error = %e, "pgmq read failed");
                     drop(permits);
+                    let (in_row, newly) = counters.read_failed(&e, cfg.degraded_after);
+                    if newly || in_row >= cfg.degraded_after {
+                        error!(queue = %cfg.queue, error = %e, in_row, "pgmq read failed; consumer degraded");
+                    } else {
+                        warn!(queue = %cfg.queue, error = %e, in_row, "pgmq read failed");
+                    }
+                    if cfg.give_up_after.is_some_and(|n| in_row >= n) {
+                        error!(queue = %cfg.queue, in_row, "giving up after consecutive failed reads");
+                        fatal = Some(e);
+                        break;
+                    }
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(READ_ERROR_PAUSE) => continue,
+                        _ = tokio::time::sleep(read_pause(in_row)) => continue,
                     }
                 }
             };
             if messages.is_empty() {
                 drop(permits);
+                if until_empty && tasks.is_empty() {
+                    break;
+                }
                 tokio::select! {
                     _ = cancel.cancelled() => break,
+                    _ = tasks.join_next(), if until_empty => continue,
                     _ = self.backend.wait_for_messages(&cfg.queue, cfg.poll_interval) => continue,
                 }
             }
@@ -213,28 +335,41 @@ where
                 let Some(permit) = permits.split(1) else {
                     // The backend returned more than asked; release it rather than hold it
                     // without a slot.
-                    release(&*self.backend, cfg, raw.msg_id).await;
+                    tasks.spawn(release_one(Arc::clone(&shared), raw));
                     continue;
                 };
                 tasks.spawn(run_one(Arc::clone(&shared), raw, permit));
             }
             if cfg.read_ahead && held.is_empty() {
                 // The next batch, read while these handlers run; handed out as their slots
-                // free up. Not raced against `cancel`, as above.
-                match self
-                    .backend
-                    .read(&cfg.queue, cfg.visibility_timeout, batch, cfg.fifo)
-                    .await
-                {
-                    Ok(next) => held.extend(next),
-                    Err(e) => warn!(queue = %cfg.queue, error = %e, "pgmq read ahead failed"),
+                // free up. Raced against `cancel`, as above.
+                let read = timed(
+                    cfg.statement_timeout,
+                    "read ahead",
+                    self.backend
+                        .read(&cfg.queue, cfg.visibility_timeout, batch, cfg.fifo),
+                );
+                let next = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break,
+                    r = read => r,
+                };
+                match next {
+                    Ok(next) => {
+                        Counters::add(&counters.read, next.len());
+                        held.extend(next);
+                    }
+                    Err(e) => {
+                        counters.infrastructure("read ahead failed", &e);
+                        warn!(queue = %cfg.queue, error = %e, "pgmq read ahead failed");
+                    }
                 }
             }
         }
-        // Messages read ahead and never started go back at once, for any consumer.
+        // Messages read ahead and never started go back at once, for any consumer; in
+        // tasks of their own, so the shutdown bound covers them too.
         for raw in held.drain(..) {
-            release(&*self.backend, cfg, raw.msg_id).await;
-            Counters::bump(&self.counters.released);
+            tasks.spawn(release_one(Arc::clone(&shared), raw));
         }
         let drained = tokio::time::timeout(cfg.shutdown_deadline, async {
             while tasks.join_next().await.is_some() {}
@@ -242,16 +377,84 @@ where
         .await;
         if drained.is_err() {
             hard_stop.cancel();
-            while tasks.join_next().await.is_some() {}
+            // Handlers are stopped now; their tasks only release their messages, each
+            // statement bounded by the statement timeout. What still has not finished
+            // then (a frozen server) is left to its visibility timeout.
+            let cleaned = tokio::time::timeout(cfg.statement_timeout, async {
+                while tasks.join_next().await.is_some() {}
+            })
+            .await;
+            if cleaned.is_err() {
+                tasks.abort_all();
+                while let Some(done) = tasks.join_next().await {
+                    if done.is_err_and(|e| e.is_cancelled()) {
+                        Counters::bump(&counters.abandoned);
+                    }
+                }
+                warn!(queue = %cfg.queue, "shutdown left messages to their visibility timeout");
+            }
         }
         // Every task (and its share of `shared`) is gone; dropping the last one drops the
         // acknowledgement sender, which lets the flusher send what is pending and stop.
         drop(shared);
         if let Some(flusher) = flusher {
-            flusher.finish().await;
+            flusher.finish(cfg.statement_timeout).await;
         }
-        Ok(())
+        match fatal {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
+}
+
+/// What to change when a pool lends `capacity` connections and the consumer needs `need`.
+fn pool_too_small(capacity: usize, need: usize, per: usize, concurrency: usize) -> String {
+    let more = need - capacity;
+    if per == 0 {
+        return format!(
+            "the pool can lend this consumer {capacity} connection(s) (the rest are held \
+             for good, e.g. by a LISTEN or pinned connection) but it needs 1 for reads and \
+             acknowledgements: raise the pool's maximum size by {more}"
+        );
+    }
+    let fits = capacity.saturating_sub(1) / per;
+    let lower = if fits > 0 {
+        format!(", or lower `concurrency` to {fits}")
+    } else {
+        String::new()
+    };
+    format!(
+        "the pool can lend this consumer {capacity} connection(s) but concurrency \
+         {concurrency} needs {need} ({per} per running transactional handler, 1 more for \
+         reads, heartbeats and dead-letter moves): raise the pool's maximum size by \
+         {more}{lower}"
+    )
+}
+
+/// The pause after the `in_row`-th consecutive failed read: 1 s, doubling, at most 10 s.
+fn read_pause(in_row: u32) -> Duration {
+    READ_ERROR_PAUSE
+        .saturating_mul(1 << in_row.saturating_sub(1).min(4))
+        .min(MAX_READ_ERROR_PAUSE)
+}
+
+/// The pause before trying again after the `n`-th infrastructure failure around one
+/// message: 0.5 s, doubling, at most 10 s.
+fn infrastructure_pause(n: u32) -> Duration {
+    Duration::from_millis(500)
+        .saturating_mul(1 << n.saturating_sub(1).min(5))
+        .min(MAX_READ_ERROR_PAUSE)
+}
+
+/// `fut`, or [`Error::Timeout`] once `limit` has passed (the future is dropped).
+async fn timed<T>(
+    limit: Duration,
+    what: &'static str,
+    fut: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or(Err(Error::Timeout { what, after: limit }))
 }
 
 /// Adds to `permit` the slots that are free, up to `max` in all.
@@ -286,13 +489,6 @@ async fn free_slots(
     }
 }
 
-/// Makes a message visible again at once.
-async fn release<B: ConsumerBackend>(backend: &B, cfg: &ConsumerConfig, msg_id: i64) {
-    if let Err(e) = backend.set_vt(&cfg.queue, msg_id, Duration::ZERO).await {
-        warn!(queue = %cfg.queue, msg_id, error = %e, "could not release message");
-    }
-}
-
 /// What the task of every message shares with the loop; one `Arc` clone per message.
 struct Shared<B, P> {
     backend: Arc<B>,
@@ -301,6 +497,99 @@ struct Shared<B, P> {
     counters: Arc<Counters>,
     hard_stop: CancellationToken,
     ack: Ack,
+}
+
+impl<B: ConsumerBackend, P> Shared<B, P> {
+    /// Makes a message visible again at once and counts it released (or abandoned, if
+    /// the statement failed: it then comes back after its visibility timeout).
+    async fn release(&self, msg_id: i64) {
+        let cfg = &self.cfg;
+        let released = timed(
+            cfg.statement_timeout,
+            "release",
+            self.backend.set_vt(&cfg.queue, msg_id, Duration::ZERO),
+        )
+        .await;
+        match released {
+            Ok(()) => Counters::bump(&self.counters.released),
+            Err(e) => {
+                warn!(queue = %cfg.queue, msg_id, error = %e, "could not release message; it comes back after its visibility timeout");
+                self.counters.infrastructure("release failed", &e);
+                Counters::bump(&self.counters.abandoned);
+            }
+        }
+    }
+
+    /// Runs `fut` while the heartbeat keeps message `msg_id` hidden; `None` if the hard
+    /// stop came first (`fut` is then dropped).
+    async fn beating<F: Future>(&self, msg_id: i64, fut: F) -> Option<F::Output> {
+        let cfg = &self.cfg;
+        let mut fut = pin!(fut);
+        // Created at the first wait, so work that is done when first polled costs no
+        // timer.
+        let mut beat = None;
+        loop {
+            tokio::select! {
+                biased;
+                r = &mut fut => break Some(r),
+                _ = self.hard_stop.cancelled() => break None,
+                _ = tick(&mut beat, cfg.heartbeat) => {
+                    let extend = timed(
+                        cfg.statement_timeout,
+                        "heartbeat",
+                        self.backend.set_vt(&cfg.queue, msg_id, cfg.visibility_timeout),
+                    );
+                    if let Err(e) = extend.await {
+                        self.counters.infrastructure("heartbeat failed", &e);
+                        warn!(error = %e, "heartbeat failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves a message away (dead-letter queue or archive), trying again after an
+    /// infrastructure failure until it succeeds or the hard stop (which releases it).
+    async fn move_away(&self, raw: &RawJsonMessage, why: &str, undecodable: bool) {
+        let cfg = &self.cfg;
+        let mut failures = 0;
+        loop {
+            let moved = timed(
+                cfg.statement_timeout,
+                "dead-letter move",
+                self.backend
+                    .dead_letter(&cfg.queue, raw, why, &cfg.on_failure),
+            )
+            .await;
+            let e = match moved {
+                Ok(()) => {
+                    Counters::bump(&self.counters.dead_lettered);
+                    if undecodable {
+                        Counters::bump(&self.counters.decode_failed);
+                    }
+                    return;
+                }
+                Err(e) => e,
+            };
+            failures += 1;
+            let pause = infrastructure_pause(failures);
+            error!(error = %e, retry_in = ?pause, "could not move the message away; trying again");
+            self.counters.infrastructure("dead-letter move failed", &e);
+            if self
+                .beating(raw.msg_id, tokio::time::sleep(pause))
+                .await
+                .is_none()
+            {
+                self.release(raw.msg_id).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Releases a message that will not be handled (read ahead, or beyond what was asked).
+async fn release_one<B: ConsumerBackend, P>(shared: Arc<Shared<B, P>>, raw: RawJsonMessage) {
+    shared.release(raw.msg_id).await;
 }
 
 /// One message, from decode to acknowledgement or failure handling; its slot is given
@@ -335,27 +624,22 @@ where
         processor,
         cfg,
         counters,
-        hard_stop,
         ack,
+        ..
     } = shared;
-    // Straight from the JSON text into `T`; `raw` keeps the text for the dead-letter
-    // queue, and only a message that does not decode is copied (into its error).
-    let message: Message<T, Value> = match decode_parts(raw) {
-        Ok(m) => m,
-        Err(e) => {
-            warn!(error = %e, "payload does not decode; moving it away");
-            let why = format!("decode: {e}");
-            match backend
-                .dead_letter(&cfg.queue, raw, &why, &cfg.on_failure)
-                .await
-            {
-                Ok(()) => Counters::bump(&counters.decode_failed),
-                Err(e) => warn!(error = %e, "could not dead-letter undecodable message"),
+    let mut infrastructure_failures = 0;
+    let error = loop {
+        // Straight from the JSON text into `T`; `raw` keeps the text for the dead-letter
+        // queue, and only a message that does not decode is copied (into its error). A
+        // message processed again after an infrastructure failure decodes again.
+        let message: Message<T, Value> = match decode_parts(raw) {
+            Ok(m) => m,
+            Err(e) => {
+                warn!(error = %e, "payload does not decode; moving it away");
+                shared.move_away(raw, &format!("decode: {e}"), true).await;
+                return;
             }
-            return;
-        }
-    };
-    let outcome = {
+        };
         // A panic of the handler, in `process` itself or while its future runs, is caught
         // here and treated as a failure; the task and the loop go on.
         let job = AssertUnwindSafe(async {
@@ -364,57 +648,59 @@ where
                 .await
         })
         .catch_unwind();
-        let mut job = pin!(job);
-        // Created at the first wait, so a handler that is done when first polled costs
-        // no timer.
-        let mut beat = None;
-        loop {
-            tokio::select! {
-                biased;
-                r = &mut job => break Some(r),
-                _ = hard_stop.cancelled() => break None,
-                _ = tick(&mut beat, cfg.heartbeat) => {
-                    if let Err(e) = backend.set_vt(&cfg.queue, raw.msg_id, cfg.visibility_timeout).await {
-                        warn!(error = %e, "heartbeat failed");
-                    }
+        // On a hard stop the handler's future is dropped, which also drops (rolls back)
+        // any transaction it held.
+        match shared.beating(raw.msg_id, job).await {
+            None => {
+                shared.release(raw.msg_id).await;
+                return;
+            }
+            Some(Ok(Ok(()))) => {
+                debug!("processed");
+                // The heartbeat stops here; a batched message stays hidden until its
+                // batch is sent (or, should that fail, until its visibility timeout).
+                ack.settle(&**backend, cfg, counters, raw.msg_id).await;
+                return;
+            }
+            Some(Ok(Err(ProcessError::Infrastructure(e)))) => {
+                // Not the handler's failure: no attempt is counted, the message stays
+                // hidden (heartbeat) and is processed again after a pause.
+                infrastructure_failures += 1;
+                let pause = infrastructure_pause(infrastructure_failures);
+                warn!(error = %e, retry_in = ?pause, "infrastructure failure around the handler; processing again");
+                counters.infrastructure("processing failed", &e);
+                if shared
+                    .beating(raw.msg_id, tokio::time::sleep(pause))
+                    .await
+                    .is_none()
+                {
+                    shared.release(raw.msg_id).await;
+                    return;
                 }
             }
+            Some(Ok(Err(ProcessError::Handler(e)))) => break e.to_string(),
+            Some(Err(panic)) => break format!("handler panicked: {}", panic_text(&*panic)),
         }
-        // The handler's future is dropped here; on a hard stop that also drops (rolls
-        // back) any transaction it held.
-    };
-    let error = match outcome {
-        None => {
-            release(&**backend, cfg, raw.msg_id).await;
-            Counters::bump(&counters.released);
-            return;
-        }
-        Some(Ok(Ok(()))) => {
-            debug!("processed");
-            // The heartbeat stops here; a batched message stays hidden until its
-            // batch is sent (or, should that fail, until its visibility timeout).
-            ack.settle(&**backend, cfg, counters, raw.msg_id).await;
-            return;
-        }
-        Some(Ok(Err(e))) => e.to_string(),
-        Some(Err(panic)) => format!("handler panicked: {}", panic_text(&*panic)),
     };
     if cfg.retry.exhausted(raw.read_ct) {
         warn!(%error, "attempts used up; moving message away");
-        match backend
-            .dead_letter(&cfg.queue, raw, &error, &cfg.on_failure)
-            .await
-        {
-            Ok(()) => Counters::bump(&counters.dead_lettered),
-            Err(e) => warn!(error = %e, "could not dead-letter message"),
-        }
+        shared.move_away(raw, &error, false).await;
     } else {
         let delay = cfg.retry.backoff(raw.read_ct, fastrand::f64());
         warn!(%error, retry_in = ?delay, "handler failed; will retry");
-        match backend.set_vt(&cfg.queue, raw.msg_id, delay).await {
-            Ok(()) => Counters::bump(&counters.retried),
-            Err(e) => warn!(error = %e, "could not schedule retry"),
+        let scheduled = timed(
+            cfg.statement_timeout,
+            "retry scheduling",
+            backend.set_vt(&cfg.queue, raw.msg_id, delay),
+        )
+        .await;
+        // Either way the failed attempt stands: without the new visibility timeout the
+        // message comes back after the one it was read with.
+        if let Err(e) = scheduled {
+            warn!(error = %e, "could not schedule retry; the message comes back after its visibility timeout");
+            counters.infrastructure("retry scheduling failed", &e);
         }
+        Counters::bump(&counters.retried);
     }
 }
 

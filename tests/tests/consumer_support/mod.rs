@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use pgmq_orm_core::consumer::{
     CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetter,
-    DeadLetterInfo, FailureDestination, Processor, Requeued, RetryPolicy, dead_letter_headers,
-    failure_record,
+    DeadLetterInfo, FailureDestination, Health, Processor, Requeued, RetryPolicy,
+    dead_letter_headers, failure_record,
 };
 use pgmq_orm_core::{Batch, BoxError, Error, ErrorKind, Message, QueueName};
 use serde::de::DeserializeOwned;
@@ -46,8 +46,19 @@ macro_rules! scenario_tests {
             dead_letters_are_listed_and_inspected_without_being_consumed,
             a_dead_letter_moved_back_is_consumed_again_with_its_original_headers,
             a_move_that_cannot_complete_moves_nothing,
+            a_misspelt_queue_fails_fast_with_its_name,
+            a_missing_dead_letter_queue_fails_fast_with_its_name,
+            impossible_visibility_settings_are_rejected_naming_the_option,
+            a_pool_too_small_for_transactional_concurrency_is_rejected_with_advice,
+            pool_timeouts_never_cost_a_delivery_attempt,
+            a_failed_dead_letter_move_is_retried_not_lost_or_counted_as_an_attempt,
+            failed_reads_degrade_health_and_give_up_when_told,
+            a_read_waiting_on_a_lock_times_out_and_cancellation_does_not_wait_for_it,
+            shutdown_is_bounded_when_the_server_freezes,
+            run_until_empty_processes_what_the_queue_holds_and_returns,
             dead_letter_and_requeue_keep_payload_and_headers_exact,
             an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing,
+            foreign_rows_are_dead_lettered_one_by_one_and_the_good_processed,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {$(
@@ -82,6 +93,25 @@ pub(crate) trait Fixture: Sized {
     fn kill_listeners(&self) -> impl Future<Output = i64>;
     /// Runs `sql`, which returns one row with one `bigint` column `n`; returns `n`.
     fn query_n(&self, sql: &str) -> impl Future<Output = i64>;
+    /// The fixture on an existing database with pgmq (the queues are created).
+    fn at(url: &str) -> impl Future<Output = Self>;
+    /// The database's URL.
+    fn url(&self) -> &str;
+    /// A polling backend on a pool of its own with `size` connections and a pool timeout
+    /// of `timeout`, and a guard holding `hold` of them until dropped.
+    fn tight_backend(
+        &self,
+        size: u32,
+        timeout: Duration,
+        hold: u32,
+    ) -> impl Future<Output = (Self::Backend, Box<dyn std::any::Any + Send>)>;
+    /// A transactional consumer whose handler sleeps `work`, then succeeds.
+    fn transactional(
+        &self,
+        backend: Self::Backend,
+        cfg: ConsumerConfig,
+        work: Duration,
+    ) -> Consumer<Self::Backend, Value, impl Processor<Value>>;
 }
 
 /// Terminates this database's `LISTEN`ing sessions; one row, `n`, how many.
@@ -158,16 +188,35 @@ where
         done(&self.stats())
     }
 
-    /// Cancels, waits for the run to return (it must, within 15 s) and gives the final counters.
+    /// Cancels, waits for the run to return (it must, within 15 s) and gives the final
+    /// counters, checking that they add up: every message read ended in exactly one
+    /// outcome.
     pub(crate) async fn stop(self) -> ConsumerStats {
         self.cancel.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.task)
-            .await
-            .expect("run returns after cancellation")
-            .expect("run task does not panic")
-            .expect("run returns Ok");
-        self.consumer.stats()
+        self.finish().await.expect("run returns Ok")
     }
+
+    /// Waits (at most 15 s) for the run to return by itself; its result and the final
+    /// counters, checked to add up.
+    pub(crate) async fn finish(self) -> Result<ConsumerStats, Error> {
+        let ran = tokio::time::timeout(Duration::from_secs(15), self.task)
+            .await
+            .expect("run returns")
+            .expect("run task does not panic");
+        let stats = self.consumer.stats();
+        assert_counters_add_up(&stats);
+        ran.map(|()| stats)
+    }
+}
+
+/// Every message read ended in exactly one of the outcomes.
+pub(crate) fn assert_counters_add_up(s: &ConsumerStats) {
+    assert_eq!(
+        s.settled(),
+        s.read,
+        "processed + retried + dead_lettered + released + ack_failed + abandoned must equal read: {s:?}"
+    );
+    assert!(s.decode_failed <= s.dead_lettered, "{s:?}");
 }
 
 fn counting_handler(
@@ -376,7 +425,7 @@ pub(crate) async fn failed_messages_go_to_the_archive_when_that_is_the_destinati
         |_m: Message<u32>| async { Err::<(), BoxError>("fails".into()) },
     ));
     assert!(
-        run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 1
+        run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 2
             && s.decode_failed == 1)
             .await
     );
@@ -406,6 +455,10 @@ pub(crate) async fn undecodable_payload_is_dead_lettered_at_once<F: Fixture>() {
     );
     let stats = run.stop().await;
     assert_eq!((stats.retried, stats.processed), (0, 0));
+    assert_eq!(
+        stats.dead_lettered, 1,
+        "a decode failure is dead-lettered and counted there"
+    );
     assert_eq!(called.load(Ordering::SeqCst), 0);
     let dead = fx.peek(&dlq()).await;
     assert_eq!(dead.len(), 1);
@@ -448,7 +501,7 @@ pub(crate) async fn a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_ba
         "the poison message must not hold up its batch"
     );
     let stats = run.stop().await;
-    assert_eq!((stats.retried, stats.dead_lettered), (0, 0));
+    assert_eq!((stats.retried, stats.dead_lettered), (0, 1));
     let mut handled = seen.lock().unwrap().clone();
     handled.sort_by_key(|v| v["x"].as_i64());
     assert_eq!(handled, [json!({"x": 1}), json!({"x": 2})]);
@@ -987,6 +1040,334 @@ pub(crate) async fn a_move_that_cannot_complete_moves_nothing<F: DeadLetterTools
     assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
 }
 
+/// A consumer of a queue that does not exist returns at once with a typed error naming
+/// it, instead of polling it forever.
+pub(crate) async fn a_misspelt_queue_fails_fast_with_its_name<F: Fixture>() {
+    let fx = F::new().await;
+    let typo = QueueName::from_static("jbos");
+    let consumer = Consumer::new(
+        fx.backend().await,
+        ConsumerConfig {
+            queue: typo,
+            ..config()
+        },
+        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
+    );
+    let started = Instant::now();
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        consumer.run(CancellationToken::new()),
+    )
+    .await
+    .expect("returns by itself")
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
+        "{err:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(consumer.stats().read, 0);
+}
+
+/// A dead-letter queue that does not exist is reported before the first read, not found
+/// out when the first message fails for good.
+pub(crate) async fn a_missing_dead_letter_queue_fails_fast_with_its_name<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let cfg = config().with_failure_destination(FailureDestination::DeadLetter(
+        QueueName::from_static("jobs_dead"),
+    ));
+    let consumer = Consumer::new(fx.backend().await, cfg, |_m: Message<Value>| async {
+        Err::<(), BoxError>("fails".into())
+    });
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        consumer.run(CancellationToken::new()),
+    )
+    .await
+    .expect("returns by itself")
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jobs_dead"),
+        "{err:?}"
+    );
+    assert_eq!(fx.peek(&queue()).await.len(), 1, "nothing was read");
+}
+
+/// A zero visibility timeout, or a heartbeat no shorter than it, cannot work; the
+/// consumer says which option is wrong before reading.
+pub(crate) async fn impossible_visibility_settings_are_rejected_naming_the_option<F: Fixture>() {
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    for (vt, beat, option) in [
+        (Duration::ZERO, None, "visibility_timeout"),
+        (
+            Duration::from_secs(5),
+            Some(Duration::from_secs(5)),
+            "heartbeat",
+        ),
+    ] {
+        let consumer = Consumer::new(
+            fx.backend().await,
+            config().with_visibility(vt, beat),
+            |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
+        );
+        let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+        assert!(err.to_string().contains(option), "{err}");
+    }
+    assert_eq!(fx.peek(&queue()).await.len(), 1, "nothing was read");
+}
+
+/// Transactional handlers each hold a pool connection: a pool that cannot serve the
+/// configured concurrency is rejected at start with what to change, instead of stalling.
+pub(crate) async fn a_pool_too_small_for_transactional_concurrency_is_rejected_with_advice<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    let (backend, _held) = fx.tight_backend(2, Duration::from_secs(1), 0).await;
+    let consumer = fx.transactional(
+        backend,
+        config().with_concurrency(4),
+        Duration::from_millis(10),
+    );
+    let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("needs 5"), "{text}");
+    assert!(text.contains("maximum size by"), "{text}");
+}
+
+/// Handlers that cannot get a pool connection (the application holds the rest of the
+/// pool for a while) are not failed attempts: with one attempt allowed, nothing is
+/// dead-lettered and everything is processed once connections come back.
+pub(crate) async fn pool_timeouts_never_cost_a_delivery_attempt<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..4 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let (backend, held) = fx.tight_backend(4, Duration::from_millis(300), 3).await;
+    let cfg = config()
+        .with_concurrency(2)
+        .with_visibility(Duration::from_secs(5), Some(Duration::from_secs(1)))
+        .with_retry(RetryPolicy {
+            max_attempts: 1,
+            ..config().retry
+        });
+    let run = Running::start(fx.transactional(backend, cfg, Duration::from_millis(600)));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.infrastructure_errors >= 2)
+            .await,
+        "handlers time out on the pool: {:?}",
+        run.stats()
+    );
+    drop(held);
+    assert!(
+        run.wait_for(Duration::from_secs(20), |s| s.processed == 4)
+            .await,
+        "{:?}",
+        run.stats()
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.dead_lettered, stats.retried), (0, 0), "{stats:?}");
+    assert!(fx.peek(&dlq()).await.is_empty());
+    assert_eq!(fx.stored(&queue()).await, 0);
+    let last = stats.last_error.expect("the pool timeouts are recorded");
+    assert!(last.message.contains("processing failed"), "{last:?}");
+}
+
+/// The dead-letter queue disappearing while the consumer runs does not lose the message
+/// or count an attempt: the move is tried again (counted, visible in the last error)
+/// until the queue is back.
+pub(crate) async fn a_failed_dead_letter_move_is_retried_not_lost_or_counted_as_an_attempt<
+    F: Fixture,
+>() {
+    let fx = F::new().await;
+    let cfg = config().with_retry(RetryPolicy {
+        max_attempts: 1,
+        ..config().retry
+    });
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<Value>| async { Err::<(), BoxError>("fails".into()) },
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fx.query_n("SELECT pgmq.drop_queue('jobs_dlq')::int::bigint AS n")
+        .await;
+    fx.send(&queue(), json!(1), None).await;
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.infrastructure_errors >= 2)
+            .await,
+        "{:?}",
+        run.stats()
+    );
+    let now = run.stats();
+    assert_eq!((now.dead_lettered, now.retried), (0, 0));
+    assert_eq!(fx.stored(&queue()).await, 1, "the message is kept");
+    assert!(
+        now.last_error
+            .as_ref()
+            .is_some_and(|e| e.message.contains("dead-letter move failed")),
+        "{now:?}"
+    );
+    fx.query_n("SELECT 1::bigint AS n FROM (SELECT pgmq.create('jobs_dlq')) AS created")
+        .await;
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.dead_lettered == 1)
+            .await,
+        "{:?}",
+        run.stats()
+    );
+    let stats = run.stop().await;
+    assert_eq!(stats.read, 1, "moved on the first delivery: {stats:?}");
+    assert_eq!(fx.peek(&dlq()).await.len(), 1);
+}
+
+/// Failed reads are visible without a tracing subscriber: the health turns `Degraded`
+/// with the error after `degraded_after` in a row, and with `give_up_after` `run`
+/// returns the error.
+pub(crate) async fn failed_reads_degrade_health_and_give_up_when_told<F: Fixture>() {
+    let fx = F::new().await;
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        config().with_read_failures(2, Some(3)),
+        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
+    ));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(run.stats().health.is_healthy());
+    fx.query_n("SELECT pgmq.drop_queue('jobs')::int::bigint AS n")
+        .await;
+    assert!(
+        run.wait_for(Duration::from_secs(5), |s| !s.health.is_healthy())
+            .await
+    );
+    let Health::Degraded { last_error, .. } = run.stats().health else {
+        panic!("degraded");
+    };
+    assert!(last_error.contains("jobs"), "{last_error}");
+    let err = run.finish().await.unwrap_err();
+    assert!(
+        matches!(&err, Error::QueueMissing { queue, .. } if queue == "jobs"),
+        "{err:?}"
+    );
+}
+
+/// Another session holds the queue's table locked: the consumer's read waits on the lock.
+/// The statement timeout abandons it (counted, in the last error) and cancellation does
+/// not wait for it either.
+pub(crate) async fn a_read_waiting_on_a_lock_times_out_and_cancellation_does_not_wait_for_it<
+    F: Fixture,
+>() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+    let fx = F::new().await;
+    fx.send(&queue(), json!(1), None).await;
+    let mut locker = AsyncPgConnection::establish(fx.url()).await.unwrap();
+    locker
+        .batch_execute("BEGIN; LOCK TABLE pgmq.q_jobs IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let cfg = config()
+        .with_statement_timeout(Duration::from_secs(1))
+        .with_shutdown_deadline(Duration::from_secs(1));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(5), |s| s.infrastructure_errors >= 1)
+            .await,
+        "{:?}",
+        run.stats()
+    );
+    let last = run.stats().last_error.expect("the timed-out read");
+    assert!(last.message.contains("did not finish within"), "{last:?}");
+    let started = Instant::now();
+    let stats = run.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "stopped in {:?}",
+        started.elapsed()
+    );
+    assert_eq!(stats.processed, 0);
+    locker.batch_execute("ROLLBACK").await.unwrap();
+}
+
+/// With the server frozen (SIGSTOP) while handlers run, `run` still returns after
+/// cancellation within the shutdown deadline plus twice the statement timeout; what it
+/// could not release is left to its visibility timeout and counted.
+pub(crate) async fn shutdown_is_bounded_when_the_server_freezes<F: Fixture>() {
+    let cluster = tokio::task::spawn_blocking(pgmq_harness::PrivateCluster::start)
+        .await
+        .unwrap();
+    let fx = F::at(cluster.url()).await;
+    for i in 0..6 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    let cfg = config()
+        .with_concurrency(3)
+        .with_visibility(Duration::from_secs(5), Some(Duration::from_millis(500)))
+        .with_statement_timeout(Duration::from_secs(1))
+        .with_shutdown_deadline(Duration::from_secs(1));
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        cfg,
+        |_m: Message<Value>| async {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            Ok::<(), BoxError>(())
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(10), |s| s.processed >= 3)
+            .await,
+        "{:?}",
+        run.stats()
+    );
+    cluster.freeze();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let stats = run.stop().await;
+    let took = started.elapsed();
+    cluster.thaw();
+    assert!(
+        took < Duration::from_secs(4),
+        "deadline 1 s + 2 × statement timeout 1 s, took {took:?}"
+    );
+    assert!(stats.processed >= 3, "{stats:?}");
+    drop(fx);
+    drop(cluster);
+}
+
+/// `run_until_empty` handles what the queue holds, then returns the counters by itself.
+pub(crate) async fn run_until_empty_processes_what_the_queue_holds_and_returns<F: Fixture>() {
+    let fx = F::new().await;
+    for i in 0..7 {
+        fx.send(&queue(), json!(i), None).await;
+    }
+    fx.send(&queue(), json!("not a number"), None).await;
+    let seen = Arc::new(AtomicU32::new(0));
+    let consumer = Consumer::new(
+        fx.backend().await,
+        config().with_batch_size(3),
+        counting_handler(&seen),
+    );
+    let stats = tokio::time::timeout(
+        Duration::from_secs(10),
+        consumer.run_until_empty(CancellationToken::new()),
+    )
+    .await
+    .expect("returns once the queue is empty")
+    .unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 7);
+    assert_eq!(
+        (stats.processed, stats.dead_lettered, stats.decode_failed),
+        (7, 1, 1)
+    );
+    assert_counters_add_up(&stats);
+    assert_eq!(fx.stored(&queue()).await, 0);
+}
+
 /// `n` for one row of `jobs` or `jobs_dlq` matching `cond` (a SQL condition on the row).
 async fn rows_where<F: Fixture>(fx: &F, table: &str, cond: &str) -> i64 {
     fx.query_n(&format!(
@@ -1106,4 +1487,69 @@ pub(crate) async fn an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing<
         "moved exactly"
     );
     assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
+}
+
+/// Rows other producers write, through the consumer: a batch holding another service's
+/// shape, a SQL `NULL` payload, JSON deeper than 128 levels and numbers no `Job` holds is
+/// still handled message by message. The good ones are processed, each bad one is
+/// dead-lettered on its own as the stored row (its exact payload, `NULL` included), and
+/// the counters add up.
+pub(crate) async fn foreign_rows_are_dead_lettered_one_by_one_and_the_good_processed<F: Fixture>() {
+    let fx = F::new().await;
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let payloads = [
+        r#"'{"id": 1}'::jsonb"#.to_owned(),
+        r#"'{"ident": "another service"}'::jsonb"#.to_owned(),
+        "NULL::jsonb".to_owned(),
+        format!("'{deep}'::jsonb"),
+        r#"'{"id": 2}'::jsonb"#.to_owned(),
+        r#"'{"id": 1e400}'::jsonb"#.to_owned(),
+        r#"'{"id": 123456789012345678901234567890}'::jsonb"#.to_owned(),
+    ];
+    for p in &payloads {
+        fx.query_n(&format!("SELECT pgmq.send('jobs', {p}) AS n"))
+            .await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    #[derive(serde::Deserialize)]
+    struct Job {
+        id: i64,
+    }
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        config(),
+        move |m: Message<Job>| {
+            s.lock().unwrap().push(m.message.id);
+            async { Ok::<(), BoxError>(()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.processed == 2
+            && s.dead_lettered == 5)
+            .await,
+        "each foreign row dead-lettered on its own, the good ones processed"
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.decode_failed, stats.retried), (5, 0));
+    let mut handled = seen.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, [1, 2]);
+    assert_eq!(fx.stored(&queue()).await, 0);
+    assert_eq!(fx.stored(&dlq()).await, 5);
+    for p in &payloads[1..4] {
+        let cond = if p.starts_with("NULL") {
+            "message IS NULL".to_owned()
+        } else {
+            format!("message = {p}")
+        };
+        assert_eq!(rows_where(&fx, "q_jobs_dlq", &cond).await, 1, "{cond}");
+    }
+    for p in &payloads[5..] {
+        assert_eq!(
+            rows_where(&fx, "q_jobs_dlq", &format!("message = {p}")).await,
+            1,
+            "{p}"
+        );
+    }
 }

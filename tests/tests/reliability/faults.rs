@@ -296,7 +296,7 @@ async fn backend_terminated_under_a_transactional_handler_is_retried_and_recorde
     let go = Arc::new(Notify::new());
     let consumer = Arc::new(Transactional::consumer(
         SeaOrmBackend::new(db.clone()),
-        fast_config(&q),
+        fast_config(&q).with_concurrency(3),
         StallFirst {
             pid: Mutex::new(Some(tx)),
             go: Arc::clone(&go),

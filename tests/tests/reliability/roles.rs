@@ -252,3 +252,43 @@ async fn producer_and_consumer_roles_can_do_their_part_and_nothing_else() -> Res
     drop((producer, consumer));
     Ok(())
 }
+
+/// The consumer runtime needs no more than the consumer role's grants: its checks before
+/// the first read (queue present, pgmq version) work without executing pgmq functions
+/// beyond the role's part, and it processes the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_consumer_runtime_runs_on_the_consumer_role_grants_alone() -> Res {
+    use sea_orm_pgmq::consumer::{
+        CancellationToken, Consumer, ConsumerConfig, FailureDestination, SeaOrmBackend,
+    };
+    let tdb = TestDb::new();
+    let mut admin = PgConnection::establish(tdb.url())?;
+    {
+        use diesel_pgmq::PgmqConnectionExt;
+        admin.create_queue("jobs")?;
+        for id in 0..3 {
+            admin.send("jobs", &Job { id })?;
+        }
+    }
+    let roles = create_roles(&mut admin, tdb.url())?;
+    let consumer_db = seaorm(&as_user(tdb.url(), &roles.consumer, "consumer-pw"), 2).await?;
+    let config = ConsumerConfig::new(QueueName::new("jobs")?)
+        .with_failure_destination(FailureDestination::Archive)
+        .with_poll_interval(std::time::Duration::from_millis(100));
+    let consumer = Consumer::new(
+        SeaOrmBackend::new(consumer_db),
+        config,
+        |_m: sea_orm_pgmq::Message<Job>| async { Ok::<(), BoxError>(()) },
+    );
+    let stats = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        consumer.run_until_empty(CancellationToken::new()),
+    )
+    .await??;
+    assert_eq!(
+        (stats.processed, stats.infrastructure_errors),
+        (3, 0),
+        "{stats:?}"
+    );
+    Ok(())
+}

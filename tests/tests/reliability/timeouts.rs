@@ -185,3 +185,87 @@ async fn a_frozen_server_is_a_pool_timeout_and_the_pools_work_again_once_it_thaw
     assert_eq!(sea.metrics(&q).await?.queue_length, 3);
     Ok(())
 }
+
+/// `url` with one more query parameter.
+fn with_param(url: &str, param: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{param}")
+}
+
+/// Sync Diesel has no client-side timeout; a server-side `statement_timeout` set in the
+/// connection URL (libpq's `options`) ends a call waiting on a lock another session
+/// holds, as RELIABILITY.md recommends, and the connection stays usable.
+#[test]
+fn a_sync_diesel_call_waiting_on_a_lock_ends_at_the_url_statement_timeout() -> Res {
+    use diesel::connection::SimpleConnection;
+    use diesel_pgmq::PgmqConnectionExt as _;
+    let db = TestDb::new();
+    let mut setup = PgConnection::establish(db.url())?;
+    setup.create_queue("locked")?;
+    setup.batch_execute("BEGIN; LOCK TABLE pgmq.q_locked IN ACCESS EXCLUSIVE MODE")?;
+    let url = with_param(
+        db.url(),
+        "options=-c%20statement_timeout%3D1000&tcp_user_timeout=5000&keepalives_idle=5",
+    );
+    let started = std::time::Instant::now();
+    let (sent, mut conn) = guarded(move || -> Result<_, String> {
+        let mut conn = PgConnection::establish(&url).map_err(|e| e.to_string())?;
+        let sent = conn.send("locked", &Job { id: 1 });
+        Ok((sent, conn))
+    })??;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = sent.unwrap_err();
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    setup.batch_execute("ROLLBACK")?;
+    conn.send("locked", &Job { id: 2 })?;
+    Ok(())
+}
+
+/// A `PinnedConnection` with a statement timeout answers within it even when the server
+/// is frozen (SIGSTOP: TCP keepalives are still answered by the kernel, so only a
+/// client-side limit helps), and works again on a fresh connection once it thaws. A held
+/// diesel-async connection is bounded the documented way, `tokio::time::timeout`, and is
+/// usable again after the thaw.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_calls_on_a_frozen_server_end_at_their_client_side_timeout() -> Res {
+    use diesel_async::AsyncConnection;
+    use diesel_pgmq::PgmqAsyncConnectionExt;
+    let cluster = Arc::new(tokio::task::spawn_blocking(PrivateCluster::start).await?);
+    let db = small_seaorm_pool(cluster.url(), false).await?;
+    db.create_queue("frozen").await?;
+    drop(db);
+    let mut opts = ConnectOptions::new(cluster.url().to_owned());
+    opts.max_connections(2).sqlx_logging(false);
+    let db = Database::connect(opts).await?;
+    let conn = sea_orm_pgmq::PinnedConnection::acquire(&db)
+        .await?
+        .with_statement_timeout(Duration::from_secs(1));
+    conn.send("frozen", &Job { id: 1 }).await?;
+    let mut held = AsyncPgConnection::establish(cluster.url()).await?;
+    held.send("frozen", &Job { id: 10 }).await?;
+    let c = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || c.freeze()).await?;
+    let started = std::time::Instant::now();
+    let sent = guarded_async(conn.send("frozen", &Job { id: 2 })).await?;
+    let took = started.elapsed();
+    let started = std::time::Instant::now();
+    let async_sent = guarded_async(tokio::time::timeout(
+        Duration::from_secs(1),
+        held.send("frozen", &Job { id: 11 }),
+    ))
+    .await?;
+    let async_took = started.elapsed();
+    let c = Arc::clone(&cluster);
+    tokio::task::spawn_blocking(move || c.thaw()).await?;
+    assert!(sent.is_err(), "a frozen server cannot have answered");
+    assert!(took < Duration::from_secs(3), "took {took:?}");
+    assert!(async_sent.is_err(), "the diesel-async call timed out");
+    assert!(async_took < Duration::from_secs(3), "took {async_took:?}");
+    conn.send("frozen", &Job { id: 3 }).await?;
+    held.send("frozen", &Job { id: 12 }).await?;
+    Ok(())
+}
