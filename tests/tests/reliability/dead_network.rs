@@ -15,6 +15,12 @@ pub(crate) struct DeadNetwork {
 }
 
 impl DeadNetwork {
+    /// Whether this process may cut the network: `nft` is installed and netfilter is
+    /// permitted (root with `CAP_NET_ADMIN`); the error says what is missing.
+    pub(crate) fn available() -> Result<(), BoxError> {
+        nft(&["list", "tables"], None)
+    }
+
     /// Cuts the network to `port`. Fails with nft's message when nftables is missing or
     /// netfilter is not permitted (CI installs the `nftables` package).
     pub(crate) fn cut(port: u16) -> Result<Self, BoxError> {
