@@ -419,7 +419,7 @@ macro_rules! ext_methods {
                 .bind::<Text, _>(queue)
                 .bind::<Text, _>(table)
                 .bind::<Text, _>(default);
-            Ok(one($load!(self, stmt, $crate::connection::health_row::HealthRow))?.into())
+            QueueHealth::from_json(&one($load!(self, stmt, $crate::connection::health_row::HealthRow))?.health)
         }
 
         $($kw)? fn delete_archived_older_than(
@@ -445,52 +445,15 @@ macro_rules! ext_methods {
     };
 }
 
-/// The row of [`pgmq_orm_core::health::health_sql::QUEUE_HEALTH`].
+/// The one column of [`pgmq_orm_core::health::health_sql::QUEUE_HEALTH`].
 pub(crate) mod health_row {
-    use chrono::{DateTime, Utc};
     use diesel::QueryableByName;
-    use diesel::sql_types::{BigInt, Nullable, Text, Timestamptz};
-    use pgmq_orm_core::QueueHealth;
+    use diesel::sql_types::Text;
 
     #[derive(QueryableByName)]
     pub(crate) struct HealthRow {
         #[diesel(sql_type = Text)]
-        queue_name: String,
-        #[diesel(sql_type = BigInt)]
-        depth: i64,
-        #[diesel(sql_type = BigInt)]
-        visible_depth: i64,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        oldest_age_sec: Option<i64>,
-        #[diesel(sql_type = BigInt)]
-        dead_tuples: i64,
-        #[diesel(sql_type = BigInt)]
-        live_tuples: i64,
-        #[diesel(sql_type = BigInt)]
-        table_bytes: i64,
-        #[diesel(sql_type = BigInt)]
-        index_bytes: i64,
-        #[diesel(sql_type = Nullable<BigInt>)]
-        default_partition_length: Option<i64>,
-        #[diesel(sql_type = Nullable<Timestamptz>)]
-        last_vacuum: Option<DateTime<Utc>>,
-    }
-
-    impl From<HealthRow> for QueueHealth {
-        fn from(r: HealthRow) -> Self {
-            Self {
-                queue_name: r.queue_name,
-                depth: r.depth,
-                visible_depth: r.visible_depth,
-                oldest_age_sec: r.oldest_age_sec,
-                dead_tuples: r.dead_tuples,
-                live_tuples: r.live_tuples,
-                table_bytes: r.table_bytes,
-                index_bytes: r.index_bytes,
-                default_partition_length: r.default_partition_length,
-                last_vacuum: r.last_vacuum,
-            }
-        }
+        pub(crate) health: String,
     }
 }
 

@@ -248,7 +248,7 @@ impl ConsumerBackend for DieselBackend {
             // `to_regclass`, not `pgmq.list_queues()`: a least-privilege consumer role may
             // not execute the latter.
             let row: Present = diesel::sql_query(sql::QUEUE_TABLE_EXISTS)
-                .bind::<diesel::sql_types::Text, _>(format!("pgmq.{}", queue.table_name()))
+                .bind::<diesel::sql_types::Text, _>(queue.quoted_table_name())
                 .get_result(&mut *self.conn().await?)
                 .await
                 .map_err(from_diesel)?;

@@ -56,6 +56,41 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Deduplication: idempotent producers
+//!
+//! A write that returns no row sends nothing, so an `INSERT .. ON CONFLICT DO NOTHING ..
+//! RETURNING` sends exactly for the rows it actually inserted: give the table a unique
+//! key the producer controls (a request id, an order number) and a redelivered or
+//! retried request writes nothing and sends nothing, without a separate lookup.
+//!
+//! ```
+//! # #[cfg(feature = "sync")] {
+//! use diesel::prelude::*;
+//! use diesel_pgmq::outbox::{Outbox, OutboxExt};
+//! use diesel_pgmq::PgmqConnectionExt;
+//! diesel::table! { orders (id) { id -> Int4, request_id -> Text } }
+//!
+//! # let db = pgmq_harness::TestDb::new();
+//! let mut conn = PgConnection::establish(db.url())?;
+//! # diesel::sql_query("CREATE TABLE orders (id serial PRIMARY KEY, request_id text NOT NULL UNIQUE)").execute(&mut conn)?;
+//! conn.create_queue("order_events")?;
+//! let outbox = Outbox::new("order_events")?;
+//! let mut place = |request_id: &str| {
+//!     diesel::insert_into(orders::table)
+//!         .values(orders::request_id.eq(request_id))
+//!         .on_conflict(orders::request_id)
+//!         .do_nothing()
+//!         .returning((orders::id, orders::request_id))
+//!         .enqueue(&outbox)
+//!         .get_results::<((i32, String), i64)>(&mut conn)
+//! };
+//! assert_eq!(place("req-1")?.len(), 1);
+//! assert_eq!(place("req-1")?.len(), 0); // the retry: no row, no message
+//! assert_eq!(conn.metrics("order_events")?.queue_length, 1);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use diesel::Expression;
 use diesel::QueryResult;

@@ -34,6 +34,46 @@
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Joining with your own tables
+//!
+//! The tables are Diesel tables in the `pgmq` schema, so they join with yours once
+//! Diesel is told they may appear in the same query
+//! (`allow_tables_to_appear_in_same_query!`, which takes the tables' own identifiers:
+//! `q_<name>` / `a_<name>`, imported from the queue's module). Here each order keeps the
+//! id of the message that announced it:
+//!
+//! ```
+//! use diesel::prelude::*;
+//! use diesel_pgmq::PgmqConnectionExt;
+//!
+//! diesel_pgmq::pgmq_tables! {
+//!     /// Order events.
+//!     pub mod order_events { queue: q_order_events, archive: a_order_events }
+//! }
+//! diesel::table! { orders (id) { id -> Int4, item -> Text, msg_id -> Int8 } }
+//! use order_events::q_order_events;
+//! diesel::allow_tables_to_appear_in_same_query!(orders, q_order_events);
+//!
+//! # #[cfg(feature = "sync")] {
+//! # let db = pgmq_harness::TestDb::new();
+//! let mut conn = PgConnection::establish(db.url())?;
+//! # diesel::sql_query("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL, msg_id bigint NOT NULL)").execute(&mut conn)?;
+//! conn.create_queue(order_events::QUEUE)?;
+//! let msg_id = conn.send(order_events::QUEUE, &serde_json::json!({"item": "book"}))?;
+//! diesel::insert_into(orders::table)
+//!     .values((orders::item.eq("book"), orders::msg_id.eq(msg_id)))
+//!     .execute(&mut conn)?;
+//!
+//! // Orders whose announcement is still queued, with how often it was read.
+//! let pending: Vec<(String, i32)> = orders::table
+//!     .inner_join(order_events::queue::table.on(order_events::queue::msg_id.eq(orders::msg_id)))
+//!     .select((orders::item, order_events::queue::read_ct))
+//!     .load(&mut conn)?;
+//! assert_eq!(pending, [("book".to_owned(), 0)]);
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use chrono::{DateTime, Utc};
 use diesel::Queryable;

@@ -221,6 +221,35 @@ fn write_returning_no_rows_sends_nothing() -> R {
 }
 
 #[test]
+fn insert_on_conflict_do_nothing_sends_only_for_the_rows_inserted() -> R {
+    let (_db, mut conn) = setup();
+    diesel::sql_query("CREATE UNIQUE INDEX orders_item ON orders (item)").execute(&mut conn)?;
+    let insert = |conn: &mut PgConnection, items: &[&'static str]| {
+        diesel::insert_into(orders::table)
+            .values(&new_orders(items))
+            .on_conflict(orders::item)
+            .do_nothing()
+            .returning(Order::as_returning())
+            .enqueue(&outbox())
+            .get_results::<(Order, i64)>(conn)
+    };
+    let first = insert(&mut conn, &["book", "pen"])?;
+    assert_eq!(first.len(), 2);
+    // A redelivered request: "book" is already there, only "lamp" is new.
+    let again = insert(&mut conn, &["book", "lamp"])?;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].0.item, "lamp");
+    // Fully duplicated: no row, no message.
+    assert!(insert(&mut conn, &["pen", "lamp"])?.is_empty());
+    let msgs = read_all(&mut conn);
+    let items: Vec<&Value> = msgs.iter().map(|m| &m.message["item"]).collect();
+    assert_eq!(items, [&json!("book"), &json!("pen"), &json!("lamp")]);
+    assert_eq!(msgs[2].msg_id, again[0].1);
+    assert_eq!(order_count(&mut conn), 3);
+    Ok(())
+}
+
+#[test]
 fn mapped_payload_decodes_into_the_event_type() -> R {
     let (_db, mut conn) = setup();
     let outbox = outbox().payload(

@@ -1783,9 +1783,8 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
                 .await
                 .map_err(into_pgmq_error)?
                 .ok_or_else(|| Error::InvalidArgument("queue_health returned no row".into()))?;
-            Ok(HealthRow::from_query_result(&row, "")
-                .map_err(into_pgmq_error)?
-                .into())
+            let json: String = row.try_get_by_index(0).map_err(into_pgmq_error)?;
+            QueueHealth::from_json(&json)
         }
     }
 
@@ -1821,36 +1820,4 @@ impl<C: ConnectionTrait + ?Sized> PgmqConnectionExt for C {
 
 fn name_of(q: impl IntoQueueName) -> Result<QueueName, Error> {
     Ok(q.into_queue_name()?)
-}
-
-/// The row of [`health_sql::QUEUE_HEALTH`], by column name.
-#[derive(sea_orm::FromQueryResult)]
-struct HealthRow {
-    queue_name: String,
-    depth: i64,
-    visible_depth: i64,
-    oldest_age_sec: Option<i64>,
-    dead_tuples: i64,
-    live_tuples: i64,
-    table_bytes: i64,
-    index_bytes: i64,
-    default_partition_length: Option<i64>,
-    last_vacuum: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-impl From<HealthRow> for QueueHealth {
-    fn from(r: HealthRow) -> Self {
-        Self {
-            queue_name: r.queue_name,
-            depth: r.depth,
-            visible_depth: r.visible_depth,
-            oldest_age_sec: r.oldest_age_sec,
-            dead_tuples: r.dead_tuples,
-            live_tuples: r.live_tuples,
-            table_bytes: r.table_bytes,
-            index_bytes: r.index_bytes,
-            default_partition_length: r.default_partition_length,
-            last_vacuum: r.last_vacuum,
-        }
-    }
 }

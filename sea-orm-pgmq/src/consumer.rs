@@ -276,7 +276,7 @@ impl ConsumerBackend for SeaOrmBackend {
             let stmt = Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 sql::QUEUE_TABLE_EXISTS,
-                [format!("pgmq.{}", queue.table_name()).into()],
+                [queue.quoted_table_name().into()],
             );
             let row = self
                 .hot

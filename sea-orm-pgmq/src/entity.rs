@@ -32,6 +32,44 @@
 //! assert_eq!(orders::QUEUE.as_str(), "orders");
 //! # Ok::<(), sea_orm::DbErr>(()) }).unwrap();
 //! ```
+//!
+//! # Joining with your own tables
+//!
+//! The entities carry the `pgmq` schema (`schema_name`), and SeaORM keeps it wherever it
+//! takes the table from the entity: declare a `Relation` from your entity to
+//! `<queue>::queue::Entity` (`belongs_to = "..::queue::Entity"`, with `impl Related`) and
+//! `inner_join`, `find_also_related` and `find_with_related` join `"pgmq"."q_<name>"`.
+//! In plain sea-query, name the table with `Entity.table_ref()` (trait `EntityName`),
+//! never with the bare entity: the entity as an `Iden` is the table name alone, which
+//! PostgreSQL then looks up outside `pgmq` (`relation "q_<name>" does not exist`).
+//! Columns qualified by the entity (`(Entity, Column::MsgId)`) resolve either way. Tested
+//! in `sea-orm-pgmq/tests/entity_join.rs`.
+//!
+//! ```
+//! use sea_orm::sea_query::{Alias, Expr, ExprTrait, PostgresQueryBuilder, Query};
+//! use sea_orm::EntityName;
+//!
+//! sea_orm_pgmq::pgmq_entities! {
+//!     /// Order events.
+//!     pub mod order_events { queue: "q_order_events", archive: "a_order_events" }
+//! }
+//! use order_events::queue::{Column, Entity};
+//!
+//! let sql = Query::select()
+//!     .column((Alias::new("orders"), Alias::new("item")))
+//!     .column((Entity, Column::ReadCt))
+//!     .from(Alias::new("orders"))
+//!     .inner_join(
+//!         Entity.table_ref(),
+//!         Expr::col((Alias::new("orders"), Alias::new("msg_id"))).equals((Entity, Column::MsgId)),
+//!     )
+//!     .to_string(PostgresQueryBuilder);
+//! assert!(sql.contains(r#"INNER JOIN "pgmq"."q_order_events" ON"#), "{sql}");
+//!
+//! // The bare entity loses the schema:
+//! let bare = Query::select().column(Column::MsgId).from(Entity).to_string(PostgresQueryBuilder);
+//! assert!(bare.ends_with(r#"FROM "q_order_events""#), "{bare}");
+//! ```
 
 /// Declares SeaORM entities for a queue: a module named after the queue holding
 /// `queue` (entity of `pgmq.q_<name>`), `archive` (entity of `pgmq.a_<name>`) and the

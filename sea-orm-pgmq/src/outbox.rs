@@ -67,6 +67,59 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # Deduplication: idempotent producers
+//!
+//! A write that returns no row sends nothing, so an `INSERT .. ON CONFLICT DO NOTHING ..
+//! RETURNING` sends exactly for the rows it actually inserted: give the table a unique
+//! key the producer controls (a request id, an order number) and a redelivered or
+//! retried request writes nothing and sends nothing, without a separate lookup.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = pgmq_harness::TestDb::new();
+//! # let conn = sea_orm::Database::connect(db.url()).await?;
+//! use sea_orm::sea_query::OnConflict;
+//! use sea_orm::{ConnectionTrait, EntityTrait, Set};
+//! use sea_orm_pgmq::outbox::{Outbox, OutboxExt};
+//! use sea_orm_pgmq::PgmqConnectionExt;
+//!
+//! mod order {
+//!     use sea_orm::entity::prelude::*;
+//!     #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+//!     #[sea_orm(table_name = "orders")]
+//!     pub struct Model {
+//!         #[sea_orm(primary_key)]
+//!         pub id: i32,
+//!         pub request_id: String,
+//!     }
+//!     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+//!     pub enum Relation {}
+//!     impl ActiveModelBehavior for ActiveModel {}
+//! }
+//!
+//! conn.execute_unprepared(
+//!     "CREATE TABLE orders (id serial PRIMARY KEY, request_id text NOT NULL UNIQUE)",
+//! ).await?;
+//! conn.create_queue("order_events").await?;
+//! let outbox = Outbox::new("order_events")?;
+//! let place = |request_id: &str| {
+//!     order::Entity::insert(order::ActiveModel {
+//!         request_id: Set(request_id.to_owned()),
+//!         ..Default::default()
+//!     })
+//!     .on_conflict(OnConflict::column(order::Column::RequestId).do_nothing().to_owned())
+//!     .enqueue(&outbox)
+//! };
+//! let sent: Vec<(order::Model, i64)> = place("req-1").all(&conn).await?;
+//! assert_eq!(sent.len(), 1);
+//! let retry: Vec<(order::Model, i64)> = place("req-1").all(&conn).await?;
+//! assert!(retry.is_empty()); // no row, no message
+//! assert_eq!(conn.metrics("order_events").await?.queue_length, 1);
+//! # Ok(())
+//! # }
+//! ```
 
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::Error;

@@ -254,6 +254,38 @@ async fn write_returning_no_rows_sends_nothing() -> R {
 }
 
 #[tokio::test]
+async fn insert_on_conflict_do_nothing_sends_only_for_the_rows_inserted() -> R {
+    use sea_orm::sea_query::OnConflict;
+    let (_db, conn) = setup().await?;
+    conn.execute_unprepared("CREATE UNIQUE INDEX orders_item ON orders (item)")
+        .await?;
+    let insert = |items: &'static [&'static str]| {
+        order::Entity::insert_many(new_orders(items))
+            .on_conflict(
+                OnConflict::column(order::Column::Item)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .enqueue(&outbox())
+    };
+    let first: Vec<(order::Model, i64)> = insert(&["book", "pen"]).all(&conn).await?;
+    assert_eq!(first.len(), 2);
+    // A redelivered request: "book" is already there, only "lamp" is new.
+    let again: Vec<(order::Model, i64)> = insert(&["book", "lamp"]).all(&conn).await?;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].0.item, "lamp");
+    // Fully duplicated: no row, no message.
+    let none: Vec<(order::Model, i64)> = insert(&["pen", "lamp"]).all(&conn).await?;
+    assert!(none.is_empty());
+    let msgs = read_all(&conn).await;
+    let items: Vec<&Value> = msgs.iter().map(|m| &m.message["item"]).collect();
+    assert_eq!(items, [&json!("book"), &json!("pen"), &json!("lamp")]);
+    assert_eq!(msgs[2].msg_id, again[0].1);
+    assert_eq!(order_count(&conn).await, 3);
+    Ok(())
+}
+
+#[tokio::test]
 async fn mapped_payload_decodes_into_the_event_type() -> R {
     let (_db, conn) = setup().await?;
     let outbox = outbox().payload(

@@ -495,6 +495,69 @@ async fn transaction_closure_commits_on_ok_and_rolls_back_on_err() -> R {
 }
 
 #[tokio::test]
+async fn a_transaction_closure_mixes_entity_and_pgmq_calls_with_either_error_type() -> R {
+    use sea_orm::TransactionError;
+    let (_db, conn) = setup().await?;
+    let pen = || order::ActiveModel {
+        item: Set("pen".into()),
+        ..Default::default()
+    };
+
+    // The pgmq error type: `?` on the entity insert (DbErr) and on the send alike.
+    conn.transaction::<_, (), Error>(move |txn| {
+        Box::pin(async move {
+            let row = pen().insert(txn).await?;
+            txn.send("orders", &json!({ "order_id": row.id })).await?;
+            Ok(())
+        })
+    })
+    .await?;
+    // SeaORM's error type, the same closure.
+    conn.transaction::<_, (), DbErr>(move |txn| {
+        Box::pin(async move {
+            let row = pen().insert(txn).await?;
+            txn.send("orders", &json!({ "order_id": row.id })).await?;
+            Ok(())
+        })
+    })
+    .await?;
+    assert_eq!(order::Entity::find().count(&conn).await?, 2);
+    assert_eq!(queue_len(&conn, "orders").await, 2);
+
+    // A pgmq failure (no such queue) rolls the insert back, and keeps its kind through
+    // either error type.
+    let res = conn
+        .transaction::<_, (), Error>(move |txn| {
+            Box::pin(async move {
+                pen().insert(txn).await?;
+                txn.send("no_such_queue", &json!({})).await?;
+                Ok(())
+            })
+        })
+        .await;
+    let Err(TransactionError::Transaction(e)) = res else {
+        panic!("expected the closure's error, got {res:?}")
+    };
+    assert_eq!(e.kind(), ErrorKind::QueueMissing);
+    let res = conn
+        .transaction::<_, (), DbErr>(move |txn| {
+            Box::pin(async move {
+                pen().insert(txn).await?;
+                txn.send("no_such_queue", &json!({})).await?;
+                Ok(())
+            })
+        })
+        .await;
+    let Err(TransactionError::Transaction(e)) = res else {
+        panic!("expected the closure's error, got {res:?}")
+    };
+    assert_eq!(Error::from(e).kind(), ErrorKind::QueueMissing);
+    assert_eq!(order::Entity::find().count(&conn).await?, 2);
+    assert_eq!(queue_len(&conn, "orders").await, 2);
+    Ok(())
+}
+
+#[tokio::test]
 async fn typed_queue_round_trip_with_headers() -> R {
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Meta {

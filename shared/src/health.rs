@@ -49,6 +49,23 @@ pub struct QueueHealth {
 }
 
 impl QueueHealth {
+    /// Reads the JSON that [`health_sql::QUEUE_HEALTH`] returns.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::QueueHealth;
+    /// let h = QueueHealth::from_json(r#"{"queue_name": "q", "depth": 1, "visible_depth": 1,
+    ///     "oldest_age_sec": 3, "dead_tuples": 0, "live_tuples": 1, "table_bytes": 8192,
+    ///     "index_bytes": 16384, "default_partition_length": null,
+    ///     "last_vacuum": "2026-12-02T18:00:00.5+00:00"}"#)?;
+    /// assert_eq!((h.depth, h.last_vacuum.is_some()), (1, true));
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn from_json(json: &str) -> Result<Self, crate::Error> {
+        serde_json::from_str(json).map_err(|e| {
+            crate::Error::InvalidArgument(format!("queue_health returned unexpected JSON: {e}"))
+        })
+    }
+
     /// Messages read and not yet visible again: `depth - visible_depth`.
     ///
     /// ```
@@ -84,8 +101,9 @@ fn qualified(table: &str) -> String {
     format!("pgmq.{}", crate::queue_name::quote_identifier(table))
 }
 
-/// The statement behind `queue_health`: one row with the columns of [`QueueHealth`].
-/// Binds: `$1` the queue name (`text`), `$2` its table and `$3` its default partition,
+/// The statement behind `queue_health`: one row, one `text` column `health`, the
+/// [`QueueHealth`] as JSON (read it with [`QueueHealth::from_json`], so neither ORM needs
+/// a row type of its own). Binds: `$1` the queue name (`text`), `$2` its table and `$3` its default partition,
 /// each as a qualified name (`text`, resolved with `to_regclass`), from [`health_binds`].
 ///
 /// ```
@@ -94,7 +112,8 @@ fn qualified(table: &str) -> String {
 /// ```
 pub mod health_sql {
     /// See the [module](self).
-    pub const QUEUE_HEALTH: &str = "SELECT m.queue_name::text AS queue_name, \
+    pub const QUEUE_HEALTH: &str = "SELECT to_jsonb(h)::text AS health FROM (\
+         SELECT m.queue_name::text AS queue_name, \
          m.queue_length::bigint AS depth, \
          m.queue_visible_length::bigint AS visible_depth, \
          m.oldest_msg_age_sec::bigint AS oldest_age_sec, \
@@ -110,7 +129,7 @@ pub mod health_sql {
          COALESCE(sum(pg_table_size(rel.oid)), 0)::bigint AS table_bytes, \
          COALESCE(sum(pg_indexes_size(rel.oid)), 0)::bigint AS index_bytes, \
          max(GREATEST(s.last_vacuum, s.last_autovacuum)) AS last_vacuum \
-         FROM rel LEFT JOIN pg_stat_all_tables s ON s.relid = rel.oid) st";
+         FROM rel LEFT JOIN pg_stat_all_tables s ON s.relid = rel.oid) st) h";
 }
 
 /// The three bound values of [`health_sql::QUEUE_HEALTH`] for `queue`: its name, its

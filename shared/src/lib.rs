@@ -35,6 +35,8 @@ pub mod migrate;
 pub mod outbox;
 mod queue_name;
 mod rows;
+#[cfg(feature = "sea-orm")]
+mod sea_orm_error;
 pub mod sql;
 mod timing;
 mod version;

@@ -239,7 +239,7 @@ pub const EXTENSION_VERSION: &str = "SELECT extversion FROM pg_extension WHERE e
 /// records them in `pgmq.__pgmq_migrations`): one boolean.
 pub const HAS_SQL_INSTALL: &str = "SELECT to_regclass('pgmq.__pgmq_migrations') IS NOT NULL";
 /// The SQL that tells whether a queue's table exists, without needing any privilege on
-/// pgmq's functions or catalog: bind `pgmq.<table>` ([`crate::QueueName::table_name`]) as
+/// pgmq's functions or catalog: bind the quoted `pgmq."<table>"` ([`crate::QueueName::quoted_table_name`]) as
 /// its one text parameter; one boolean, `present`. The consumer checks its queues with it
 /// before its first read.
 pub const QUEUE_TABLE_EXISTS: &str = "SELECT to_regclass($1) IS NOT NULL AS present";

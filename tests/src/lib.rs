@@ -186,19 +186,40 @@ impl TestDb {
             "pg_partman" => "; on Debian: apt-get install postgresql-15-partman",
             _ => "",
         };
-        let reason =
-            format!("{test}: the server lacks the optional extension {extension} ({e}){hint}");
-        if std::env::var_os(REQUIRE_EXTENSIONS_VAR).is_some_and(|v| !v.is_empty()) {
-            panic!("{reason}; {REQUIRE_EXTENSIONS_VAR} is set, so this is a failure");
-        }
-        use std::io::Write;
-        let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
-        false
+        skip_for_missing(
+            test,
+            &format!("the server lacks the optional extension {extension} ({e}){hint}"),
+        )
     }
 }
 
-/// Set (to anything non-empty) to make [`TestDb::optional_extension`] fail a test whose
-/// optional server extension is missing instead of skipping it. `.ci/run` sets it.
+/// Reports that `test` cannot run here for want of an optional requirement (`reason`):
+/// `SKIPPED: <test>: <reason>` on the terminal, past the test runner's output capture, and
+/// `false` so the caller returns early. With [`REQUIRE_EXTENSIONS_VAR`] set (CI sets it) it
+/// panics instead: CI never tests less.
+///
+/// ```
+/// fn needs_a_tool() {
+///     if std::process::Command::new("no-such-tool-here").output().is_err()
+///         && !pgmq_harness::skip_for_missing("needs_a_tool", "no-such-tool-here is not installed")
+///     {
+///         return;
+///     }
+/// }
+/// # if std::env::var_os(pgmq_harness::REQUIRE_EXTENSIONS_VAR).is_none() { needs_a_tool(); }
+/// ```
+pub fn skip_for_missing(test: &str, reason: &str) -> bool {
+    if std::env::var_os(REQUIRE_EXTENSIONS_VAR).is_some_and(|v| !v.is_empty()) {
+        panic!("{test}: {reason}; {REQUIRE_EXTENSIONS_VAR} is set, so this is a failure");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {test}: {reason}");
+    false
+}
+
+/// Set (to anything non-empty) to make [`TestDb::optional_extension`] and
+/// [`skip_for_missing`] fail a test whose optional requirement (a server extension such as
+/// pg_partman, the `nft` tool) is missing instead of skipping it. `.ci/run` sets it.
 pub const REQUIRE_EXTENSIONS_VAR: &str = "PGMQ_REQUIRE_OPTIONAL_EXTENSIONS";
 
 impl Default for TestDb {

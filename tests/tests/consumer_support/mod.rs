@@ -58,6 +58,7 @@ macro_rules! scenario_tests {
             run_until_empty_processes_what_the_queue_holds_and_returns,
             dead_letter_and_requeue_keep_payload_and_headers_exact,
             an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing,
+            foreign_rows_are_dead_lettered_one_by_one_and_the_good_processed,
         );
     };
     (@each $fixture:ty; $($name:ident),* $(,)?) => {$(
@@ -1486,4 +1487,69 @@ pub(crate) async fn an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing<
         "moved exactly"
     );
     assert!(fx.dl_list(0, 10).await.unwrap().is_empty());
+}
+
+/// Rows other producers write, through the consumer: a batch holding another service's
+/// shape, a SQL `NULL` payload, JSON deeper than 128 levels and numbers no `Job` holds is
+/// still handled message by message. The good ones are processed, each bad one is
+/// dead-lettered on its own as the stored row (its exact payload, `NULL` included), and
+/// the counters add up.
+pub(crate) async fn foreign_rows_are_dead_lettered_one_by_one_and_the_good_processed<F: Fixture>() {
+    let fx = F::new().await;
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let payloads = [
+        r#"'{"id": 1}'::jsonb"#.to_owned(),
+        r#"'{"ident": "another service"}'::jsonb"#.to_owned(),
+        "NULL::jsonb".to_owned(),
+        format!("'{deep}'::jsonb"),
+        r#"'{"id": 2}'::jsonb"#.to_owned(),
+        r#"'{"id": 1e400}'::jsonb"#.to_owned(),
+        r#"'{"id": 123456789012345678901234567890}'::jsonb"#.to_owned(),
+    ];
+    for p in &payloads {
+        fx.query_n(&format!("SELECT pgmq.send('jobs', {p}) AS n"))
+            .await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = Arc::clone(&seen);
+    #[derive(serde::Deserialize)]
+    struct Job {
+        id: i64,
+    }
+    let run = Running::start(Consumer::new(
+        fx.backend().await,
+        config(),
+        move |m: Message<Job>| {
+            s.lock().unwrap().push(m.message.id);
+            async { Ok::<(), BoxError>(()) }
+        },
+    ));
+    assert!(
+        run.wait_for(Duration::from_secs(15), |s| s.processed == 2
+            && s.dead_lettered == 5)
+            .await,
+        "each foreign row dead-lettered on its own, the good ones processed"
+    );
+    let stats = run.stop().await;
+    assert_eq!((stats.decode_failed, stats.retried), (5, 0));
+    let mut handled = seen.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, [1, 2]);
+    assert_eq!(fx.stored(&queue()).await, 0);
+    assert_eq!(fx.stored(&dlq()).await, 5);
+    for p in &payloads[1..4] {
+        let cond = if p.starts_with("NULL") {
+            "message IS NULL".to_owned()
+        } else {
+            format!("message = {p}")
+        };
+        assert_eq!(rows_where(&fx, "q_jobs_dlq", &cond).await, 1, "{cond}");
+    }
+    for p in &payloads[5..] {
+        assert_eq!(
+            rows_where(&fx, "q_jobs_dlq", &format!("message = {p}")).await,
+            1,
+            "{p}"
+        );
+    }
 }

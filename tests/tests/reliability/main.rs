@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod cluster;
+mod dead_network;
 mod faults;
 mod foreign_rows;
 mod health;

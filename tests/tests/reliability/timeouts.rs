@@ -15,6 +15,7 @@ use pgmq_orm_core::{BoxError, Error, ErrorKind, QueueName};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, TransactionTrait};
 use sea_orm_pgmq::PgmqConnectionExt;
 
+use crate::dead_network::DeadNetwork;
 use crate::support::{Job, Res};
 
 /// What the pools are configured to wait.
@@ -267,5 +268,123 @@ async fn direct_calls_on_a_frozen_server_end_at_their_client_side_timeout() -> R
     assert!(async_took < Duration::from_secs(3), "took {async_took:?}");
     conn.send("frozen", &Job { id: 3 }).await?;
     held.send("frozen", &Job { id: 12 }).await?;
+    Ok(())
+}
+
+/// libpq settings in the URL that end calls on a dead network: unacknowledged data gives
+/// up after a second (`tcp_user_timeout`), an idle connection is probed after a second
+/// (`keepalives_*`) and a connection attempt gives up after two (`connect_timeout`).
+const DEAD_NETWORK_PARAMS: &str = "tcp_user_timeout=1000&keepalives_idle=1&keepalives_interval=1\
+                                   &keepalives_count=2&connect_timeout=2";
+/// Within what a call on a dead network must fail with those settings.
+const DEAD_NETWORK_BOUND: Duration = Duration::from_secs(6);
+
+/// On a dead network (packets to and from the server dropped, so neither an answer nor a
+/// reset comes), the libpq URL settings RELIABILITY.md recommends end a sync Diesel call
+/// and an r2d2 checkout (whose validity check runs a query) with an error within
+/// [`DEAD_NETWORK_BOUND`]; the same call on a connection without them is still waiting
+/// at the bound (so the bound proves the settings work), and once the network is back a
+/// new connection works.
+#[test]
+fn a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts() -> Res {
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+    use diesel_pgmq::PgmqConnectionExt as _;
+    if let Err(e) = DeadNetwork::available() {
+        let reason = format!("cannot drop packets here ({e}); needs root and nftables");
+        if !pgmq_harness::skip_for_missing(
+            "a_dead_network_ends_sync_diesel_and_r2d2_calls_at_the_url_tcp_timeouts",
+            &reason,
+        ) {
+            return Ok(());
+        }
+    }
+    let cluster = PrivateCluster::start();
+    let url = with_param(cluster.url(), DEAD_NETWORK_PARAMS);
+    let mut conn = PgConnection::establish(&url)?;
+    conn.create_queue("jobs")?;
+    let mut plain = PgConnection::establish(cluster.url())?;
+    plain.send("jobs", &Job { id: 1 })?;
+    let pool = Pool::builder()
+        .max_size(1)
+        .test_on_check_out(true)
+        .connection_timeout(Duration::from_secs(2))
+        .build(ConnectionManager::<PgConnection>::new(&url))?;
+    pool.get()?.send("jobs", &Job { id: 2 })?;
+    // A call already at the server, waiting on a lock, on a connection with keepalives
+    // only: no data is in flight when the network dies, so only the probes notice.
+    let mut locker = PgConnection::establish(cluster.url())?;
+    locker.batch_execute("BEGIN; LOCK TABLE pgmq.q_jobs IN ACCESS EXCLUSIVE MODE")?;
+    let keepalive_url = with_param(
+        cluster.url(),
+        "keepalives_idle=1&keepalives_interval=1&keepalives_count=2",
+    );
+    let mut waiting = PgConnection::establish(&keepalive_url)?;
+    let (waiting_tx, waiting_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sent = waiting.send("jobs", &Job { id: 6 }).map_err(|e| e.kind());
+        let _ = waiting_tx.send((sent, std::time::Instant::now()));
+    });
+    let lock_waited = std::time::Instant::now();
+    let waiting_on_lock = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+        "EXISTS (SELECT FROM pg_locks WHERE NOT granted)",
+    ));
+    while !waiting_on_lock.clone().get_result::<bool>(&mut locker)? {
+        assert!(
+            lock_waited.elapsed() < HANG,
+            "the call never waited on the lock"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Let the server's (delayed) acknowledgement of the call arrive: unacknowledged data
+    // is tcp_user_timeout's case, not the keepalives'.
+    std::thread::sleep(Duration::from_millis(500));
+
+    let dead = DeadNetwork::cut(cluster.port())?;
+    let started = std::time::Instant::now();
+    let (plain_tx, plain_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = plain_tx.send(plain.send("jobs", &Job { id: 3 }).is_ok());
+    });
+    let direct = guarded(move || {
+        let started = std::time::Instant::now();
+        (conn.send("jobs", &Job { id: 4 }), started.elapsed())
+    })?;
+    let checkout = guarded(move || {
+        let started = std::time::Instant::now();
+        let got = pool.get().map(drop).map_err(diesel_pgmq::error::from_r2d2);
+        (got, started.elapsed())
+    })?;
+    let waited = waiting_rx.recv_timeout(DEAD_NETWORK_BOUND.saturating_sub(started.elapsed()));
+    let (waited, waited_took) = match waited {
+        Ok((sent, at)) => (Ok(sent), at.duration_since(started)),
+        Err(e) => (Err(e), started.elapsed()),
+    };
+    let plain = plain_rx.recv_timeout(DEAD_NETWORK_BOUND.saturating_sub(started.elapsed()));
+    drop(dead);
+    eprintln!(
+        "dead network: direct call {direct:?}, r2d2 checkout {checkout:?}, \
+         call waiting on a lock {waited:?} after {waited_took:?}"
+    );
+
+    let (sent, took) = direct;
+    assert_eq!(sent.map_err(|e| e.kind()), Err(ErrorKind::Database));
+    assert!(took < DEAD_NETWORK_BOUND, "direct call took {took:?}");
+    let (got, took) = checkout;
+    assert_eq!(got.map_err(|e| e.kind()), Err(ErrorKind::Pool));
+    assert!(took < DEAD_NETWORK_BOUND, "checkout took {took:?}");
+    assert_eq!(
+        waited,
+        Ok(Err(ErrorKind::Database)),
+        "after {waited_took:?}"
+    );
+    assert!(
+        plain.is_err(),
+        "without the settings the call ended within the bound too ({plain:?}): it proves nothing"
+    );
+
+    locker.batch_execute("ROLLBACK")?;
+    let mut fresh = PgConnection::establish(&url)?;
+    fresh.send("jobs", &Job { id: 5 })?;
     Ok(())
 }
