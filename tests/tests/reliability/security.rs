@@ -526,9 +526,15 @@ async fn issue17_2_the_statement_log_never_holds_an_unbound_value() -> Res {
         marks.push((mark, bad_mark));
     }
     sea.close().await?;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-
-    let log = cluster.server_log();
+    // The server writes its log behind the statements; under load that takes a while, so
+    // wait (bounded) until the last round's statements are there before judging the log.
+    let last = marks.last().map(|(m, _)| m.clone()).unwrap_or_default();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let mut log = cluster.server_log();
+    while !log.contains(&last) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        log = cluster.server_log();
+    }
     let statements = statement_texts(&log);
     assert!(
         statements.iter().any(|s| s.contains("zqcontrolzq")),
