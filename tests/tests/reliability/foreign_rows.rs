@@ -422,3 +422,46 @@ async fn the_query_runners_load_every_row_and_decode_each_on_its_own() -> Res {
     );
     Ok(())
 }
+
+/// `Queue::pop` of both crates (sync and async Diesel, SeaORM) hands back every message of
+/// a mixed batch: the good ones decoded, the foreign ones with their exact text (their only
+/// copy, since pop deletes as it reads); nothing stays behind and nothing is lost.
+#[tokio::test]
+async fn queue_pop_in_both_crates_hands_back_every_message_of_a_mixed_batch() -> Res {
+    let mut c = Clients::new().await?;
+    let n = BatchSize::new(20)?;
+    for (i, q) in ["qpop_sync", "qpop_async", "qpop_sea"]
+        .into_iter()
+        .enumerate()
+    {
+        let (good, bad) = mixed_batch(&c, q).await?;
+        let batch = match i {
+            0 => diesel_pgmq::Queue::<Job>::new(q)?.pop(n).run(&mut c.sync)?,
+            1 => {
+                diesel_pgmq::Queue::<Job>::new(q)?
+                    .pop(n)
+                    .run_async(&mut c.asynch)
+                    .await?
+            }
+            _ => sea_orm_pgmq::Queue::<Job>::new(q)?.pop(&c.sea, n).await?,
+        };
+        let (mut ok, mut undecodable) = batch.into_parts();
+        ok.sort_by_key(|m| m.msg_id);
+        undecodable.sort_by_key(|e| e.msg_id);
+        assert_eq!(ok.iter().map(|m| m.msg_id).collect::<Vec<_>>(), good, "{q}");
+        assert_eq!(
+            undecodable.iter().map(|e| e.msg_id).collect::<Vec<_>>(),
+            bad,
+            "{q}"
+        );
+        assert!(undecodable[1].message.is_sql_null(), "{q}");
+        assert_eq!(
+            undecodable[4].message.as_bytes(),
+            br#"{"id": 123456789012345678901234567890}"#,
+            "{q}"
+        );
+        let left = c.count(&format!("SELECT count(*) FROM pgmq.q_{q}")).await?;
+        assert_eq!(left, 0, "{q}");
+    }
+    Ok(())
+}
