@@ -156,11 +156,19 @@ impl<T: DeserializeOwned, H: DeserializeOwned> Messages<T, H> {
     /// # let _ = batch.into_parts();
     /// ```
     pub fn decode(rows: Vec<RawJsonMessage>) -> Self {
-        let mut decoded = Vec::with_capacity(rows.len());
+        rows.into_iter().map(|row| decode_parts(&row)).collect()
+    }
+}
+
+/// A batch from per-message decode results, in order: what every decode routine of a
+/// batch (messages, dead letters) collects into.
+impl<I> FromIterator<Result<I, Box<DecodeError>>> for Batch<I> {
+    fn from_iter<R: IntoIterator<Item = Result<I, Box<DecodeError>>>>(results: R) -> Self {
+        let mut decoded = Vec::new();
         let mut undecodable = Vec::new();
-        for row in rows {
-            match decode_parts(&row) {
-                Ok(m) => decoded.push(m),
+        for result in results {
+            match result {
+                Ok(item) => decoded.push(item),
                 Err(e) => undecodable.push(*e),
             }
         }

@@ -325,13 +325,6 @@ impl RawJson {
         String::from_utf8(self.0)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
-
-    /// The text as a [`Value`] for an error report: parsed if it parses, else kept
-    /// as a JSON string of the (lossily UTF-8 decoded) text, so nothing is dropped.
-    fn into_report_value(self) -> Value {
-        self.to_value()
-            .unwrap_or_else(|_| Value::String(self.into_text()))
-    }
 }
 
 impl std::fmt::Debug for RawJson {
@@ -448,35 +441,6 @@ impl RawJsonMessage {
     /// ```
     pub fn decode<T: DeserializeOwned, H: DeserializeOwned>(self) -> Result<Message<T, H>, Error> {
         decode_parts(&self).map_err(Error::Decode)
-    }
-
-    /// The same message with payload and headers parsed into [`Value`]s, for what takes a
-    /// [`RawMessage`] (a dead-letter copy). Text no `Value` can hold, such as a number
-    /// beyond `f64` from another producer, is kept as a JSON string of the text, so
-    /// nothing is dropped.
-    ///
-    /// ```
-    /// use pgmq_orm_core::{RawJson, RawJsonMessage};
-    /// # use chrono::Utc;
-    /// let raw = RawJsonMessage {
-    ///     msg_id: 9, read_ct: 1, enqueued_at: Utc::now(), last_read_at: None, vt: Utc::now(),
-    ///     message: RawJson::from_text(b"[1e400]".to_vec()),
-    ///     headers: Some(RawJson::from_text(br#"{"h": 1}"#.to_vec())),
-    /// };
-    /// let parsed = raw.to_raw_message();
-    /// assert_eq!(parsed.message, serde_json::json!("[1e400]"));
-    /// assert_eq!(parsed.headers, Some(serde_json::json!({"h": 1})));
-    /// ```
-    pub fn to_raw_message(&self) -> RawMessage {
-        RawMessage {
-            msg_id: self.msg_id,
-            read_ct: self.read_ct,
-            enqueued_at: self.enqueued_at,
-            last_read_at: self.last_read_at,
-            vt: self.vt,
-            message: self.message.clone().into_report_value(),
-            headers: self.headers.clone().map(RawJson::into_report_value),
-        }
     }
 }
 

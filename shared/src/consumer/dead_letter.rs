@@ -176,15 +176,7 @@ impl<T: DeserializeOwned> DeadLetter<T> {
 /// assert_eq!((ok.len(), bad[0].msg_id, bad[0].message.as_bytes()), (1, 2, &b"[1e400]"[..]));
 /// ```
 pub fn decode_dead_letters<T: DeserializeOwned>(rows: &[RawJsonMessage]) -> Batch<DeadLetter<T>> {
-    let mut decoded = Vec::with_capacity(rows.len());
-    let mut undecodable = Vec::new();
-    for row in rows {
-        match DeadLetter::decode(row) {
-            Ok(d) => decoded.push(d),
-            Err(e) => undecodable.push(*e),
-        }
-    }
-    Batch::from_parts(decoded, undecodable)
+    rows.iter().map(DeadLetter::decode).collect()
 }
 
 #[cfg(test)]
