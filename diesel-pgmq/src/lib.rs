@@ -25,8 +25,8 @@
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
 //! | `bb8` | bb8 pool errors (`error::from_bb8`) | no |
 //! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) and the dead-letter toolkit (`dead_letter`) | no |
-//! | `migrations` | pgmq steps for `diesel_migrations` | yes (via `sync`) |
-//! | `install-sql` | pgmq's SQL-only install for servers without the extension | yes |
+//! | `migrations` | pgmq steps for `diesel_migrations`, run on a `PgConnection` (`sync`) or diesel-async's `AsyncConnectionWrapper` (`async`) | only with `sync` |
+//! | `install-sql` | pgmq's SQL-only install for servers without the extension | only with `sync` |
 //!
 //! Compared with writing the SQL by hand, the statements here bind every value, pick the
 //! right overload from [`Delay`] / [`VisibilityTimeout`], validate queue names before any
@@ -51,6 +51,7 @@
 
 pub use pgmq_orm_core::*;
 
+#[cfg(any(feature = "sync", feature = "async"))]
 pub mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;

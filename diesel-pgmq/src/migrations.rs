@@ -51,12 +51,43 @@
 //!   connection.
 //! - Every value is a bound parameter.
 //!
-//! Migrations need a sync [`PgConnection`] (feature `sync`). For diesel-async, run them in
-//! `spawn_blocking` on a `PgConnection`.
+//! # Connections
+//!
+//! The steps run on a sync `PgConnection` (feature `sync`, links libpq) or, for
+//! diesel-async applications, on diesel-async's
+//! [`AsyncConnectionWrapper`](diesel_async::async_connection_wrapper::AsyncConnectionWrapper)
+//! over an `AsyncPgConnection` (feature `async`; no libpq). The wrapper blocks on its own
+//! runtime, so from async code run it in `tokio::task::spawn_blocking`:
+//!
+//! ```
+//! # #[cfg(feature = "async")] {
+//! use diesel::Connection;
+//! use diesel_async::AsyncPgConnection;
+//! use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+//! use diesel_pgmq::migrations::{run_pending_locked, PgmqMigrations};
+//! # let db = pgmq_harness::TestDb::new();
+//! # let url = db.url().to_owned();
+//! # let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+//! # rt.block_on(async {
+//! let ran = tokio::task::spawn_blocking(move || {
+//!     let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)?;
+//!     run_pending_locked(&mut conn, PgmqMigrations::new().install())
+//! })
+//! .await??;
+//! assert_eq!(ran, ["00000000pgmq0001"]);
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! # })?;
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+//! ```
+
+// Without `sync` or `async` the steps can be built and rendered as SQL files, but there is
+// no connection to run them on: the code that runs them is compiled and unused.
+#![cfg_attr(not(any(feature = "sync", feature = "async")), allow(dead_code))]
 
 use std::fmt;
 
-use diesel::connection::BoxableConnection;
+use diesel::connection::{BoxableConnection, LoadConnection};
 use diesel::migration::{self, Migration, MigrationMetadata, MigrationName, MigrationSource};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -269,24 +300,53 @@ impl PgmqMigration {
     }
 }
 
-impl Migration<Pg> for PgmqMigration {
-    fn run(&self, conn: &mut dyn BoxableConnection<Pg>) -> migration::Result<()> {
-        let conn = pg(conn)?;
-        exec(conn, &Statement::lock())?;
-        forget_version(conn, &self.version)?;
-        match &self.kind {
-            StepKind::Install { sql_url } => run_install(conn, sql_url.as_deref())?,
-            StepKind::CreateQueue(s) => exec_all(conn, &s.create_plan())?,
-            StepKind::DropQueue(s) => exec_all(conn, &s.drop_plan())?,
+/// Which way a step runs.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    Up,
+    Down,
+}
+
+impl PgmqMigration {
+    /// Runs the step on the connection Diesel's harness hands over, whichever of the
+    /// supported connection types it is.
+    fn dispatch(
+        &self,
+        direction: Direction,
+        conn: &mut dyn BoxableConnection<Pg>,
+    ) -> Result<(), Error> {
+        let any = conn.as_any_mut();
+        #[cfg(feature = "sync")]
+        if let Some(conn) = any.downcast_mut::<PgConnection>() {
+            return self.apply(direction, conn);
         }
-        Ok(())
+        #[cfg(feature = "async")]
+        if let Some(conn) = any.downcast_mut::<AsyncWrapper>() {
+            return self.apply(direction, conn);
+        }
+        let _ = (any, direction);
+        Err(Error::InvalidArgument(
+            "pgmq migrations run on a diesel::PgConnection (feature `sync`) or on \
+             diesel-async's AsyncConnectionWrapper<AsyncPgConnection> (feature `async`)"
+                .to_owned(),
+        ))
     }
 
-    fn revert(&self, conn: &mut dyn BoxableConnection<Pg>) -> migration::Result<()> {
-        let conn = pg(conn)?;
+    fn apply<C>(&self, direction: Direction, conn: &mut C) -> Result<(), Error>
+    where
+        C: Connection<Backend = Pg> + LoadConnection,
+    {
         exec(conn, &Statement::lock())?;
-        match &self.kind {
-            StepKind::Install { .. } => {
+        if let Direction::Up = direction {
+            forget_version(conn, &self.version)?;
+        }
+        match (direction, &self.kind) {
+            (Direction::Up, StepKind::Install { sql_url }) => run_install(conn, sql_url.as_deref()),
+            (Direction::Up, StepKind::CreateQueue(s))
+            | (Direction::Down, StepKind::DropQueue(s)) => exec_all(conn, &s.create_plan()),
+            (Direction::Up, StepKind::DropQueue(s))
+            | (Direction::Down, StepKind::CreateQueue(s)) => exec_all(conn, &s.drop_plan()),
+            (Direction::Down, StepKind::Install { .. }) => {
                 let ours = query_bool(
                     conn,
                     install::INSTALLED_BY_US,
@@ -297,11 +357,24 @@ impl Migration<Pg> for PgmqMigration {
                         sql_query(sql).execute(conn).map_err(db_error)?;
                     }
                 }
+                Ok(())
             }
-            StepKind::CreateQueue(s) => exec_all(conn, &s.drop_plan())?,
-            StepKind::DropQueue(s) => exec_all(conn, &s.create_plan())?,
         }
-        Ok(())
+    }
+}
+
+/// diesel-async's blocking wrapper over an `AsyncPgConnection`: migrations without libpq.
+#[cfg(feature = "async")]
+type AsyncWrapper =
+    diesel_async::async_connection_wrapper::AsyncConnectionWrapper<diesel_async::AsyncPgConnection>;
+
+impl Migration<Pg> for PgmqMigration {
+    fn run(&self, conn: &mut dyn BoxableConnection<Pg>) -> migration::Result<()> {
+        Ok(self.dispatch(Direction::Up, conn)?)
+    }
+
+    fn revert(&self, conn: &mut dyn BoxableConnection<Pg>) -> migration::Result<()> {
+        Ok(self.dispatch(Direction::Down, conn)?)
     }
 
     fn metadata(&self) -> &dyn MigrationMetadata {
@@ -313,22 +386,13 @@ impl Migration<Pg> for PgmqMigration {
     }
 }
 
-fn pg(conn: &mut dyn BoxableConnection<Pg>) -> Result<&mut PgConnection, Error> {
-    conn.as_any_mut()
-        .downcast_mut::<PgConnection>()
-        .ok_or_else(|| {
-            Error::InvalidArgument(
-                "pgmq migrations run on a diesel::PgConnection (for diesel-async, run them in \
-                 spawn_blocking on a PgConnection)"
-                    .to_owned(),
-            )
-        })
-}
-
 /// Deletes this version's row from `__diesel_schema_migrations` when a worker that raced us
 /// recorded it already (we hold the lock now, so it committed): the harness inserts it
 /// again after this step, instead of failing on a duplicate key.
-fn forget_version(conn: &mut PgConnection, version: &str) -> Result<(), Error> {
+fn forget_version<C: Connection<Backend = Pg> + LoadConnection>(
+    conn: &mut C,
+    version: &str,
+) -> Result<(), Error> {
     let tracked = query_bool(
         conn,
         "SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL",
@@ -351,7 +415,10 @@ const SQL_FALLBACK: Option<&str> =
 #[cfg(not(feature = "install-sql"))]
 const SQL_FALLBACK: Option<&str> = None;
 
-fn run_install(conn: &mut PgConnection, sql_url: Option<&str>) -> Result<(), Error> {
+fn run_install<C>(conn: &mut C, sql_url: Option<&str>) -> Result<(), Error>
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
     if !query_bool(conn, install::SCHEMA_EXISTS, &[])? {
         if query_bool(conn, install::EXTENSION_AVAILABLE, &[])? {
             sql_query(install::CREATE_EXTENSION)
@@ -414,10 +481,11 @@ fn sql_install(url: &str) -> Result<(), Error> {
 /// assert_eq!(ran, ["00000000pgmq0001"]);
 /// # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 /// ```
-pub fn run_pending_locked<S: MigrationSource<Pg>>(
-    conn: &mut PgConnection,
-    source: S,
-) -> migration::Result<Vec<String>> {
+pub fn run_pending_locked<C, S>(conn: &mut C, source: S) -> migration::Result<Vec<String>>
+where
+    C: MigrationHarness<Pg> + Connection<Backend = Pg>,
+    S: MigrationSource<Pg>,
+{
     sql_query("SELECT pg_advisory_lock($1)")
         .bind::<Int8, _>(LOCK_KEY)
         .execute(conn)?;
@@ -442,7 +510,10 @@ pub fn run_pending_locked<S: MigrationSource<Pg>>(
 /// assert!(diesel_pgmq::migrations::pgmq_version(&mut conn)?.is_some());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn pgmq_version(conn: &mut PgConnection) -> Result<Option<PgmqVersion>, Error> {
+pub fn pgmq_version<C>(conn: &mut C) -> Result<Option<PgmqVersion>, Error>
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
     #[derive(QueryableByName)]
     struct V {
         #[diesel(sql_type = Nullable<Text>)]
@@ -487,7 +558,10 @@ pub fn pgmq_version(conn: &mut PgConnection) -> Result<Option<PgmqVersion>, Erro
 /// println!("pgmq {}", diesel_pgmq::migrations::check_pgmq(&mut conn)?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn check_pgmq(conn: &mut PgConnection) -> Result<PgmqVersion, Error> {
+pub fn check_pgmq<C>(conn: &mut C) -> Result<PgmqVersion, Error>
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
     match pgmq_version(conn)? {
         Some(v) => v.check(),
         None => Err(Error::PgmqMissing { source: None }),
@@ -508,18 +582,21 @@ fn bind_all(
     q
 }
 
-fn exec(conn: &mut PgConnection, st: &Statement) -> Result<(), Error> {
+fn exec<C: Connection<Backend = Pg>>(conn: &mut C, st: &Statement) -> Result<(), Error> {
     bind_all(sql_query(st.sql.clone()).into_boxed(), &st.binds)
         .execute(conn)
         .map(drop)
         .map_err(db_error)
 }
 
-fn exec_all(conn: &mut PgConnection, plan: &[Statement]) -> Result<(), Error> {
+fn exec_all<C: Connection<Backend = Pg>>(conn: &mut C, plan: &[Statement]) -> Result<(), Error> {
     plan.iter().try_for_each(|st| exec(conn, st))
 }
 
-fn query_bool(conn: &mut PgConnection, sql: &str, binds: &[Bind]) -> Result<bool, Error> {
+fn query_bool<C>(conn: &mut C, sql: &str, binds: &[Bind]) -> Result<bool, Error>
+where
+    C: Connection<Backend = Pg> + LoadConnection,
+{
     #[derive(QueryableByName)]
     struct B {
         #[diesel(sql_type = Bool)]

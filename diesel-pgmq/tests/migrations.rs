@@ -1,5 +1,5 @@
 //! The Diesel migrations on a real server, through Diesel's own `MigrationHarness`.
-#![cfg(feature = "migrations")]
+#![cfg(all(feature = "migrations", feature = "sync"))]
 
 use std::sync::{Arc, Barrier};
 
