@@ -98,7 +98,7 @@ use diesel::sql_types::{Bool, Int4, Int8, Nullable, Text};
 pub use diesel_migrations::MigrationHarness;
 use pgmq_orm_core::migrate::{self, Bind, Statement, install};
 #[doc(no_inline)]
-pub use pgmq_orm_core::migrate::{LOCK_KEY, QueueKind, QueueSpec};
+pub use pgmq_orm_core::migrate::{LOCK_KEY, QueueKind, QueueSpec, TableStorage};
 use pgmq_orm_core::{Error, PgmqVersion, sql};
 
 /// The migrations of one project, in order: build with [`PgmqMigrations::new`], add steps,

@@ -404,3 +404,41 @@ fn an_old_pgmq_is_reported_as_too_old() -> R {
     assert!(applied(&mut conn).is_empty());
     Ok(())
 }
+
+#[test]
+fn storage_settings_are_set_by_the_step_and_rendered_into_sql_files() -> R {
+    use diesel_pgmq::migrations::TableStorage;
+    let db = TestDb::new();
+    let mut conn = PgConnection::establish(db.url())?;
+    let spec = QueueSpec::new(QueueName::from_static("tuned")).storage(
+        TableStorage::new()
+            .fillfactor(80)
+            .autovacuum_vacuum_threshold(200),
+    );
+    let m = PgmqMigrations::new().create_queue(spec);
+    conn.run_pending_migrations(m.clone())?;
+    let options: S = sql_query(
+        "SELECT array_to_string(reloptions, ',') AS s FROM pg_class \
+         WHERE oid = 'pgmq.q_tuned'::regclass",
+    )
+    .get_result(&mut conn)?;
+    assert_eq!(options.s, "fillfactor=80,autovacuum_vacuum_threshold=200");
+    let up = m.steps()[0].up_sql()?.expect("a queue step");
+    assert!(
+        up.contains(
+            r#"ALTER TABLE pgmq."q_tuned" SET (fillfactor = 80, autovacuum_vacuum_threshold = 200)"#
+        ),
+        "{up}"
+    );
+    // The rendered file does the same on a fresh database.
+    let other = TestDb::new();
+    let mut conn = PgConnection::establish(other.url())?;
+    diesel::connection::SimpleConnection::batch_execute(&mut conn, &up)?;
+    let options: S = sql_query(
+        "SELECT array_to_string(reloptions, ',') AS s FROM pg_class \
+         WHERE oid = 'pgmq.q_tuned'::regclass",
+    )
+    .get_result(&mut conn)?;
+    assert_eq!(options.s, "fillfactor=80,autovacuum_vacuum_threshold=200");
+    Ok(())
+}

@@ -61,7 +61,7 @@ use sea_orm_migration::sea_orm;
 
 use pgmq_orm_core::migrate::{self, Bind, Statement, install};
 #[doc(no_inline)]
-pub use pgmq_orm_core::migrate::{LOCK_KEY, QueueKind, QueueSpec};
+pub use pgmq_orm_core::migrate::{LOCK_KEY, QueueKind, QueueSpec, TableStorage};
 use pgmq_orm_core::{Error, PgmqVersion};
 
 /// The tracking table of [`PgmqMigrator`]: `pgmq_orm_migrations`.

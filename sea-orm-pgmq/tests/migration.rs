@@ -499,3 +499,95 @@ async fn an_old_pgmq_is_reported_as_too_old() -> R {
     bare.drop().await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_settings_reach_the_queue_table_and_leave_the_archive_alone() -> R {
+    use sea_orm_pgmq::migration::TableStorage;
+    let test_db = TestDb::new();
+    let db = Database::connect(test_db.url()).await?;
+    let manager = SchemaManager::new(&db);
+    let pgmq = PgmqSchema::new(&manager);
+    let storage = TableStorage::new()
+        .fillfactor(70)
+        .autovacuum_vacuum_scale_factor(0.01)
+        .autovacuum_vacuum_threshold(500)
+        .autovacuum_vacuum_cost_delay_ms(0);
+    for spec in [
+        QueueSpec::new(QueueName::from_static("tuned")).storage(storage),
+        QueueSpec::new(QueueName::from_static("tuned_u"))
+            .unlogged()
+            .storage(storage),
+    ] {
+        pgmq.create_queue(&spec).await?;
+        // Idempotent like every step: running it again keeps the same settings.
+        pgmq.create_queue(&spec).await?;
+        let table = spec.name().table_name();
+        let options = string(
+            &db,
+            &format!(
+                "SELECT array_to_string(reloptions, ',') FROM pg_class \
+                 WHERE oid = 'pgmq.{table}'::regclass"
+            ),
+        )
+        .await;
+        assert_eq!(
+            options,
+            "fillfactor=70,autovacuum_vacuum_scale_factor=0.01,\
+             autovacuum_vacuum_threshold=500,autovacuum_vacuum_cost_delay=0"
+        );
+        let archive = spec.name().archive_table_name();
+        let archive_options = count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM pg_class WHERE oid = 'pgmq.{archive}'::regclass \
+                 AND reloptions IS NOT NULL"
+            ),
+        )
+        .await;
+        assert_eq!(archive_options, 0, "the archive keeps the defaults");
+    }
+    // Without settings the table keeps the server's defaults.
+    pgmq.create_queue(&QueueSpec::new(QueueName::from_static("plain")))
+        .await?;
+    let plain = count(
+        &db,
+        "SELECT count(*) FROM pg_class WHERE oid = 'pgmq.q_plain'::regclass \
+         AND reloptions IS NOT NULL",
+    )
+    .await;
+    assert_eq!(plain, 0);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_settings_on_a_partitioned_queue_fail_the_step_with_the_servers_reason() -> R {
+    use sea_orm::TransactionTrait;
+    use sea_orm_pgmq::migration::TableStorage;
+    let test_db = TestDb::new();
+    if !test_db.optional_extension(
+        "pg_partman",
+        "storage_settings_on_a_partitioned_queue_fail_the_step_with_the_servers_reason",
+    ) {
+        return Ok(());
+    }
+    let db = Database::connect(test_db.url()).await?;
+    let spec = QueueSpec::new(QueueName::from_static("tuned_p"))
+        .partitioned("10000", "100000")
+        .storage(TableStorage::new().fillfactor(70));
+    // The whole step runs in one transaction: the refusal leaves no queue behind.
+    let txn = db.begin().await?;
+    let manager = SchemaManager::new(&txn);
+    let err = PgmqSchema::new(&manager)
+        .create_queue(&spec)
+        .await
+        .unwrap_err();
+    txn.rollback().await?;
+    assert!(
+        err.to_string()
+            .contains("apply to plain and unlogged queues only"),
+        "{err}"
+    );
+    let manager = SchemaManager::new(&db);
+    assert!(!PgmqSchema::new(&manager).has_queue(spec.name()).await?);
+    Ok(())
+}

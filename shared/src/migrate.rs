@@ -149,6 +149,127 @@ pub struct QueueSpec {
     kind: QueueKind,
     notify_throttle_ms: Option<i32>,
     fifo_index: bool,
+    storage: TableStorage,
+}
+
+/// The statement that stops a partitioned queue's step that was given storage settings.
+const PARTITIONED_STORAGE_REFUSED: &str = "DO $pgmq_orm$ BEGIN RAISE EXCEPTION \
+    'pgmq storage settings (TableStorage) apply to plain and unlogged queues only' \
+    USING HINT = 'A partitioned queue''s parent table holds no rows and PostgreSQL \
+    refuses storage parameters on it; leave QueueSpec::storage unset for partitioned queues.'; \
+    END $pgmq_orm$";
+
+/// Storage settings for a queue's table (`ALTER TABLE pgmq.q_<name> SET (...)`): how much
+/// room each page keeps for updates and how eagerly autovacuum cleans up behind the
+/// deletes. A queue table is rewritten constantly (every read updates its row, every
+/// acknowledgement deletes it), so a lower fillfactor lets those updates stay on their
+/// page (HOT updates) and a per-table autovacuum threshold keeps dead rows from piling up
+/// between the default global runs. Unset settings keep the server's defaults.
+///
+/// ```
+/// use pgmq_orm_core::migrate::TableStorage;
+/// let storage = TableStorage::new().fillfactor(70).autovacuum_vacuum_scale_factor(0.01);
+/// assert_eq!(storage.options().unwrap(), "fillfactor = 70, autovacuum_vacuum_scale_factor = 0.01");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TableStorage {
+    fillfactor: Option<u8>,
+    vacuum_scale_factor: Option<f64>,
+    vacuum_threshold: Option<u32>,
+    vacuum_cost_delay_ms: Option<u32>,
+}
+
+// Every setting is a finite number (checked where it is set), so equality is total.
+impl Eq for TableStorage {}
+
+impl TableStorage {
+    /// No settings: the server's defaults.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// assert_eq!(TableStorage::new().options(), None);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// `fillfactor`, a percentage clamped to PostgreSQL's range for tables, 10 to 100.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// assert_eq!(TableStorage::new().fillfactor(5).options().unwrap(), "fillfactor = 10");
+    /// ```
+    pub fn fillfactor(mut self, percent: u8) -> Self {
+        self.fillfactor = Some(percent.clamp(10, 100));
+        self
+    }
+
+    /// `autovacuum_vacuum_scale_factor`: the fraction of the table's rows that may be dead
+    /// before autovacuum runs (the server default is 0.2). Clamped to 0 to 100; a NaN
+    /// leaves the setting unset.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// let s = TableStorage::new().autovacuum_vacuum_scale_factor(0.0);
+    /// assert_eq!(s.options().unwrap(), "autovacuum_vacuum_scale_factor = 0");
+    /// ```
+    pub fn autovacuum_vacuum_scale_factor(mut self, fraction: f64) -> Self {
+        self.vacuum_scale_factor = (!fraction.is_nan()).then(|| fraction.clamp(0.0, 100.0));
+        self
+    }
+
+    /// `autovacuum_vacuum_threshold`: dead rows allowed on top of the scale factor (the
+    /// server default is 50). Saturates at PostgreSQL's maximum, `i32::MAX`.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// let s = TableStorage::new().autovacuum_vacuum_threshold(1000);
+    /// assert_eq!(s.options().unwrap(), "autovacuum_vacuum_threshold = 1000");
+    /// ```
+    pub fn autovacuum_vacuum_threshold(mut self, rows: u32) -> Self {
+        self.vacuum_threshold = Some(rows.min(i32::MAX as u32));
+        self
+    }
+
+    /// `autovacuum_vacuum_cost_delay` in milliseconds (0 lets autovacuum run on this
+    /// table unthrottled). Clamped to PostgreSQL's maximum, 100 ms.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// let s = TableStorage::new().autovacuum_vacuum_cost_delay_ms(0);
+    /// assert_eq!(s.options().unwrap(), "autovacuum_vacuum_cost_delay = 0");
+    /// ```
+    pub fn autovacuum_vacuum_cost_delay_ms(mut self, ms: u32) -> Self {
+        self.vacuum_cost_delay_ms = Some(ms.min(100));
+        self
+    }
+
+    /// The settings as the body of `SET (...)`, `None` when nothing is set. Storage
+    /// parameters are part of the DDL and cannot be bound parameters; every value here is
+    /// a number this type has range-checked, printed by Rust (never exponent notation),
+    /// so nothing else can reach the statement.
+    ///
+    /// ```
+    /// # use pgmq_orm_core::migrate::TableStorage;
+    /// let s = TableStorage::new().autovacuum_vacuum_scale_factor(1e-7);
+    /// assert_eq!(s.options().unwrap(), "autovacuum_vacuum_scale_factor = 0.0000001");
+    /// ```
+    pub fn options(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(v) = self.fillfactor {
+            parts.push(format!("fillfactor = {v}"));
+        }
+        if let Some(v) = self.vacuum_scale_factor {
+            parts.push(format!("autovacuum_vacuum_scale_factor = {v}"));
+        }
+        if let Some(v) = self.vacuum_threshold {
+            parts.push(format!("autovacuum_vacuum_threshold = {v}"));
+        }
+        if let Some(v) = self.vacuum_cost_delay_ms {
+            parts.push(format!("autovacuum_vacuum_cost_delay = {v}"));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
 }
 
 impl QueueSpec {
@@ -165,6 +286,7 @@ impl QueueSpec {
             kind: QueueKind::Logged,
             notify_throttle_ms: None,
             fifo_index: false,
+            storage: TableStorage::new(),
         }
     }
 
@@ -240,6 +362,24 @@ impl QueueSpec {
         self
     }
 
+    /// Sets storage parameters on the queue's table (see [`TableStorage`]) for plain and
+    /// unlogged queues. The archive table, which only grows, keeps the defaults. A
+    /// partitioned queue's parent table holds no rows and PostgreSQL refuses storage
+    /// parameters on it: the step then fails, saying so, and creates nothing (pg_partman's
+    /// partitions are bounded by their interval instead).
+    ///
+    /// ```
+    /// # use pgmq_orm_core::{migrate::{QueueSpec, TableStorage}, QueueName};
+    /// let spec = QueueSpec::new(QueueName::from_static("jobs"))
+    ///     .storage(TableStorage::new().fillfactor(70).autovacuum_vacuum_threshold(1000));
+    /// let alter = &spec.create_plan()[2];
+    /// assert!(alter.sql.contains("fillfactor = 70, autovacuum_vacuum_threshold = 1000"));
+    /// ```
+    pub fn storage(mut self, storage: TableStorage) -> Self {
+        self.storage = storage;
+        self
+    }
+
     /// The queue's name.
     ///
     /// ```
@@ -305,6 +445,18 @@ impl QueueSpec {
             }
         };
         let mut plan = vec![Statement::lock(), create];
+        if let Some(options) = self.storage.options() {
+            let sql = if matches!(self.kind, QueueKind::Partitioned { .. }) {
+                // PostgreSQL's own refusal ("unrecognized parameter") does not say why.
+                PARTITIONED_STORAGE_REFUSED.to_owned()
+            } else {
+                format!(
+                    "ALTER TABLE {} SET ({options})",
+                    self.name.quoted_table_name()
+                )
+            };
+            plan.push(Statement::new(sql, Vec::new()));
+        }
         if let Some(ms) = self.notify_throttle_ms {
             // Idempotent in pgmq: it drops and re-creates the trigger.
             plan.push(Statement::new(
