@@ -49,7 +49,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub use pgmq_orm_core::*;
+pub use pgmq_orm_core::api::*;
 
 #[cfg(any(feature = "sync", feature = "async"))]
 pub mod connection;

@@ -107,7 +107,7 @@
 //! position and broke when pgmq 1.10 added `last_read_at`; here every row is selected and
 //! decoded by column name, so pgmq adding or reordering columns changes nothing.
 
-pub use pgmq_orm_core::*;
+pub use pgmq_orm_core::api::*;
 
 mod connection;
 #[cfg(feature = "consumer")]

@@ -62,6 +62,32 @@ pub use timing::{
 };
 pub use version::{MIN_PGMQ_VERSION, ParseVersionError, PgmqVersion};
 
+/// What `diesel-pgmq` and `sea-orm-pgmq` re-export at their roots: the types an
+/// application names (queue names, messages, options, errors, result rows), and not the
+/// plumbing the two crates share (`sql`, `migrate`, the `encode_*` functions), which stays
+/// here.
+///
+/// ```
+/// use pgmq_orm_core::api::*;
+/// let q = QueueName::new("orders")?;
+/// assert_eq!(q.as_str(), "orders");
+/// # Ok::<(), QueueNameError>(())
+/// ```
+pub mod api {
+    #[doc(hidden)]
+    pub use crate::queue_name::__table_matches;
+    #[doc(hidden)]
+    pub use crate::timing::__int_seconds;
+    pub use crate::{
+        Batch, BatchSize, BoxError, DEFAULT_POLL_INTERVAL, DEFAULT_POLL_MAX_WAIT,
+        DEFAULT_VISIBILITY_TIMEOUT, DecodeError, DecodedPart, Delay, Error, ErrorKind,
+        IntoQueueName, MAX_QUEUE_NAME_LEN, MIN_PGMQ_VERSION, Message, Messages, NotifyThrottle,
+        ParseVersionError, PgmqVersion, PollOptions, QueueHealth, QueueInfo, QueueMetrics,
+        QueueName, QueueNameError, RawJson, RawJsonMessage, RawMessage, Result, RoutingMatch,
+        TopicBinding, TopicMessageId, VisibilityTimeout,
+    };
+}
+
 /// A `Result` whose error is this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
