@@ -1,10 +1,13 @@
 //! pgmq's scalar-returning SQL functions as Diesel expressions, for composing your own
-//! statements: `diesel::select(..)`, `INSERT ... SELECT`, CTEs, subqueries, filters.
+//! statements: `diesel::select(..)`, a select list over your table (a message per row),
+//! `INSERT ... SELECT`, subqueries, filters. (Diesel has no `WITH` builder; the
+//! outbox's one-statement CTE is [`crate::outbox`].)
 //!
 //! Each pgmq overload has its own Rust name (Rust has no overloading), chosen after the
 //! arguments it takes: `send_headers_delay_at` is `pgmq.send(queue, msg, headers, timestamptz)`.
-//! Functions returning records (`pgmq.read`, `pgmq.metrics`, ...) live in [`crate::query`],
-//! which selects their columns by name.
+//! Functions returning records (`pgmq.read`, `pgmq.metrics`, ...) are statements in
+//! [`crate::query`], which selects their columns by name, and typed query sources in
+//! [`crate::sources`], for `FROM`, joins and subqueries.
 //!
 //! Queue names are [`QueueName`](crate::QueueName)s (SQL type [`QueueNameText`]): a
 //! plain `&str` does not compile, so no unchecked name reaches pgmq from here either.

@@ -1,7 +1,7 @@
 //! PGMQ for Diesel: every pgmq function as a typed, composable Diesel query, for sync
 //! Diesel (`PgConnection`, r2d2) and diesel-async (`AsyncPgConnection`, bb8).
 //!
-//! Three layers, each built on the one below:
+//! Layers, each built on the one below:
 //!
 //! - [`functions`]: pgmq's scalar SQL functions declared with
 //!   `#[diesel::declare_sql_function]`, one Rust name per overload (`send`, `send_delay`,
@@ -9,6 +9,9 @@
 //! - [`query`]: one statement per row-returning function, selecting pgmq's columns by
 //!   name (`SELECT msg_id, read_ct, ... FROM pgmq.read($1, $2, $3)`), runnable with sync
 //!   Diesel's and diesel-async's `RunQueryDsl` alike.
+//! - [`sources`]: the same row-returning functions as typed Diesel query sources (a
+//!   table per row kind, its `FROM` item the pgmq call), to select, filter, join with
+//!   your tables and nest as subqueries in the DSL.
 //! - [`PgmqConnectionExt`] / [`PgmqAsyncConnectionExt`] (one method per operation,
 //!   returning core types and the core [`Error`]) and the typed [`Queue`] handle.
 //!

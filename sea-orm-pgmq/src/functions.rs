@@ -14,18 +14,48 @@
 //! filter:
 //!
 //! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let db = pgmq_harness::TestDb::new();
+//! # let conn = sea_orm::Database::connect(db.url()).await?;
 //! use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query};
-//! use sea_orm_pgmq::{functions, QueueName};
+//! use sea_orm::{ConnectionTrait, EntityName};
+//! use sea_orm_pgmq::{functions, PgmqConnectionExt, QueueName};
 //!
-//! let q = QueueName::from_static("order_events");
+//! sea_orm_pgmq::pgmq_entities! {
+//!     /// Order events.
+//!     pub mod order_events { queue: "q_order_events", archive: "a_order_events" }
+//! }
+//! use order_events::queue::{Column, Entity};
+//!
+//! const EVENTS: QueueName = order_events::QUEUE;
+//! conn.create_queue(&EVENTS).await?;
+//! conn.execute_unprepared("CREATE TABLE orders (id int PRIMARY KEY, status text NOT NULL)").await?;
+//! conn.execute_unprepared("INSERT INTO orders VALUES (1, 'pending'), (2, 'done'), (3, 'pending')").await?;
+//!
 //! // One message per pending order, its payload the order id as JSON.
 //! let to_jsonb = Func::cust("to_jsonb").arg(Expr::col((Alias::new("orders"), Alias::new("id"))));
-//! let (sql, _) = Query::select()
-//!     .expr(functions::send(&q, to_jsonb))
+//! let per_row = Query::select()
+//!     .expr(functions::send(&EVENTS, to_jsonb))
 //!     .from(Alias::new("orders"))
 //!     .and_where(Expr::col(Alias::new("status")).eq("pending"))
-//!     .build(PostgresQueryBuilder);
-//! assert_eq!(sql, r#"SELECT pgmq.send($1, to_jsonb("orders"."id")) FROM "orders" WHERE "status" = $2"#);
+//!     .to_owned();
+//! assert_eq!(
+//!     per_row.to_string(PostgresQueryBuilder),
+//!     r#"SELECT pgmq.send('order_events', to_jsonb("orders"."id")) FROM "orders" WHERE "status" = 'pending'"#,
+//! );
+//! assert_eq!(conn.execute(&per_row).await?.rows_affected(), 2);
+//!
+//! // Archive every queued message whose payload is 3: one statement over the queue entity.
+//! let by_filter = Query::select()
+//!     .expr(functions::archive(&EVENTS, Expr::col((Entity, Column::MsgId))))
+//!     .from(Entity.table_ref())
+//!     .and_where(Expr::col((Entity, Column::Message)).eq(Expr::cust("'3'::jsonb")))
+//!     .to_owned();
+//! assert_eq!(conn.execute(&by_filter).await?.rows_affected(), 1);
+//! assert_eq!(conn.metrics(&EVENTS).await?.queue_length, 1);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! ```

@@ -284,3 +284,32 @@ fn queue_name_constants_are_queue_arguments_everywhere() -> R {
     );
     Ok(())
 }
+
+/// Archive every queued message matching a filter in one statement: `pgmq.archive` per
+/// row of the queue table, its payload filtered in the DSL.
+#[test]
+fn archive_by_filter_over_the_queue_table_is_one_statement() -> R {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Bool;
+    use diesel_pgmq::functions;
+    let (_db, mut conn) = setup();
+    for n in 1..=6 {
+        conn.send(&JOBS, &json!({ "n": n }))?;
+    }
+    let archived: Vec<bool> = jobs::queue::table
+        .filter(sql::<Bool>("(message->>'n')::int > 4"))
+        .select(functions::archive(JOBS, jobs::queue::msg_id))
+        .load(&mut conn)?;
+    assert_eq!(archived, [true, true]);
+    let left: Vec<i64> = jobs::queue::table
+        .select(jobs::queue::msg_id)
+        .order(jobs::queue::msg_id)
+        .load(&mut conn)?;
+    assert_eq!(left, [1, 2, 3, 4]);
+    let in_archive: Vec<i64> = jobs::archive::table
+        .select(jobs::archive::msg_id)
+        .order(jobs::archive::msg_id)
+        .load(&mut conn)?;
+    assert_eq!(in_archive, [5, 6]);
+    Ok(())
+}
