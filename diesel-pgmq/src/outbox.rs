@@ -485,6 +485,12 @@ impl<F> JsonObject<F> {
 }
 
 /// A constant JSON value bound as `jsonb`: see [`JsonObject::constant`].
+///
+/// ```
+/// use diesel_pgmq::outbox::JsonConstant;
+/// let c: JsonConstant = diesel::expression::AsExpression::<diesel::sql_types::Jsonb>::as_expression(serde_json::json!(1));
+/// # let _ = c;
+/// ```
 pub type JsonConstant = diesel::dsl::AsExprOf<serde_json::Value, Jsonb>;
 
 /// Writes the `key::text, value` pairs of a [`JsonObject`]'s field list.

@@ -150,6 +150,36 @@ pub struct ArchiveRow {
 /// assert!(sql.contains(r#""pgmq"."q_billing_events""#));
 /// ```
 ///
+/// A pgmq call per row of the queue table, in one statement: here every queued message
+/// whose payload marks it obsolete is archived (`SELECT pgmq.archive($1, msg_id) FROM
+/// pgmq.q_billing_events WHERE ..`):
+///
+/// ```
+/// # #[cfg(feature = "sync")] {
+/// use diesel::prelude::*;
+/// use diesel_pgmq::{functions, PgmqConnectionExt};
+/// use serde_json::json;
+/// diesel_pgmq::pgmq_tables! {
+///     /// Billing events.
+///     pub mod billing_events { queue: q_billing_events, archive: a_billing_events }
+/// }
+/// use billing_events::{archive, queue, QUEUE};
+/// # let db = pgmq_harness::TestDb::new();
+/// let mut conn = PgConnection::establish(db.url())?;
+/// conn.create_queue(QUEUE)?;
+/// for obsolete in [false, true, true] {
+///     conn.send(QUEUE, &json!({ "obsolete": obsolete }))?;
+/// }
+/// let archived: Vec<bool> = queue::table
+///     .filter(queue::message.contains(json!({"obsolete": true})))
+///     .select(functions::archive(QUEUE, queue::msg_id))
+///     .load(&mut conn)?;
+/// assert_eq!(archived, [true, true]);
+/// assert_eq!(archive::table.count().get_result::<i64>(&mut conn)?, 2);
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
 /// A mismatch does not compile:
 ///
 /// ```compile_fail
