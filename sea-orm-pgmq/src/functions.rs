@@ -8,10 +8,13 @@
 //! message ids as `bigint` / `bigint[]`, delays and visibility timeouts as `integer` or
 //! `timestamptz` (which picks pgmq's overload).
 //!
-//! Every argument but the queue name is an [`Arg`]: a plain value as above, or any
+//! Every argument of the message functions is an [`Arg`]: a plain value as above, or any
 //! sea-query expression (a column, a function of columns, a subquery), so one statement
-//! sends a message per row of your table or archives every queued message that matches a
-//! filter:
+//! sends a message per row of your table (to a queue, or to a topic whose routing key is
+//! a column) or archives every queued message that matches a filter. Queue names stay
+//! [`QueueName`]s (a constant works: `const EVENTS: QueueName = ..`), validated before
+//! any SQL, so no unchecked name reaches pgmq from a column; the administrative
+//! arguments of `create_partitioned` / `convert_archive_partitioned` are plain values.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -119,7 +122,7 @@ pub mod kind {
     /// Message ids: `&[i64]` or `Vec<i64>` bind as `bigint[]`.
     #[derive(Debug)]
     pub struct MsgIds;
-    /// A count (batch size): `i32` binds as `integer`.
+    /// A count (batch size, throttle interval): `i32` binds as `integer`.
     #[derive(Debug)]
     pub struct Count;
     /// A visibility timeout as whole seconds (`read` and its relatives).
@@ -131,6 +134,12 @@ pub mod kind {
     /// A delay picking pgmq's `integer` or `timestamptz` overload.
     #[derive(Debug)]
     pub struct DelayArg;
+    /// A delay as whole seconds (`send_topic`, whose only delay is `integer`).
+    #[derive(Debug)]
+    pub struct DelaySeconds;
+    /// A routing key or topic pattern: `&str` and `String` bind as `text`.
+    #[derive(Debug)]
+    pub struct Text;
 }
 
 impl<K> Arg<K> for Expr {
@@ -229,6 +238,27 @@ impl Arg<kind::Vt> for VisibilityTimeout {
 impl Arg<kind::DelayArg> for Delay {
     fn into_arg(self) -> Expr {
         delay_value(self)
+    }
+}
+
+impl Arg<kind::DelaySeconds> for Delay {
+    fn into_arg(self) -> Expr {
+        int(match self {
+            Delay::Seconds(s) => __int_seconds(s),
+            Delay::Until(t) => seconds_until(t),
+        })
+    }
+}
+
+impl Arg<kind::Text> for &str {
+    fn into_arg(self) -> Expr {
+        text(self)
+    }
+}
+
+impl Arg<kind::Text> for String {
+    fn into_arg(self) -> Expr {
+        Expr::val(Value::String(Some(self)))
     }
 }
 
@@ -1005,8 +1035,11 @@ pub fn convert_archive_partitioned(
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.enable_notify_insert($1, $2)");
 /// ```
-pub fn enable_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
-    call(f::ENABLE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
+pub fn enable_notify_insert(
+    q: &QueueName,
+    throttle_interval_ms: impl Arg<kind::Count>,
+) -> FunctionCall {
+    call(f::ENABLE_NOTIFY_INSERT).args([queue(q), throttle_interval_ms.into_arg()])
 }
 
 /// `pgmq.disable_notify_insert(queue_name)`.
@@ -1033,8 +1066,11 @@ pub fn disable_notify_insert(q: &QueueName) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.update_notify_insert($1, $2)");
 /// ```
-pub fn update_notify_insert(q: &QueueName, throttle_interval_ms: i32) -> FunctionCall {
-    call(f::UPDATE_NOTIFY_INSERT).args([queue(q), int(throttle_interval_ms)])
+pub fn update_notify_insert(
+    q: &QueueName,
+    throttle_interval_ms: impl Arg<kind::Count>,
+) -> FunctionCall {
+    call(f::UPDATE_NOTIFY_INSERT).args([queue(q), throttle_interval_ms.into_arg()])
 }
 
 /// `pgmq.list_notify_insert_throttles()`.
@@ -1060,8 +1096,8 @@ pub fn list_notify_insert_throttles() -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.bind_topic($1, $2)");
 /// ```
-pub fn bind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
-    call(f::BIND_TOPIC).args([text(pattern), queue(q)])
+pub fn bind_topic(pattern: impl Arg<kind::Text>, q: &QueueName) -> FunctionCall {
+    call(f::BIND_TOPIC).args([pattern.into_arg(), queue(q)])
 }
 
 /// `pgmq.unbind_topic(pattern, queue_name)`: returns `boolean`.
@@ -1074,8 +1110,8 @@ pub fn bind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.unbind_topic($1, $2)");
 /// ```
-pub fn unbind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
-    call(f::UNBIND_TOPIC).args([text(pattern), queue(q)])
+pub fn unbind_topic(pattern: impl Arg<kind::Text>, q: &QueueName) -> FunctionCall {
+    call(f::UNBIND_TOPIC).args([pattern.into_arg(), queue(q)])
 }
 
 /// `pgmq.send_topic(routing_key, msg, headers, delay)`: returns how many queues got the
@@ -1090,16 +1126,17 @@ pub fn unbind_topic(pattern: &str, q: &QueueName) -> FunctionCall {
 /// assert_eq!(sql, "SELECT pgmq.send_topic($1, $2, $3, $4)");
 /// ```
 pub fn send_topic(
-    routing_key: &str,
-    msg: Json,
-    headers: Option<Json>,
-    delay: Delay,
+    routing_key: impl Arg<kind::Text>,
+    msg: impl Arg<kind::Jsonb>,
+    headers: impl Arg<kind::OptJsonb>,
+    delay: impl Arg<kind::DelaySeconds>,
 ) -> FunctionCall {
-    let secs = match delay {
-        Delay::Seconds(s) => __int_seconds(s),
-        Delay::Until(t) => seconds_until(t),
-    };
-    call(f::SEND_TOPIC).args([text(routing_key), jsonb(msg), jsonb_opt(headers), int(secs)])
+    call(f::SEND_TOPIC).args([
+        routing_key.into_arg(),
+        msg.into_arg(),
+        headers.into_arg(),
+        delay.into_arg(),
+    ])
 }
 
 /// `pgmq.send_batch_topic(routing_key, msgs, headers, delay)`: returns `(queue_name,
@@ -1115,20 +1152,16 @@ pub fn send_topic(
 /// assert_eq!(sql, "SELECT pgmq.send_batch_topic($1, $2, $3, CAST($4 AS integer))");
 /// ```
 pub fn send_batch_topic(
-    routing_key: &str,
-    msgs: Vec<Json>,
-    headers: Option<Vec<Json>>,
-    delay: Delay,
+    routing_key: impl Arg<kind::Text>,
+    msgs: impl Arg<kind::JsonbArray>,
+    headers: impl Arg<kind::OptJsonbArray>,
+    delay: impl Arg<kind::DelayArg>,
 ) -> FunctionCall {
-    let headers = match headers {
-        Some(h) => jsonb_array(h),
-        None => Expr::val(Value::Array(ArrayType::Json, None)),
-    };
     call(f::SEND_BATCH_TOPIC).args([
-        text(routing_key),
-        jsonb_array(msgs),
-        headers,
-        delay_value(delay),
+        routing_key.into_arg(),
+        msgs.into_arg(),
+        headers.into_arg(),
+        delay.into_arg(),
     ])
 }
 
@@ -1158,8 +1191,8 @@ pub fn list_topic_bindings(q: Option<&QueueName>) -> FunctionCall {
 /// let (sql, _) = Query::select().expr(call).build(PostgresQueryBuilder);
 /// assert_eq!(sql, "SELECT pgmq.test_routing($1)");
 /// ```
-pub fn test_routing(routing_key: &str) -> FunctionCall {
-    call(f::TEST_ROUTING).arg(text(routing_key))
+pub fn test_routing(routing_key: impl Arg<kind::Text>) -> FunctionCall {
+    call(f::TEST_ROUTING).arg(routing_key.into_arg())
 }
 
 #[cfg(test)]

@@ -96,3 +96,48 @@ async fn a_seaorm_transaction_closure_mixes_seaorm_and_pgmq_calls_with_either_er
     assert_eq!(conn.metrics(&JOBS).await?.queue_length, 2);
     Ok(())
 }
+
+/// A topic send per row, its routing key and payload taken from the row: every argument
+/// of `functions::send_topic` is an expression.
+#[tokio::test]
+async fn a_topic_send_per_row_routes_each_row_by_its_own_key() -> R {
+    use sea_orm_pgmq::{BatchSize, Delay, VisibilityTimeout};
+    let db = TestDb::new();
+    let conn = Database::connect(db.url()).await?;
+    conn.create_queue("eu").await?;
+    conn.create_queue("us").await?;
+    conn.bind_topic("orders.eu.*", "eu").await?;
+    conn.bind_topic("orders.us.*", "us").await?;
+    conn.execute_unprepared(
+        "CREATE TABLE orders (id int PRIMARY KEY, region text NOT NULL);
+         INSERT INTO orders VALUES (1, 'eu'), (2, 'us'), (3, 'eu')",
+    )
+    .await?;
+    let orders = || Alias::new("orders");
+    let key = Func::cust("concat")
+        .arg("orders.")
+        .arg(Expr::col((orders(), Alias::new("region"))))
+        .arg(".created");
+    let payload = Func::cust("to_jsonb").arg(Expr::col((orders(), Alias::new("id"))));
+    let per_row = Query::select()
+        .expr(functions::send_topic(key, payload, None, Delay::Seconds(0)))
+        .from(orders())
+        .to_owned();
+    assert_eq!(conn.execute(&per_row).await?.rows_affected(), 3);
+    let ids = |q: &'static str| {
+        let conn = &conn;
+        async move {
+            let mut ids: Vec<i64> = conn
+                .read::<i64>(q, VisibilityTimeout::Seconds(30), BatchSize::new(10)?)
+                .await?
+                .iter()
+                .map(|m| m.message)
+                .collect();
+            ids.sort_unstable();
+            Ok::<_, sea_orm_pgmq::Error>(ids)
+        }
+    };
+    assert_eq!(ids("eu").await?, [1, 3]);
+    assert_eq!(ids("us").await?, [2]);
+    Ok(())
+}
