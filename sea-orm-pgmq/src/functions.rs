@@ -244,8 +244,8 @@ impl Arg<kind::DelayArg> for Delay {
 impl Arg<kind::DelaySeconds> for Delay {
     fn into_arg(self) -> Expr {
         int(match self {
-            Delay::Seconds(s) => __int_seconds(s),
-            Delay::Until(t) => seconds_until(t),
+            Self::Seconds(s) => __int_seconds(s),
+            Self::Until(t) => seconds_until(t),
         })
     }
 }
