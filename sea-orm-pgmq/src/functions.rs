@@ -85,7 +85,7 @@ fn call(name: &'static str) -> FunctionCall {
 
 /// An argument of a pgmq function: a plain value of the kind `K` expects (bound as a
 /// parameter, see the [module](self)), or any sea-query expression ([`Expr`],
-/// [`FunctionCall`], a [`SelectStatement`] subquery, a [`ColumnRef`]), used as it is.
+/// [`FunctionCall`], a [`SelectStatement`](sea_orm::sea_query::SelectStatement) subquery, a [`ColumnRef`](sea_orm::sea_query::ColumnRef)), used as it is.
 ///
 /// ```
 /// use sea_orm::sea_query::{Expr, PostgresQueryBuilder, Query};
