@@ -63,6 +63,7 @@ mod jsonb;
 pub mod outbox;
 pub mod query;
 pub mod queue;
+pub mod sources;
 
 #[cfg(feature = "async")]
 pub use connection::PgmqAsyncConnectionExt;
