@@ -256,3 +256,31 @@ mod on_async {
         })
     }
 }
+
+/// A `QueueName` constant (`const` or `static`) goes wherever a queue argument does: in
+/// `functions` by value or by reference, in `query` and `sources`, in a statement built
+/// once and run later.
+#[test]
+fn queue_name_constants_are_queue_arguments_everywhere() -> R {
+    use diesel_pgmq::functions;
+    static EVENTS: QueueName = QueueName::from_static("events");
+    let (_db, mut conn) = setup();
+    diesel::select(functions::create(&EVENTS)).execute(&mut conn)?;
+    // Built now, run below: the statement owns its bound name.
+    let stored = diesel::select(functions::send(JOBS, json!({"n": 1})));
+    let by_ref = diesel::select(functions::send(&JOBS, json!({"n": 2})));
+    let first: i64 = stored.get_result(&mut conn)?;
+    let second: i64 = by_ref.get_result(&mut conn)?;
+    let third: i64 =
+        diesel::select(functions::send(&EVENTS, json!({"n": 3}))).get_result(&mut conn)?;
+    assert_eq!((first, second, third), (1, 2, 1));
+    let per_queue: Vec<(String, i64)> = sources::metrics(query::metrics_all())
+        .select((metrics::queue_name, metrics::queue_length))
+        .order(metrics::queue_name)
+        .load(&mut conn)?;
+    assert_eq!(
+        per_queue,
+        [("events".to_owned(), 1), ("jobs".to_owned(), 2)]
+    );
+    Ok(())
+}
