@@ -2,7 +2,8 @@
 //! the usual database pressures and over a long run, against one PostgreSQL server.
 //!
 //! Run: `cargo bench -p pgmq-harness --bench scale -- --full` for the measurement (about
-//! 25 minutes plus a million messages; on a quiet machine), or `-- --quick` for a smoke
+//! 35 minutes, on a quiet machine; the pressure phases last a minute each, as long as
+//! autovacuum's default naptime), or `-- --quick` for a smoke
 //! run of a few minutes whose figures are labelled as no measurement. Without either, the
 //! quick sizes are used. Parts: `SCALE_PARTS=workers,pressure,sustained` (all by default).
 //! Sizes: `SCALE_ROUNDS` (rounds of the workers part), `SCALE_HANDLERS=1,16,64,256`,
@@ -75,7 +76,7 @@ impl Plan {
             handlers: list_var("SCALE_HANDLERS").unwrap_or_else(|| vec![1, 16, 64, 256]),
             warm_up: Duration::from_millis(if quick { 500 } else { 2_000 }),
             window: Duration::from_secs(if quick { 2 } else { 10 }),
-            phase: Duration::from_secs(if quick { 3 } else { 30 }),
+            phase: Duration::from_secs(if quick { 3 } else { 60 }),
             load_fraction: env_number("SCALE_LOAD").unwrap_or(50) as f64 / 100.0,
             storages: vec![
                 Storage::Plain,

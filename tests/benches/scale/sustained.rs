@@ -19,7 +19,7 @@ const PRODUCERS: usize = 2;
 const HANDLERS: usize = 64;
 /// Most messages the producers keep ahead of the consumer, so the run measures the
 /// pipeline and not a backlog piling up.
-const MAX_AHEAD: u64 = 20_000;
+const MAX_AHEAD: u64 = 5_000;
 
 /// The state at the end of one tenth.
 #[derive(Debug)]
