@@ -75,7 +75,7 @@ async fn place_orders(
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let pool: PgPool = PgPool::builder()
         .max_size(4)
         .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&url))
