@@ -61,3 +61,8 @@ pub mod sea_orm;
 
 pub use cluster::PrivateCluster;
 pub use db::{REQUIRE_EXTENSIONS_VAR, TestDb, database_url, pgmq_version, skip_for_missing};
+
+/// The README's example, run as a doctest so that it stays true.
+#[cfg(all(doctest, feature = "diesel"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
