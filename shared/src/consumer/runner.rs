@@ -129,6 +129,12 @@ where
         &self.config
     }
 
+    /// What it runs with, shared, for [`super::outcomes`].
+    pub(super) fn parts(&self) -> (Arc<B>, Arc<ConsumerConfig>, Arc<P>) {
+        let (b, c, p) = (&self.backend, &self.config, &self.processor);
+        (Arc::clone(b), Arc::clone(c), Arc::clone(p))
+    }
+
     /// Consumes until `cancel` fires, then lets running handlers finish within the
     /// shutdown deadline, releases the messages of those that did not (visible at once),
     /// sends the acknowledgements still pending (plain mode) and returns.
@@ -715,7 +721,7 @@ async fn tick(beat: &mut Option<tokio::time::Interval>, every: Option<Duration>)
     interval.tick().await;
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
+pub(super) fn panic_text(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
