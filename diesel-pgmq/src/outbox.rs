@@ -153,7 +153,7 @@ pub trait OutboxExt: AsQuery + Sized {
     fn enqueue(self, outbox: &Outbox) -> Enqueue<Self::Query> {
         Enqueue {
             write: self.as_query(),
-            outbox: outbox.clone(),
+            outbox: outbox.for_send().into_owned(),
             payload: OutboxPayload,
         }
     }
@@ -191,7 +191,7 @@ pub trait OutboxExt: AsQuery + Sized {
     {
         Enqueue {
             write: self.as_query(),
-            outbox: outbox.clone(),
+            outbox: outbox.for_send().into_owned(),
             payload,
         }
     }

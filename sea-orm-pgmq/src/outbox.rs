@@ -194,7 +194,7 @@ pub trait OutboxExt: Sized {
     /// ```
     fn enqueue(self, outbox: &Outbox) -> Enqueue {
         let payload = parts_expr(&outbox.payload_spec().parts(), None);
-        Enqueue::new(self.into_write(), outbox, payload)
+        Enqueue::new(self.into_write(), &outbox.for_send(), payload)
     }
 
     /// Like [`enqueue`](Self::enqueue), with the payload computed by your own `jsonb`
@@ -218,7 +218,7 @@ pub trait OutboxExt: Sized {
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
     fn enqueue_with(self, outbox: &Outbox, payload: Expr) -> Enqueue {
-        Enqueue::new(self.into_write(), outbox, payload)
+        Enqueue::new(self.into_write(), &outbox.for_send(), payload)
     }
 }
 
