@@ -9,7 +9,7 @@
 //! |---|---|---|---|---|
 //! | [`SENT`] `messaging.client.sent.messages` | counter | message | messages `send` / `send_batch` put into a statement (attempts: a failed statement counts too) | `messaging.operation.name` = `send` or `send_batch` |
 //! | [`CONSUMED`] `messaging.client.consumed.messages` | counter | message | messages the consumer handed to processing | |
-//! | [`PROCESS_DURATION`] `messaging.process.duration` | histogram | s | per message, from decode to acknowledgement or failure handling (handler included) | |
+//! | [`PROCESS_DURATION`] `messaging.process.duration` | histogram | s | per message, from decode to acknowledgement or failure handling, handler included (in plain mode with batched acknowledgement, until the message is handed to the batch) | |
 //! | [`PROCESSED`] `pgmq.consumer.processed.messages` | counter | message | = `ConsumerStats::processed` | |
 //! | [`RETRIED`] `pgmq.consumer.retried.messages` | counter | message | = `ConsumerStats::retried` | |
 //! | [`DEAD_LETTERED`] `pgmq.consumer.dead_lettered.messages` | counter | message | = `ConsumerStats::dead_lettered` | |
@@ -20,7 +20,7 @@
 //!
 //! The queue gauges come from [`DepthPoller`](super::DepthPoller) (or
 //! [`record_queue_metrics`] on a schedule of your own). Prometheus exporters replace the
-//! dots with underscores (`messaging_client_sent_messages_total`, ...).
+//! dots with underscores (`messaging_client_sent_messages`, ...).
 //!
 //! The lag depends on the two clocks agreeing: `enqueued_at` is the database server's
 //! time, the delivery time is the consumer's.
