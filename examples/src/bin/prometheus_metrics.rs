@@ -78,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .with_failure_destination(FailureDestination::DeadLetter(dlq)),
         |m: Message<OrderPlaced>| async move {
             // Every seventh order fails every time: retried, then dead-lettered.
-            if m.message.order_id % 7 == 0 {
+            if m.message.order_id.is_multiple_of(7) {
                 return Err::<(), BoxError>("payment service refused".into());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
