@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::{Error, Message, QueueName};
 
-use super::runner::panic_text;
+use super::policy::panic_text;
 use super::{
     BoxFuture, CancellationToken, Consumer, ConsumerBackend, ConsumerStats, ProcessError,
     Processor, RetryPolicy,
@@ -233,10 +233,7 @@ where
                 ),
                 Ok(Err(ProcessError::Handler(e))) => Self::record(&log, failed(e.to_string())),
                 Ok(Err(ProcessError::Infrastructure(_))) => {}
-                Err(panic) => Self::record(
-                    &log,
-                    failed(format!("handler panicked: {}", panic_text(&**panic))),
-                ),
+                Err(panic) => Self::record(&log, failed(panic_text(&**panic))),
             }
             result.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         })
