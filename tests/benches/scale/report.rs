@@ -242,7 +242,8 @@ fn pressure_section(s: &mut String, r: &Results<'_>) {
          transaction that took an xid; four `REPEATABLE READ` transactions counting the \
          queue table every 100 ms; recovery after both are gone (until a second's p99 is \
          back within 1.5x the clean p99 + 1 ms, at most {} s). Pickup latency is from \
-         insert (`enqueued_at`) to handler start. Dead tuples and sizes are the queue \
+         insert (`enqueued_at`, the server's clock) to handler start (this process's \
+         clock: against a server on another machine, their skew adds to it). Dead tuples and sizes are the queue \
          table's at each phase's end, from `queue_health`. \"plain + TableStorage\" is a \
          plain queue with `autovacuum_vacuum_scale_factor = 0.01`, \
          `autovacuum_vacuum_threshold = 50`, `autovacuum_vacuum_cost_delay = 0`. The \
