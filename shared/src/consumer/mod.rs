@@ -90,6 +90,7 @@ mod dead_letter;
 mod dead_letter_requeue;
 mod handler;
 mod handler_fn;
+mod outcomes;
 mod processor;
 mod retry;
 mod runner;
@@ -105,6 +106,7 @@ pub use dead_letter::{
 pub use dead_letter_requeue::{DeadLetters, RequeueRun, Requeued, dead_letter_sql, requeued};
 pub use handler::Handler;
 pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
+pub use outcomes::{Outcome, OutcomeKind, RunOutcomes};
 pub use processor::{AckAfter, ProcessError, Processor, acknowledged};
 pub use retry::{FailureDestination, RetryPolicy};
 pub use runner::{Consumer, cancel_on_ctrl_c};

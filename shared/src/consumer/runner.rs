@@ -28,6 +28,7 @@ use super::{
     AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, FailureDestination, Handler,
     ProcessError, Processor,
 };
+use crate::observe::Settled;
 
 /// Back-off after a failed read, so a database outage does not spin the loop.
 const READ_ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -127,6 +128,12 @@ where
     /// ```
     pub fn config(&self) -> &ConsumerConfig {
         &self.config
+    }
+
+    /// What it runs with, shared, for [`super::outcomes`].
+    pub(super) fn parts(&self) -> (Arc<B>, Arc<ConsumerConfig>, Arc<P>) {
+        let (b, c, p) = (&self.backend, &self.config, &self.processor);
+        (Arc::clone(b), Arc::clone(c), Arc::clone(p))
     }
 
     /// Consumes until `cancel` fires, then lets running handlers finish within the
@@ -564,6 +571,7 @@ impl<B: ConsumerBackend, P> Shared<B, P> {
             let e = match moved {
                 Ok(()) => {
                     Counters::bump(&self.counters.dead_lettered);
+                    crate::observe::settled(&cfg.queue, Settled::DeadLettered, 1);
                     if undecodable {
                         Counters::bump(&self.counters.decode_failed);
                     }
@@ -609,6 +617,7 @@ async fn run_one<B, T, P>(
         msg_id = raw.msg_id,
         attempt = raw.read_ct
     );
+    let _delivery = crate::observe::Delivery::start(&span, &shared.cfg.queue, &raw);
     handle_one::<B, T, P>(&shared, &raw).instrument(span).await;
     drop(permit);
 }
@@ -701,6 +710,7 @@ where
             counters.infrastructure("retry scheduling failed", &e);
         }
         Counters::bump(&counters.retried);
+        crate::observe::settled(&cfg.queue, Settled::Retried, 1);
     }
 }
 
@@ -715,7 +725,7 @@ async fn tick(beat: &mut Option<tokio::time::Interval>, every: Option<Duration>)
     interval.tick().await;
 }
 
-fn panic_text(payload: &(dyn Any + Send)) -> String {
+pub(super) fn panic_text(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = payload.downcast_ref::<String>() {
