@@ -184,7 +184,7 @@ pub trait OutboxExt: AsQuery + Sized {
         let invalid = check_fields(&write, outbox);
         Enqueue {
             write,
-            outbox: outbox.clone(),
+            outbox: outbox.for_send().into_owned(),
             payload: OutboxPayload,
             invalid,
         }
@@ -244,7 +244,7 @@ pub trait OutboxExt: AsQuery + Sized {
     {
         Enqueue {
             write: self.as_query(),
-            outbox: outbox.clone(),
+            outbox: outbox.for_send().into_owned(),
             payload: payload(Written { table: PhantomData }),
             invalid: None,
         }

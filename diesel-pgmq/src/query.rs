@@ -39,7 +39,7 @@ use pgmq_orm_core::{
     __int_seconds, BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding,
     TopicMessageId, VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
-    sql,
+    encode_send_batch_json, encode_send_json, sql,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -595,10 +595,8 @@ pub fn send<T: Serialize + ?Sized>(
     queue: &QueueName,
     payload: &T,
 ) -> Result<Statement<BigInt>, Error> {
-    Ok(Statement::new(
-        "SELECT pgmq.send(?, ?)",
-        vec![text(queue), json(encode_message_json(payload)?)],
-    ))
+    // One path for every send, so the trace context and the sent count are added once.
+    send_with::<T, Value>(queue, payload, None, Delay::Seconds(0))
 }
 
 /// `pgmq.send` with optional headers and a delay: picks the overload that matches
@@ -617,8 +615,9 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     headers: Option<&H>,
     delay: Delay,
 ) -> Result<Statement<BigInt>, Error> {
-    let mut binds = vec![text(queue), json(encode_message_json(payload)?)];
-    let headers = headers.map(encode_headers_json).transpose()?.map(Jsonb);
+    let (payload, headers) = encode_send_json(queue, payload, headers)?;
+    let mut binds = vec![text(queue), json(payload)];
+    let headers = headers.map(Jsonb);
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send(?, ?)",
         (None, Delay::Seconds(s)) => {
@@ -690,7 +689,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
     if payloads.is_empty() {
         return Ok(Statement::new(NO_IDS, vec![]));
     }
-    let (payloads, headers) = encode_batch_json(payloads, headers)?;
+    let (payloads, headers) = encode_send_batch_json(queue, payloads, headers)?;
     let headers = headers.map(jsonb::wrap_all);
     let mut binds = vec![text(queue), Bind::Jsons(jsonb::wrap_all(payloads))];
     let sql = match (headers, delay) {

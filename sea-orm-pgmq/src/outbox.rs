@@ -223,7 +223,7 @@ pub trait OutboxExt: Sized {
             None => Ok(()),
         };
         let payload = parts_expr(&outbox.payload_spec().parts(), None);
-        let mut enqueue = Enqueue::new(self.into_write(), outbox, payload);
+        let mut enqueue = Enqueue::new(self.into_write(), &outbox.for_send(), payload);
         if let Err(Error::InvalidArgument(msg)) = checked {
             enqueue.invalid = Some(msg);
         }
@@ -251,7 +251,7 @@ pub trait OutboxExt: Sized {
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
     fn enqueue_with(self, outbox: &Outbox, payload: Expr) -> Enqueue {
-        Enqueue::new(self.into_write(), outbox, payload)
+        Enqueue::new(self.into_write(), &outbox.for_send(), payload)
     }
 }
 

@@ -457,6 +457,29 @@ impl Outbox {
         self.delay
     }
 
+    /// The outbox as a statement built now sends it: with the feature `opentelemetry`,
+    /// the current span's W3C trace context is merged into the headers (the caller's
+    /// keys kept; a caller's own `traceparent` wins), so every message the statement
+    /// sends continues the trace it was built in. Otherwise, and without a current span,
+    /// the outbox itself. Both ORM crates' `enqueue` call it.
+    ///
+    /// ```
+    /// use pgmq_orm_core::outbox::Outbox;
+    /// let outbox = Outbox::new("events")?.headers(&serde_json::json!({"source": "web"}))?;
+    /// // No span is current here: nothing to add.
+    /// assert_eq!(outbox.for_send().headers_json(), outbox.headers_json());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn for_send(&self) -> Cow<'_, Self> {
+        match crate::observe::outbox_headers(self.headers.as_ref()) {
+            Some(headers) => Cow::Owned(Self {
+                headers: Some(headers),
+                ..self.clone()
+            }),
+            None => Cow::Borrowed(self),
+        }
+    }
+
     /// The per-row send call, `pgmq.send($queue, <payload>, $headers::jsonb,
     /// $delay::integer)` (or `::timestamptz` for [`Delay::Until`]), with
     /// [`SqlPart::Payload`] where the payload goes. The four-argument overload takes both

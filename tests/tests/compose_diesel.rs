@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use diesel_pgmq::sources::{self, messages, metrics, queues};
 use diesel_pgmq::{BatchSize, PgmqConnectionExt, QueueName, VisibilityTimeout, query};
-use pgmq_harness::TestDb;
+use pgmq_harness::{PgmqVersions, TestDb};
 use serde_json::json;
 
 type R = Result<(), Box<dyn std::error::Error>>;
