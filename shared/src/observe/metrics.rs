@@ -37,31 +37,83 @@ use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogra
 use crate::{QueueMetrics, QueueName};
 
 /// `messaging.client.sent.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::SENT, "messaging.client.sent.messages");
+/// ```
 pub const SENT: &str = "messaging.client.sent.messages";
 /// `messaging.client.consumed.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::CONSUMED, "messaging.client.consumed.messages");
+/// ```
 pub const CONSUMED: &str = "messaging.client.consumed.messages";
 /// `messaging.process.duration`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::PROCESS_DURATION, "messaging.process.duration");
+/// ```
 pub const PROCESS_DURATION: &str = "messaging.process.duration";
 /// `pgmq.consumer.processed.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::PROCESSED, "pgmq.consumer.processed.messages");
+/// ```
 pub const PROCESSED: &str = "pgmq.consumer.processed.messages";
 /// `pgmq.consumer.retried.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::RETRIED, "pgmq.consumer.retried.messages");
+/// ```
 pub const RETRIED: &str = "pgmq.consumer.retried.messages";
 /// `pgmq.consumer.dead_lettered.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::DEAD_LETTERED, "pgmq.consumer.dead_lettered.messages");
+/// ```
 pub const DEAD_LETTERED: &str = "pgmq.consumer.dead_lettered.messages";
 /// `pgmq.consumer.lag`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::LAG, "pgmq.consumer.lag");
+/// ```
 pub const LAG: &str = "pgmq.consumer.lag";
 /// `pgmq.queue.depth`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_DEPTH, "pgmq.queue.depth");
+/// ```
 pub const QUEUE_DEPTH: &str = "pgmq.queue.depth";
 /// `pgmq.queue.visible_depth`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_VISIBLE_DEPTH, "pgmq.queue.visible_depth");
+/// ```
 pub const QUEUE_VISIBLE_DEPTH: &str = "pgmq.queue.visible_depth";
 /// `pgmq.queue.oldest_message.age`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::OLDEST_AGE, "pgmq.queue.oldest_message.age");
+/// ```
 pub const OLDEST_AGE: &str = "pgmq.queue.oldest_message.age";
 
 /// The label naming the messaging system; always `pgmq`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::SYSTEM_LABEL, "messaging.system");
+/// ```
 pub const SYSTEM_LABEL: &str = "messaging.system";
 /// The label naming the queue.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_LABEL, "messaging.destination.name");
+/// ```
 pub const QUEUE_LABEL: &str = "messaging.destination.name";
 /// The label naming the producer operation on [`SENT`].
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::OPERATION_LABEL, "messaging.operation.name");
+/// ```
 pub const OPERATION_LABEL: &str = "messaging.operation.name";
 
 /// Gives every metric above its unit and description in the installed recorder; call it
