@@ -29,7 +29,6 @@
 use std::pin::pin;
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Jsonb, Text};
 use diesel_async::pooled_connection::bb8::PooledConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use futures_util::{FutureExt, StreamExt};
@@ -40,6 +39,7 @@ use pgmq_orm_core::{
 use serde_json::Value;
 
 use crate::PgmqAsyncConnectionExt;
+use crate::consumer_shared::{Present, dead_letter_move};
 use crate::error::{from_bb8, from_diesel};
 use crate::query::{self, MessageRow};
 
@@ -227,13 +227,7 @@ impl ConsumerBackend for DieselBackend {
                     conn.archive(queue, message.msg_id).await?;
                 }
                 FailureDestination::DeadLetter(dlq) => {
-                    // One statement copies the stored row itself: exact payload and
-                    // headers, and nothing copied when the message is already gone.
-                    let record = failure_record(queue, message.msg_id, message.read_ct, error);
-                    diesel::sql_query(dead_letter_sql::move_to_queue(queue))
-                        .bind::<BigInt, _>(message.msg_id)
-                        .bind::<Text, _>(dlq.as_str())
-                        .bind::<Jsonb, _>(record)
+                    dead_letter_move!(queue, message, error, dlq)
                         .execute(&mut *conn)
                         .await
                         .map_err(from_diesel)?;
@@ -269,13 +263,6 @@ impl ConsumerBackend for DieselBackend {
         let _ = queue;
         Box::pin(wait_or_sleep(self.wakeups.as_ref(), timeout))
     }
-}
-
-/// The one boolean of [`sql::QUEUE_TABLE_EXISTS`].
-#[derive(diesel::QueryableByName)]
-struct Present {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    present: bool,
 }
 
 /// Insert notifications through diesel-async: a dedicated `AsyncPgConnection` that ran

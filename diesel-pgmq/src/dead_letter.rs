@@ -1,12 +1,37 @@
-//! A dead-letter toolkit on diesel-async (feature `consumer`): list and inspect what a
-//! consumer dead-lettered without consuming it, and move messages back in one
-//! transaction.
+//! A dead-letter toolkit on diesel-async (feature `consumer`) and on sync Diesel
+//! (feature `sync-consumer`): list and inspect what a consumer dead-lettered without
+//! consuming it, and move messages back in one transaction.
 //!
 //! [`DeadLetters`] (which queue, and where messages go back to), the SQL and the move plan
 //! are the core's; [`DeadLetterOps`] runs them on an `AsyncPgConnection` (or a bb8 pooled
-//! one, through `&mut *pooled`).
+//! one, through `&mut *pooled`), [`SyncDeadLetterOps`] on a `PgConnection` (or an r2d2
+//! pooled one).
 //!
 //! ```
+//! # #[cfg(feature = "sync-consumer")] {
+//! use diesel::{Connection, PgConnection};
+//! use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+//! use diesel_pgmq::{BatchSize, PgmqConnectionExt};
+//! # let db = pgmq_harness::TestDb::new();
+//! let mut conn = PgConnection::establish(db.url())?;
+//! conn.create_queue("jobs")?;
+//! conn.create_queue("jobs_dlq")?;
+//! # let headers = serde_json::json!({"x-pgmq-dead-letter": {"source_queue": "jobs", "msg_id": 1, "read_ct": 5, "error": "boom"}});
+//! # conn.send_with("jobs_dlq", &serde_json::json!({"order": 1}), Some(&headers), diesel_pgmq::Delay::Seconds(0))?;
+//! // ... a blocking consumer dead-lettered a message into `jobs_dlq` ...
+//! let dlq = DeadLetters::new("jobs_dlq")?;
+//! let dead = dlq.list_sync(&mut conn, 0, BatchSize::new(50)?)?;
+//! assert_eq!(dead[0].info.as_ref().unwrap().error, "boom");
+//! let again = dlq.inspect_sync::<serde_json::Value>(&mut conn, dead[0].message.msg_id)?;
+//! assert!(again.is_some());
+//! let moved = dlq.requeue_sync(&mut conn, &[dead[0].message.msg_id])?;
+//! assert_eq!(moved[0].queue.as_str(), "jobs");
+//! assert!(dlq.requeue_all_sync(&mut conn)?.is_empty());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # #[cfg(feature = "consumer")] {
 //! use diesel_async::{AsyncConnection, AsyncPgConnection};
 //! use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
 //! use diesel_pgmq::{BatchSize, PgmqAsyncConnectionExt};
@@ -24,21 +49,26 @@
 //! let moved = dlq.requeue(&mut conn, &[dead[0].message.msg_id]).await?;
 //! assert_eq!(moved[0].queue.as_str(), "jobs");
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(()) })?;
+//! # }
 //! # Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
 //! ```
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text, Timestamptz};
+#[cfg(feature = "consumer")]
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+#[cfg(feature = "consumer")]
 use std::future::Future;
 
 pub use pgmq_orm_core::consumer::{DeadLetter, DeadLetterInfo, DeadLetters, Requeued};
-use pgmq_orm_core::consumer::{dead_letter_sql, decode_dead_letters, requeued};
+use pgmq_orm_core::consumer::{RequeueRun, dead_letter_sql, decode_dead_letters, requeued};
 use pgmq_orm_core::{Batch, BatchSize, Error, RawJson, RawJsonMessage};
 use serde::de::DeserializeOwned;
 
+#[cfg(feature = "consumer")]
 use crate::consumer::TxError;
+#[cfg(feature = "consumer")]
 use crate::error::from_diesel;
 
 /// A locked dead letter's id and recorded source queue ([`dead_letter_sql::lock_sources`]).
@@ -94,7 +124,40 @@ impl From<TableRow> for RawJsonMessage {
     }
 }
 
+/// Decodes the rows of a listing.
+fn decoded(rows: Vec<TableRow>) -> Batch<DeadLetter> {
+    let rows: Vec<RawJsonMessage> = rows.into_iter().map(Into::into).collect();
+    decode_dead_letters(&rows)
+}
+
+/// Decodes the row of an inspection, if there is one.
+fn inspected<T: DeserializeOwned>(rows: Vec<TableRow>) -> Result<Option<DeadLetter<T>>, Error> {
+    rows.into_iter()
+        .next()
+        .map(|r| DeadLetter::decode(&r.into()).map_err(Error::Decode))
+        .transpose()
+}
+
+/// Plans the move of the locked `rows`.
+fn plan(dead: &DeadLetters, rows: Vec<SourceRow>) -> Result<Vec<RequeueRun>, Error> {
+    dead.plan(
+        rows.into_iter()
+            .map(|r| (r.msg_id, r.source_queue))
+            .collect(),
+    )
+}
+
+/// Checks what one run's move returned.
+fn run_moved(run: &RequeueRun, rows: Vec<MovedRow>) -> Result<Vec<Requeued>, Error> {
+    let (gone, sent) = rows
+        .into_iter()
+        .next()
+        .map_or_else(Default::default, |r| (r.dead, r.sent));
+    requeued(run, &gone, &sent)
+}
+
 /// The dead-letter toolkit on diesel-async, as methods of [`DeadLetters`].
+#[cfg(feature = "consumer")]
 ///
 /// ```no_run
 /// use diesel_pgmq::dead_letter::{DeadLetterOps, DeadLetters};
@@ -172,6 +235,7 @@ pub trait DeadLetterOps {
     ) -> impl Future<Output = Result<Vec<Requeued>, Error>> + Send;
 }
 
+#[cfg(feature = "consumer")]
 impl DeadLetterOps for DeadLetters {
     async fn list(
         &self,
@@ -185,8 +249,7 @@ impl DeadLetterOps for DeadLetters {
             .load(conn)
             .await
             .map_err(from_diesel)?;
-        let rows: Vec<RawJsonMessage> = rows.into_iter().map(Into::into).collect();
-        Ok(decode_dead_letters(&rows))
+        Ok(decoded(rows))
     }
 
     async fn inspect<T: DeserializeOwned>(
@@ -199,10 +262,7 @@ impl DeadLetterOps for DeadLetters {
             .load(conn)
             .await
             .map_err(from_diesel)?;
-        rows.into_iter()
-            .next()
-            .map(|r| DeadLetter::decode(&r.into()).map_err(Error::Decode))
-            .transpose()
+        inspected(rows)
     }
 
     async fn requeue(
@@ -235,29 +295,184 @@ impl DeadLetterOps for DeadLetters {
 
 /// Moves the locked `rows` back, one statement per run of messages going to the same
 /// queue, inside `tx`; payloads and headers are copied in the server, never parsed.
+#[cfg(feature = "consumer")]
 async fn move_back(
     dead: &DeadLetters,
     tx: &mut AsyncPgConnection,
     rows: Vec<SourceRow>,
 ) -> Result<Vec<Requeued>, TxError> {
-    let plan = dead.plan(
-        rows.into_iter()
-            .map(|r| (r.msg_id, r.source_queue))
-            .collect(),
-    )?;
     let sql = dead_letter_sql::move_back(dead.queue());
     let mut moved = Vec::new();
-    for run in plan {
+    for run in plan(dead, rows)? {
         let rows: Vec<MovedRow> = diesel::sql_query(&sql)
             .bind::<Array<BigInt>, _>(&run.dead_ids)
             .bind::<Text, _>(run.queue.as_str())
             .load(tx)
             .await?;
-        let (gone, sent) = rows
-            .into_iter()
-            .next()
-            .map_or_else(Default::default, |r| (r.dead, r.sent));
-        moved.extend(requeued(&run, &gone, &sent)?);
+        moved.extend(run_moved(&run, rows)?);
+    }
+    Ok(moved)
+}
+
+/// The dead-letter toolkit on sync Diesel (feature `sync-consumer`), as methods of
+/// [`DeadLetters`]: the same operations as [`DeadLetterOps`], on a `PgConnection`.
+///
+/// ```
+/// # use diesel::{Connection, PgConnection};
+/// # use diesel_pgmq::PgmqConnectionExt;
+/// use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+/// # let db = pgmq_harness::TestDb::new();
+/// # let mut conn = PgConnection::establish(db.url())?;
+/// # conn.create_queue("jobs_dlq")?;
+/// let moved = DeadLetters::new("jobs_dlq")?.requeue_all_sync(&mut conn)?;
+/// assert!(moved.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[cfg(feature = "sync-consumer")]
+pub trait SyncDeadLetterOps {
+    /// Up to `limit` dead letters with `msg_id > after`, oldest first, read from the
+    /// table (nothing hidden, no `read_ct` changed); undecodable entries are kept raw in
+    /// [`Batch::undecodable`].
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::{BatchSize, PgmqConnectionExt};
+    /// # use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("jobs_dlq")?;
+    /// assert!(DeadLetters::new("jobs_dlq")?.list_sync(&mut conn, 0, BatchSize::new(10)?)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn list_sync(
+        &self,
+        conn: &mut diesel::PgConnection,
+        after: i64,
+        limit: BatchSize,
+    ) -> Result<Batch<DeadLetter>, Error>;
+
+    /// One dead letter with its payload decoded into `T`; `None` if no such id.
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::PgmqConnectionExt;
+    /// # use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("jobs_dlq")?;
+    /// assert!(DeadLetters::new("jobs_dlq")?.inspect_sync::<serde_json::Value>(&mut conn, 7)?.is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn inspect_sync<T: DeserializeOwned>(
+        &self,
+        conn: &mut diesel::PgConnection,
+        msg_id: i64,
+    ) -> Result<Option<DeadLetter<T>>, Error>;
+
+    /// Moves the dead letters with these ids back in one transaction (payload and
+    /// original headers copied in the server); ids not in the queue are skipped.
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::PgmqConnectionExt;
+    /// # use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("jobs_dlq")?;
+    /// assert!(DeadLetters::new("jobs_dlq")?.requeue_sync(&mut conn, &[3, 4])?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn requeue_sync(
+        &self,
+        conn: &mut diesel::PgConnection,
+        ids: &[i64],
+    ) -> Result<Vec<Requeued>, Error>;
+
+    /// Moves every message of the dead-letter queue back, in one transaction.
+    ///
+    /// ```
+    /// # use diesel::{Connection, PgConnection};
+    /// # use diesel_pgmq::PgmqConnectionExt;
+    /// # use diesel_pgmq::dead_letter::{DeadLetters, SyncDeadLetterOps};
+    /// # let db = pgmq_harness::TestDb::new();
+    /// # let mut conn = PgConnection::establish(db.url())?;
+    /// # conn.create_queue("jobs_dlq")?;
+    /// assert!(DeadLetters::new("jobs_dlq")?.requeue_all_sync(&mut conn)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn requeue_all_sync(&self, conn: &mut diesel::PgConnection) -> Result<Vec<Requeued>, Error>;
+}
+
+#[cfg(feature = "sync-consumer")]
+impl SyncDeadLetterOps for DeadLetters {
+    fn list_sync(
+        &self,
+        conn: &mut diesel::PgConnection,
+        after: i64,
+        limit: BatchSize,
+    ) -> Result<Batch<DeadLetter>, Error> {
+        let rows: Vec<TableRow> = diesel::RunQueryDsl::load(
+            diesel::sql_query(dead_letter_sql::list(self.queue()))
+                .bind::<BigInt, _>(after)
+                .bind::<BigInt, _>(i64::from(limit.get())),
+            conn,
+        )?;
+        Ok(decoded(rows))
+    }
+
+    fn inspect_sync<T: DeserializeOwned>(
+        &self,
+        conn: &mut diesel::PgConnection,
+        msg_id: i64,
+    ) -> Result<Option<DeadLetter<T>>, Error> {
+        let rows: Vec<TableRow> = diesel::RunQueryDsl::load(
+            diesel::sql_query(dead_letter_sql::get(self.queue())).bind::<BigInt, _>(msg_id),
+            conn,
+        )?;
+        inspected(rows)
+    }
+
+    fn requeue_sync(
+        &self,
+        conn: &mut diesel::PgConnection,
+        ids: &[i64],
+    ) -> Result<Vec<Requeued>, Error> {
+        let sql = dead_letter_sql::lock_sources(self.queue());
+        diesel::Connection::transaction(conn, |tx| {
+            let rows: Vec<SourceRow> = diesel::RunQueryDsl::load(
+                diesel::sql_query(sql).bind::<Array<BigInt>, _>(ids),
+                tx,
+            )?;
+            move_back_sync(self, tx, rows)
+        })
+    }
+
+    fn requeue_all_sync(&self, conn: &mut diesel::PgConnection) -> Result<Vec<Requeued>, Error> {
+        let sql = dead_letter_sql::lock_all_sources(self.queue());
+        diesel::Connection::transaction(conn, |tx| {
+            let rows: Vec<SourceRow> = diesel::RunQueryDsl::load(diesel::sql_query(sql), tx)?;
+            move_back_sync(self, tx, rows)
+        })
+    }
+}
+
+/// [`move_back`] on a sync connection.
+#[cfg(feature = "sync-consumer")]
+fn move_back_sync(
+    dead: &DeadLetters,
+    tx: &mut diesel::PgConnection,
+    rows: Vec<SourceRow>,
+) -> Result<Vec<Requeued>, Error> {
+    let sql = dead_letter_sql::move_back(dead.queue());
+    let mut moved = Vec::new();
+    for run in plan(dead, rows)? {
+        let rows: Vec<MovedRow> = diesel::RunQueryDsl::load(
+            diesel::sql_query(&sql)
+                .bind::<Array<BigInt>, _>(&run.dead_ids)
+                .bind::<Text, _>(run.queue.as_str()),
+            tx,
+        )?;
+        moved.extend(run_moved(&run, rows)?);
     }
     Ok(moved)
 }

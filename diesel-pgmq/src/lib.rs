@@ -25,6 +25,7 @@
 //! | `async` | [`PgmqAsyncConnectionExt`] for diesel-async connections | no |
 //! | `bb8` | bb8 pool errors (`error::from_bb8`) | no |
 //! | `consumer` | the tokio consumer runtime on a bb8 pool (`consumer`) and the dead-letter toolkit (`dead_letter`) | no |
+//! | `sync-consumer` | the std-thread consumer runtime on an r2d2 pool of `PgConnection` and its dead-letter toolkit (`sync_consumer`), no tokio | yes |
 //! | `migrations` | pgmq steps for `diesel_migrations`, run on a `PgConnection` (`sync`) or diesel-async's `AsyncConnectionWrapper` (`async`) | only with `sync` |
 //! | `install-sql` | pgmq's SQL-only install for servers without the extension | only with `sync` |
 //!
@@ -55,7 +56,9 @@ pub use pgmq_orm_core::api::*;
 pub mod connection;
 #[cfg(feature = "consumer")]
 pub mod consumer;
-#[cfg(feature = "consumer")]
+#[cfg(any(feature = "consumer", feature = "sync-consumer"))]
+mod consumer_shared;
+#[cfg(any(feature = "consumer", feature = "sync-consumer"))]
 pub mod dead_letter;
 pub mod error;
 pub mod functions;
@@ -63,6 +66,9 @@ mod jsonb;
 pub mod outbox;
 pub mod query;
 pub mod queue;
+pub mod sources;
+#[cfg(feature = "sync-consumer")]
+pub mod sync_consumer;
 
 #[cfg(feature = "async")]
 pub use connection::PgmqAsyncConnectionExt;

@@ -131,27 +131,69 @@ where
 }
 
 impl<ST> QueryFragment<Pg> for Statement<ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let mut binds = self.binds.iter();
-        let mut parts = self.sql.split('?');
-        if let Some(first) = parts.next() {
-            out.push_sql(first);
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        walk_with_binds(self.sql, &self.binds, out)
+    }
+}
+
+/// Writes `sql`, binding the next of `binds` at each `?`.
+fn walk_with_binds<'b>(
+    sql: &'static str,
+    binds: &'b [Bind],
+    mut out: AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    let mut binds = binds.iter();
+    let mut parts = sql.split('?');
+    if let Some(first) = parts.next() {
+        out.push_sql(first);
+    }
+    for part in parts {
+        match binds.next().expect("one bind per placeholder") {
+            Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+            Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
+            Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
+            Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
+            Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
+            Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
+            Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
+            Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
+            Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
         }
-        for part in parts {
-            match binds.next().expect("one bind per placeholder") {
-                Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
-                Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
-                Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
-                Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
-                Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
-                Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
-                Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
-                Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
-                Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
-            }
-            out.push_sql(part);
+        out.push_sql(part);
+    }
+    Ok(())
+}
+
+/// The function call a row-returning [`Statement`] selects from (`pgmq.read(?, ?, ?)`),
+/// with its binds: what [`crate::sources`] puts in a `FROM` clause, so each source
+/// reuses the statement's SQL text and argument handling instead of a copy of them.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    sql: &'static str,
+    binds: Vec<Bind>,
+}
+
+impl Call {
+    pub(crate) fn walk<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        walk_with_binds(self.sql, &self.binds, out)
+    }
+}
+
+impl<ST> Statement<ST> {
+    /// The call after `FROM`, without the row alias (`sql::ROW_ALIAS`) some statements give it.
+    pub(crate) fn into_call(self) -> Call {
+        let (_, call) = self
+            .sql
+            .split_once(" FROM ")
+            .expect("row-returning statements select FROM a pgmq function");
+        let call = call
+            .strip_suffix(sql::ROW_ALIAS)
+            .and_then(|c| c.strip_suffix(" AS "))
+            .unwrap_or(call);
+        Call {
+            sql: call,
+            binds: self.binds,
         }
-        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@
 //! [`sea-orm-pgmq`]: https://docs.rs/sea-orm-pgmq
 
 mod batch;
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 pub mod consumer;
 #[cfg(feature = "diesel")]
 pub mod diesel_arg;

@@ -48,6 +48,7 @@ impl Diesel {
 
 impl Fixture for Diesel {
     type Backend = DieselBackend;
+    type Runtime = Async;
 
     async fn new() -> Self {
         let db = TestDb::new();
@@ -104,7 +105,7 @@ impl Fixture for Diesel {
         backend: DieselBackend,
         cfg: ConsumerConfig,
         work: Duration,
-    ) -> Consumer<DieselBackend, Value, impl Processor<Value>> {
+    ) -> impl Startable {
         // A transactional handler as an async closure, with its state passed in.
         let sleeps = with_state(
             work,

@@ -51,6 +51,7 @@ impl<const PINNED: bool> SeaOrm<PINNED> {
 
 impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
     type Backend = SeaOrmBackend;
+    type Runtime = Async;
 
     async fn new() -> Self {
         let tdb = TestDb::new();
@@ -100,7 +101,7 @@ impl<const PINNED: bool> Fixture for SeaOrm<PINNED> {
         backend: SeaOrmBackend,
         cfg: ConsumerConfig,
         work: Duration,
-    ) -> Consumer<SeaOrmBackend, Value, impl Processor<Value>> {
+    ) -> impl Startable {
         // A transactional handler as an async closure, with its state passed in.
         let sleeps = with_state(
             work,

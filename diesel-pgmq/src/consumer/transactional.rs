@@ -7,11 +7,12 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use pgmq_orm_core::consumer::{
     BoxFuture, Consumer, ConsumerConfig, ProcessError, Processor, TxFn, acknowledged,
 };
-use pgmq_orm_core::{BoxError, Error, Message, QueueName};
+use pgmq_orm_core::{BoxError, Message, QueueName};
 
 use super::{DieselBackend, PgPool};
 use crate::PgmqAsyncConnectionExt;
-use crate::error::{from_bb8, from_diesel};
+use crate::consumer_shared::TxFail;
+use crate::error::from_bb8;
 
 /// A handler that runs on the connection of the transaction which also acknowledges its
 /// message, so its database writes and the delete commit together (exactly-once
@@ -217,21 +218,5 @@ where
 
     fn connections_per_handler(&self) -> usize {
         1
-    }
-}
-
-/// The error of the acknowledging transaction: diesel-async's `transaction` needs one
-/// built from `diesel::result::Error`, which is an infrastructure failure.
-struct TxFail(ProcessError);
-
-impl From<diesel::result::Error> for TxFail {
-    fn from(e: diesel::result::Error) -> Self {
-        Self(ProcessError::Infrastructure(from_diesel(e)))
-    }
-}
-
-impl From<Error> for TxFail {
-    fn from(e: Error) -> Self {
-        Self(ProcessError::Infrastructure(e))
     }
 }

@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .install_recorder()?;
     pgmq_metrics::describe();
 
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let pool: PgPool = PgPool::builder()
         .max_size(4)
         .build(AsyncDieselConnectionManager::<AsyncPgConnection>::new(&url))

@@ -1,5 +1,7 @@
-//! A tokio consumer runtime for pgmq queues, written once for both ORM crates
-//! (feature `consumer`).
+//! Consumer runtimes for pgmq queues, written once for both ORM crates: the policy
+//! (feature `consumer-core`: settings, retry schedule, dead-letter records, counters),
+//! a tokio driver ([`Consumer`], feature `consumer`) and a std-thread driver
+//! ([`blocking::BlockingConsumer`], feature `blocking`, no tokio) that follow it alike.
 //!
 //! The loop ([`Consumer`]) reads in batches no larger than its free handler slots (or, with
 //! [`ConsumerConfig::read_ahead()`], reads one batch ahead while the last one runs), runs
@@ -83,19 +85,32 @@
 //! assert_eq!(config.ack_batch, 100, "plain-mode acknowledgements are batched by default");
 //! ```
 
+#[cfg(feature = "consumer")]
 mod acknowledger;
+#[cfg(feature = "consumer")]
 mod backend;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod config;
 mod dead_letter;
 mod dead_letter_requeue;
+#[cfg(feature = "consumer")]
 mod handler;
+#[cfg(feature = "consumer")]
 mod handler_fn;
+#[cfg(feature = "consumer")]
+mod outcomes;
+mod policy;
+#[cfg(feature = "consumer")]
 mod processor;
 mod retry;
+#[cfg(feature = "consumer")]
 mod runner;
 mod stats;
+#[cfg(feature = "consumer")]
 mod wakeup;
 
+#[cfg(feature = "consumer")]
 pub use backend::{BoxFuture, ConsumerBackend};
 pub use config::ConsumerConfig;
 pub use dead_letter::{
@@ -103,11 +118,20 @@ pub use dead_letter::{
     failure_record, sanitize_error,
 };
 pub use dead_letter_requeue::{DeadLetters, RequeueRun, Requeued, dead_letter_sql, requeued};
+#[cfg(feature = "consumer")]
 pub use handler::Handler;
+#[cfg(feature = "consumer")]
 pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
-pub use processor::{AckAfter, ProcessError, Processor, acknowledged};
+#[cfg(feature = "consumer")]
+pub use outcomes::{Outcome, OutcomeKind, RunOutcomes};
+pub use policy::{AckAfter, ProcessError, acknowledged, listen_sql};
+#[cfg(feature = "consumer")]
+pub use processor::Processor;
 pub use retry::{FailureDestination, RetryPolicy};
+#[cfg(feature = "consumer")]
 pub use runner::{Consumer, cancel_on_ctrl_c};
 pub use stats::{ConsumerStats, Health, LastError};
+#[cfg(feature = "consumer")]
 pub use tokio_util::sync::CancellationToken;
-pub use wakeup::{NotificationSource, Wakeups, listen_sql, wait_or_sleep};
+#[cfg(feature = "consumer")]
+pub use wakeup::{NotificationSource, Wakeups, wait_or_sleep};

@@ -6,11 +6,9 @@
 //! crates add a transactional processor that hands the handler an open transaction and
 //! acknowledges inside it.
 
-use std::fmt;
+use crate::{Message, QueueName};
 
-use crate::{BoxError, Error, Message, QueueName};
-
-use super::{BoxFuture, Handler};
+use super::{AckAfter, BoxFuture, Handler, ProcessError};
 
 /// Runs one decoded message to completion, acknowledgement included (unless
 /// [`acknowledges`](Self::acknowledges) is `false`).
@@ -62,32 +60,6 @@ pub trait Processor<T>: Send + Sync + 'static {
     }
 }
 
-/// Plain acknowledgement: the handler runs, then the consumer loop deletes (or archives)
-/// the message in a separate statement, shared with other messages that succeeded around
-/// the same time. A crash between the two re-delivers the message (at-least-once).
-///
-/// ```
-/// use pgmq_orm_core::consumer::AckAfter;
-/// use pgmq_orm_core::{BoxError, Message};
-/// let plain = AckAfter::new(|_m: Message<u8>| std::future::ready(Ok::<(), BoxError>(())));
-/// ```
-#[derive(Debug)]
-pub struct AckAfter<H> {
-    handler: H,
-}
-
-impl<H> AckAfter<H> {
-    /// Wraps `handler`; the consumer loop acknowledges its successes.
-    ///
-    /// ```
-    /// # use pgmq_orm_core::consumer::AckAfter;
-    /// let _ = AckAfter::new(());
-    /// ```
-    pub fn new(handler: H) -> Self {
-        Self { handler }
-    }
-}
-
 impl<T, H> Processor<T> for AckAfter<H>
 where
     H: Handler<T>,
@@ -106,59 +78,3 @@ where
         false
     }
 }
-
-/// The check a transactional processor makes after deleting (or archiving) its message
-/// inside the handler's transaction: if the message was already gone (its visibility
-/// timeout ran out and another consumer acknowledged it), the transaction must roll back
-/// so the handler's effects do not commit twice.
-///
-/// ```
-/// use pgmq_orm_core::{QueueName, consumer::acknowledged};
-/// let q = QueueName::new("jobs").unwrap();
-/// assert!(acknowledged(true, &q, 1).is_ok());
-/// assert!(acknowledged(false, &q, 1).unwrap_err().to_string().contains("no longer"));
-/// ```
-pub fn acknowledged(found: bool, queue: &QueueName, msg_id: i64) -> Result<(), BoxError> {
-    if found {
-        Ok(())
-    } else {
-        Err(format!("message {msg_id} is no longer in queue {queue}; rolling back").into())
-    }
-}
-
-/// Why a [`Processor`] did not complete a message.
-///
-/// ```
-/// use pgmq_orm_core::{Error, consumer::ProcessError};
-/// let e = ProcessError::from(Error::Pool("timed out".into()));
-/// assert!(matches!(e, ProcessError::Infrastructure(_)));
-/// assert!(e.to_string().contains("timed out"));
-/// ```
-#[derive(Debug)]
-pub enum ProcessError {
-    /// The handler returned an error or its message was already acknowledged elsewhere: a
-    /// failed attempt, retried after the backoff and dead-lettered once attempts run out.
-    Handler(BoxError),
-    /// The database work around the handler failed (no pool connection, a lost
-    /// connection, a failed `BEGIN` or `COMMIT`): not the handler's failure. The consumer
-    /// pauses and processes the message again, keeping it hidden, without counting an
-    /// attempt against it.
-    Infrastructure(Error),
-}
-
-impl From<Error> for ProcessError {
-    fn from(e: Error) -> Self {
-        Self::Infrastructure(e)
-    }
-}
-
-impl fmt::Display for ProcessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Handler(e) => write!(f, "handler failed: {e}"),
-            Self::Infrastructure(e) => write!(f, "infrastructure failure: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for ProcessError {}

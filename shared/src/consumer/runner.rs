@@ -1,7 +1,6 @@
 //! The consumer loop: read within free slots, run each message in its own task, apply the
 //! failure policy, and drain on shutdown.
 
-use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::marker::PhantomData;
@@ -23,18 +22,12 @@ use crate::message::decode_parts;
 use crate::{Error, Message, RawJsonMessage};
 
 use super::acknowledger::{Ack, Flusher};
+use super::policy::{self, AfterFailure, AfterReadFailure};
 use super::stats::Counters;
 use super::{
-    AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, FailureDestination, Handler,
-    ProcessError, Processor,
+    AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, Handler, ProcessError, Processor,
 };
 use crate::observe::Settled;
-
-/// Back-off after a failed read, so a database outage does not spin the loop.
-const READ_ERROR_PAUSE: Duration = Duration::from_secs(1);
-/// The longest pause after failed reads in a row, or between tries of one message's
-/// database work.
-const MAX_READ_ERROR_PAUSE: Duration = Duration::from_secs(10);
 
 /// A queue consumer: `T` is the payload type, `P` the [`Processor`] (usually
 /// [`AckAfter`] around a [`Handler`]).
@@ -130,6 +123,12 @@ where
         &self.config
     }
 
+    /// What it runs with, shared, for [`super::outcomes`].
+    pub(super) fn parts(&self) -> (Arc<B>, Arc<ConsumerConfig>, Arc<P>) {
+        let (b, c, p) = (&self.backend, &self.config, &self.processor);
+        (Arc::clone(b), Arc::clone(c), Arc::clone(p))
+    }
+
     /// Consumes until `cancel` fires, then lets running handlers finish within the
     /// shutdown deadline, releases the messages of those that did not (visible at once),
     /// sends the acknowledgements still pending (plain mode) and returns.
@@ -189,45 +188,19 @@ where
     /// The checks made before the first read; see [`run`](Self::run).
     async fn preflight(&self) -> Result<(), Error> {
         let cfg = &self.config;
-        cfg.validate()?;
         // First, as the checks below need a connection of the pool themselves.
-        let per = self.processor.connections_per_handler();
-        if let Some(capacity) = self.backend.pool_capacity() {
-            let need = cfg.concurrency.max(1) * per + 1;
-            if capacity < need {
-                return Err(Error::InvalidArgument(pool_too_small(
-                    capacity,
-                    need,
-                    per,
-                    cfg.concurrency,
-                )));
-            }
-        }
+        policy::check_settings(
+            cfg,
+            self.backend.pool_capacity(),
+            self.processor.connections_per_handler(),
+        )?;
         let limit = cfg.statement_timeout;
-        match timed(limit, "pgmq version check", self.backend.pgmq_version()).await {
-            Ok(Some(v)) => {
-                v.check()?;
-            }
-            Ok(None) => {}
-            Err(e @ (Error::PgmqMissing { .. } | Error::PgmqTooOld { .. })) => return Err(e),
-            // A role without access to the version's tables (or a slow server) does not
-            // stop the consumer: the reads will tell.
-            Err(e) => warn!(error = %e, "could not check the pgmq version"),
-        }
-        let mut needed = vec![&cfg.queue];
-        if let FailureDestination::DeadLetter(dlq) = &cfg.on_failure {
-            needed.push(dlq);
-        }
-        for q in needed {
+        policy::check_version(
+            timed(limit, "pgmq version check", self.backend.pgmq_version()).await,
+        )?;
+        for q in policy::required_queues(cfg) {
             if !timed(limit, "queue check", self.backend.queue_exists(q)).await? {
-                return Err(Error::QueueMissing {
-                    queue: q.as_str().to_owned(),
-                    source: format!(
-                        "the consumer of `{}` needs queue `{q}`, which pgmq does not list",
-                        cfg.queue
-                    )
-                    .into(),
-                });
+                return Err(policy::queue_missing(cfg, q));
             }
         }
         Ok(())
@@ -236,8 +209,6 @@ where
     async fn consume(&self, cancel: CancellationToken, until_empty: bool) -> Result<(), Error> {
         self.preflight().await?;
         let cfg = &self.config;
-        // Settings that make no sense are refused before anything is read.
-        cfg.retry.validate()?;
         let batch = cfg.batch_size.max(1);
         let slots = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         let hard_stop = CancellationToken::new();
@@ -304,20 +275,15 @@ where
                 Ok(m) => m,
                 Err(e) => {
                     drop(permits);
-                    let (in_row, newly) = counters.read_failed(&e, cfg.degraded_after);
-                    if newly || in_row >= cfg.degraded_after {
-                        error!(queue = %cfg.queue, error = %e, in_row, "pgmq read failed; consumer degraded");
-                    } else {
-                        warn!(queue = %cfg.queue, error = %e, in_row, "pgmq read failed");
-                    }
-                    if cfg.give_up_after.is_some_and(|n| in_row >= n) {
-                        error!(queue = %cfg.queue, in_row, "giving up after consecutive failed reads");
-                        fatal = Some(e);
-                        break;
-                    }
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(read_pause(in_row)) => continue,
+                    match policy::read_failed(counters, cfg, &e) {
+                        AfterReadFailure::GiveUp => {
+                            fatal = Some(e);
+                            break;
+                        }
+                        AfterReadFailure::Pause(pause) => tokio::select! {
+                            _ = cancel.cancelled() => break,
+                            _ = tokio::time::sleep(pause) => continue,
+                        },
                     }
                 }
             };
@@ -406,45 +372,6 @@ where
             None => Ok(()),
         }
     }
-}
-
-/// What to change when a pool lends `capacity` connections and the consumer needs `need`.
-fn pool_too_small(capacity: usize, need: usize, per: usize, concurrency: usize) -> String {
-    let more = need - capacity;
-    if per == 0 {
-        return format!(
-            "the pool can lend this consumer {capacity} connection(s) (the rest are held \
-             for good, e.g. by a LISTEN or pinned connection) but it needs 1 for reads and \
-             acknowledgements: raise the pool's maximum size by {more}"
-        );
-    }
-    let fits = capacity.saturating_sub(1) / per;
-    let lower = if fits > 0 {
-        format!(", or lower `concurrency` to {fits}")
-    } else {
-        String::new()
-    };
-    format!(
-        "the pool can lend this consumer {capacity} connection(s) but concurrency \
-         {concurrency} needs {need} ({per} per running transactional handler, 1 more for \
-         reads, heartbeats and dead-letter moves): raise the pool's maximum size by \
-         {more}{lower}"
-    )
-}
-
-/// The pause after the `in_row`-th consecutive failed read: 1 s, doubling, at most 10 s.
-fn read_pause(in_row: u32) -> Duration {
-    READ_ERROR_PAUSE
-        .saturating_mul(1 << in_row.saturating_sub(1).min(4))
-        .min(MAX_READ_ERROR_PAUSE)
-}
-
-/// The pause before trying again after the `n`-th infrastructure failure around one
-/// message: 0.5 s, doubling, at most 10 s.
-fn infrastructure_pause(n: u32) -> Duration {
-    Duration::from_millis(500)
-        .saturating_mul(1 << n.saturating_sub(1).min(5))
-        .min(MAX_READ_ERROR_PAUSE)
 }
 
 /// `fut`, or [`Error::Timeout`] once `limit` has passed (the future is dropped).
@@ -574,7 +501,7 @@ impl<B: ConsumerBackend, P> Shared<B, P> {
                 Err(e) => e,
             };
             failures += 1;
-            let pause = infrastructure_pause(failures);
+            let pause = policy::infrastructure_pause(failures);
             error!(error = %e, retry_in = ?pause, "could not move the message away; trying again");
             self.counters.infrastructure("dead-letter move failed", &e);
             if self
@@ -669,7 +596,7 @@ where
                 // Not the handler's failure: no attempt is counted, the message stays
                 // hidden (heartbeat) and is processed again after a pause.
                 infrastructure_failures += 1;
-                let pause = infrastructure_pause(infrastructure_failures);
+                let pause = policy::infrastructure_pause(infrastructure_failures);
                 warn!(error = %e, retry_in = ?pause, "infrastructure failure around the handler; processing again");
                 counters.infrastructure("processing failed", &e);
                 if shared
@@ -682,30 +609,32 @@ where
                 }
             }
             Some(Ok(Err(ProcessError::Handler(e)))) => break e.to_string(),
-            Some(Err(panic)) => break format!("handler panicked: {}", panic_text(&*panic)),
+            Some(Err(panic)) => break policy::panic_text(&*panic),
         }
     };
-    if cfg.retry.exhausted(raw.read_ct) {
-        warn!(%error, "attempts used up; moving message away");
-        shared.move_away(raw, &error, false).await;
-    } else {
-        let delay = cfg.retry.backoff(raw.read_ct, fastrand::f64());
-        warn!(%error, retry_in = ?delay, "handler failed; will retry");
-        let scheduled = timed(
-            cfg.statement_timeout,
-            "retry scheduling",
-            backend.set_vt(&cfg.queue, raw.msg_id, delay),
-        )
-        .await;
-        // Either way the failed attempt stands: without the new visibility timeout the
-        // message comes back after the one it was read with.
-        if let Err(e) = scheduled {
-            warn!(error = %e, "could not schedule retry; the message comes back after its visibility timeout");
-            counters.infrastructure("retry scheduling failed", &e);
+    let delay = match policy::after_failure(cfg, raw.read_ct) {
+        AfterFailure::MoveAway => {
+            warn!(%error, "attempts used up; moving message away");
+            shared.move_away(raw, &error, false).await;
+            return;
         }
-        Counters::bump(&counters.retried);
-        crate::observe::settled(&cfg.queue, Settled::Retried, 1);
+        AfterFailure::RetryIn(delay) => delay,
+    };
+    warn!(%error, retry_in = ?delay, "handler failed; will retry");
+    let scheduled = timed(
+        cfg.statement_timeout,
+        "retry scheduling",
+        backend.set_vt(&cfg.queue, raw.msg_id, delay),
+    )
+    .await;
+    // Either way the failed attempt stands: without the new visibility timeout the
+    // message comes back after the one it was read with.
+    if let Err(e) = scheduled {
+        warn!(error = %e, "could not schedule retry; the message comes back after its visibility timeout");
+        counters.infrastructure("retry scheduling failed", &e);
     }
+    Counters::bump(&counters.retried);
+    crate::observe::settled(&cfg.queue, Settled::Retried, 1);
 }
 
 /// Waits for the next heartbeat, if there is one; the first call starts the interval.
@@ -717,16 +646,6 @@ async fn tick(beat: &mut Option<tokio::time::Interval>, every: Option<Duration>)
         tokio::time::interval_at(tokio::time::Instant::now() + every, every)
     });
     interval.tick().await;
-}
-
-fn panic_text(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
-    }
 }
 
 /// A token cancelled on Ctrl-C (SIGINT), for [`Consumer::run`].

@@ -126,6 +126,8 @@ pub struct LastError {
 }
 
 /// The live counters; shared between the loop and its tasks.
+// With `consumer-core` alone no driver keeps them.
+#[cfg_attr(not(any(feature = "consumer", feature = "blocking")), allow(dead_code))]
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) read: AtomicU64,
@@ -149,6 +151,7 @@ struct State {
     last_error: Option<LastError>,
 }
 
+#[cfg_attr(not(any(feature = "consumer", feature = "blocking")), allow(dead_code))]
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);

@@ -37,7 +37,7 @@ pub trait NotificationSource: Send + Sync + 'static {
     type Connection: Send + 'static;
 
     /// Opens a dedicated connection and listens on `queue`'s insert channel
-    /// ([`QueueName::notify_channel`]; [`listen_sql`] is the statement).
+    /// ([`QueueName::notify_channel`]; [`listen_sql`](super::listen_sql) is the statement).
     fn connect<'a>(
         &'a self,
         queue: &'a QueueName,
@@ -173,23 +173,6 @@ pub async fn wait_or_sleep<S: NotificationSource>(wakeups: Option<&Wakeups<S>>, 
         Some(w) => w.wait(limit).await,
         None => tokio::time::sleep(limit).await,
     }
-}
-
-/// The `LISTEN` statement for `queue`'s insert channel ([`QueueName::notify_channel`]),
-/// quoted exactly: case kept, inner double quotes doubled, as `LISTEN` takes no bound
-/// parameters.
-///
-/// ```
-/// use pgmq_orm_core::{QueueName, consumer::listen_sql};
-/// assert_eq!(listen_sql(&QueueName::new("jobs").unwrap()), r#"LISTEN "pgmq.q_jobs.INSERT""#);
-/// let mixed = QueueName::existing("My\"Queue").unwrap();
-/// assert_eq!(listen_sql(&mixed), r#"LISTEN "pgmq.q_My""Queue.INSERT""#);
-/// ```
-pub fn listen_sql(queue: &QueueName) -> String {
-    format!(
-        "LISTEN {}",
-        crate::queue_name::quote_identifier(&queue.notify_channel())
-    )
 }
 
 #[cfg(test)]

@@ -1,20 +1,24 @@
 //! The consumer scenarios, written once against a [`Fixture`] that each ORM suite
 //! implements (a fresh database with the queues `jobs` and `jobs_dlq`, and the few
-//! queue operations the checks need), and the dead-letter toolkit scenarios against
-//! [`DeadLetterTools`]. The suites only add their transactional handler and the
-//! `#[tokio::test]` entry points.
+//! queue operations the checks need), over either consumer runtime ([`Runtime`]: the
+//! tokio [`Consumer`] or the std-thread [`BlockingConsumer`]), and the dead-letter
+//! toolkit scenarios against [`DeadLetterTools`]. The suites only add their
+//! transactional handler and the `#[tokio::test]` entry points.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use pgmq_orm_core::consumer::blocking::{
+    BlockingBackend, BlockingConsumer, BlockingProcessor, StopToken,
+};
 use pgmq_orm_core::consumer::{
     CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, ConsumerStats, DeadLetter,
     DeadLetterInfo, FailureDestination, Health, Processor, Requeued, RetryPolicy,
     dead_letter_headers, failure_record,
 };
-use pgmq_orm_core::{Batch, BoxError, Error, ErrorKind, Message, QueueName};
+use pgmq_orm_core::{Batch, BoxError, Error, ErrorKind, Message, QueueName, RawJsonMessage};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
@@ -73,7 +77,9 @@ pub(crate) use scenario_tests;
 /// A fresh database with `jobs` and `jobs_dlq`, seen through one ORM.
 pub(crate) trait Fixture: Sized {
     /// The ORM's consumer backend.
-    type Backend: ConsumerBackend;
+    type Backend;
+    /// The consumer runtime the backend serves: [`Async`] or [`Blocking`].
+    type Runtime: Runtime<Self::Backend>;
     /// A new database with both queues created.
     fn new() -> impl Future<Output = Self>;
     /// A polling-only backend.
@@ -111,7 +117,286 @@ pub(crate) trait Fixture: Sized {
         backend: Self::Backend,
         cfg: ConsumerConfig,
         work: Duration,
-    ) -> Consumer<Self::Backend, Value, impl Processor<Value>>;
+    ) -> impl Startable;
+}
+
+/// A handler of the scenarios; the runtime then works (sleeps) the handler's `work`
+/// before returning its result (asleep in the tokio runtime, blocking the handler's
+/// thread in the std-thread one).
+pub(crate) trait ScenarioHandler<T>:
+    Fn(Message<T>) -> Result<(), BoxError> + Send + Sync + 'static
+{
+}
+impl<T, H: Fn(Message<T>) -> Result<(), BoxError> + Send + Sync + 'static> ScenarioHandler<T>
+    for H
+{
+}
+
+/// A consumer runtime the scenarios run over, on its backend `B`.
+pub(crate) trait Runtime<B> {
+    /// Starts a plain-mode consumer whose handler calls `h`, then works `work`.
+    fn start<T, H>(backend: B, cfg: ConsumerConfig, work: Duration, h: H) -> Running
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>;
+    /// Runs a plain-mode consumer until it returns by itself (at most 5 s, as it fails
+    /// fast): its result and counters.
+    fn run_once<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> impl Future<Output = (Result<(), Error>, ConsumerStats)>
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>;
+    /// `run_until_empty` of a plain-mode consumer, at most 10 s.
+    fn run_until_empty<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> impl Future<Output = Result<ConsumerStats, Error>>
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>;
+    /// The backend's read.
+    fn read(
+        backend: &B,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+    ) -> impl Future<Output = Result<Vec<RawJsonMessage>, Error>>;
+    /// The backend's dead-letter move.
+    fn dead_letter(
+        backend: &B,
+        queue: &QueueName,
+        raw: &RawJsonMessage,
+        error: &str,
+        dest: &FailureDestination,
+    ) -> impl Future<Output = Result<(), Error>>;
+}
+
+/// The tokio runtime ([`Consumer`]).
+// Each suite (a test crate of its own) runs one of the two runtimes.
+#[allow(dead_code)]
+pub(crate) enum Async {}
+/// The std-thread runtime ([`BlockingConsumer`]).
+#[allow(dead_code)]
+pub(crate) enum Blocking {}
+
+impl<B: ConsumerBackend> Runtime<B> for Async {
+    fn start<T, H>(backend: B, cfg: ConsumerConfig, work: Duration, h: H) -> Running
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        let h = Arc::new(h);
+        Running::start(Consumer::new(backend, cfg, move |m: Message<T>| {
+            let h = Arc::clone(&h);
+            async move {
+                let r = h(m);
+                if !work.is_zero() {
+                    tokio::time::sleep(work).await;
+                }
+                r
+            }
+        }))
+    }
+
+    async fn run_once<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> (Result<(), Error>, ConsumerStats)
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        let c = Consumer::new(backend, cfg, move |m: Message<T>| std::future::ready(h(m)));
+        c.run_once().await
+    }
+
+    async fn run_until_empty<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> Result<ConsumerStats, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        let c = Consumer::new(backend, cfg, move |m: Message<T>| std::future::ready(h(m)));
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            c.run_until_empty(CancellationToken::new()),
+        )
+        .await
+        .expect("returns once the queue is empty")
+    }
+
+    async fn read(
+        backend: &B,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+    ) -> Result<Vec<RawJsonMessage>, Error> {
+        backend.read(queue, vt, qty, false).await
+    }
+
+    async fn dead_letter(
+        backend: &B,
+        queue: &QueueName,
+        raw: &RawJsonMessage,
+        error: &str,
+        dest: &FailureDestination,
+    ) -> Result<(), Error> {
+        backend.dead_letter(queue, raw, error, dest).await
+    }
+}
+
+impl<B: BlockingBackend> Runtime<B> for Blocking {
+    fn start<T, H>(backend: B, cfg: ConsumerConfig, work: Duration, h: H) -> Running
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        BlockingConsumer::new(backend, cfg, move |m: Message<T>| {
+            let r = h(m);
+            if !work.is_zero() {
+                std::thread::sleep(work);
+            }
+            r
+        })
+        .start()
+    }
+
+    async fn run_once<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> (Result<(), Error>, ConsumerStats)
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        BlockingConsumer::new(backend, cfg, h).run_once().await
+    }
+
+    async fn run_until_empty<T, H>(
+        backend: B,
+        cfg: ConsumerConfig,
+        h: H,
+    ) -> Result<ConsumerStats, Error>
+    where
+        T: DeserializeOwned + Send + 'static,
+        H: ScenarioHandler<T>,
+    {
+        let c = BlockingConsumer::new(backend, cfg, h);
+        let run = tokio::task::spawn_blocking(move || c.run_until_empty(&StopToken::new()));
+        tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .expect("returns once the queue is empty")
+            .expect("does not panic")
+    }
+
+    async fn read(
+        backend: &B,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+    ) -> Result<Vec<RawJsonMessage>, Error> {
+        backend.read(queue, vt, qty, false)
+    }
+
+    async fn dead_letter(
+        backend: &B,
+        queue: &QueueName,
+        raw: &RawJsonMessage,
+        error: &str,
+        dest: &FailureDestination,
+    ) -> Result<(), Error> {
+        backend.dead_letter(queue, raw, error, dest)
+    }
+}
+
+/// A consumer of either runtime, ready to run.
+pub(crate) trait Startable: Send + 'static {
+    /// Runs it in the background until [`Running::stop`].
+    fn start(self) -> Running;
+    /// Runs it until it returns by itself (at most 5 s): its result and counters.
+    fn run_once(self) -> impl Future<Output = (Result<(), Error>, ConsumerStats)>;
+}
+
+impl<B, T, P> Startable for Consumer<B, T, P>
+where
+    B: ConsumerBackend,
+    T: DeserializeOwned + Send + 'static,
+    P: Processor<T>,
+{
+    fn start(self) -> Running {
+        Running::start(self)
+    }
+
+    async fn run_once(self) -> (Result<(), Error>, ConsumerStats) {
+        let r = tokio::time::timeout(Duration::from_secs(5), self.run(CancellationToken::new()))
+            .await
+            .expect("returns by itself");
+        (r, self.stats())
+    }
+}
+
+impl<B, T, P> Startable for BlockingConsumer<B, T, P>
+where
+    B: BlockingBackend,
+    T: DeserializeOwned + Send + 'static,
+    P: BlockingProcessor<T>,
+{
+    fn start(self) -> Running {
+        let consumer = Arc::new(self);
+        let stop = StopToken::new();
+        let task = tokio::task::spawn_blocking({
+            let (c, s) = (Arc::clone(&consumer), stop.clone());
+            move || c.run(&s)
+        });
+        Running {
+            stats: Box::new(move || consumer.stats()),
+            cancel: Box::new(move || stop.stop()),
+            task,
+        }
+    }
+
+    async fn run_once(self) -> (Result<(), Error>, ConsumerStats) {
+        let consumer = Arc::new(self);
+        let c = Arc::clone(&consumer);
+        let run = tokio::task::spawn_blocking(move || c.run(&StopToken::new()));
+        let r = tokio::time::timeout(Duration::from_secs(5), run)
+            .await
+            .expect("returns by itself")
+            .expect("does not panic");
+        (r, consumer.stats())
+    }
+}
+
+/// Starts a plain-mode consumer on the fixture's polling backend whose handler is `h`.
+async fn start<F: Fixture, T, H>(fx: &F, cfg: ConsumerConfig, h: H) -> Running
+where
+    T: DeserializeOwned + Send + 'static,
+    H: ScenarioHandler<T>,
+{
+    F::Runtime::start(fx.backend().await, cfg, Duration::ZERO, h)
+}
+
+/// [`start`] with a handler that works `work` after `h`.
+async fn start_working<F: Fixture, T, H>(
+    fx: &F,
+    cfg: ConsumerConfig,
+    work: Duration,
+    h: H,
+) -> Running
+where
+    T: DeserializeOwned + Send + 'static,
+    H: ScenarioHandler<T>,
+{
+    F::Runtime::start(fx.backend().await, cfg, work, h)
 }
 
 /// Terminates this database's `LISTEN`ing sessions; one row, `n`, how many.
@@ -141,20 +426,21 @@ pub(crate) fn config() -> ConsumerConfig {
         })
 }
 
-/// A consumer running in its own task until [`stop`](Self::stop).
-pub(crate) struct Running<B, T, P> {
-    consumer: Arc<Consumer<B, T, P>>,
-    cancel: CancellationToken,
+/// A consumer of either runtime running in the background until [`stop`](Self::stop).
+pub(crate) struct Running {
+    stats: Box<dyn Fn() -> ConsumerStats + Send + Sync>,
+    cancel: Box<dyn Fn() + Send + Sync>,
     task: JoinHandle<Result<(), Error>>,
 }
 
-impl<B, T, P> Running<B, T, P>
-where
-    B: ConsumerBackend,
-    T: DeserializeOwned + Send + 'static,
-    P: Processor<T>,
-{
-    pub(crate) fn start(consumer: Consumer<B, T, P>) -> Self {
+impl Running {
+    /// Runs a tokio consumer in a task of its own.
+    pub(crate) fn start<B, T, P>(consumer: Consumer<B, T, P>) -> Self
+    where
+        B: ConsumerBackend,
+        T: DeserializeOwned + Send + 'static,
+        P: Processor<T>,
+    {
         let consumer = Arc::new(consumer);
         let cancel = CancellationToken::new();
         let task = tokio::spawn({
@@ -162,14 +448,14 @@ where
             async move { c.run(t).await }
         });
         Self {
-            consumer,
-            cancel,
+            stats: Box::new(move || consumer.stats()),
+            cancel: Box::new(move || cancel.cancel()),
             task,
         }
     }
 
     pub(crate) fn stats(&self) -> ConsumerStats {
-        self.consumer.stats()
+        (self.stats)()
     }
 
     /// Whether `done` holds for the counters within `limit`.
@@ -192,18 +478,19 @@ where
     /// counters, checking that they add up: every message read ended in exactly one
     /// outcome.
     pub(crate) async fn stop(self) -> ConsumerStats {
-        self.cancel.cancel();
+        (self.cancel)();
         self.finish().await.expect("run returns Ok")
     }
 
     /// Waits (at most 15 s) for the run to return by itself; its result and the final
     /// counters, checked to add up.
     pub(crate) async fn finish(self) -> Result<ConsumerStats, Error> {
-        let ran = tokio::time::timeout(Duration::from_secs(15), self.task)
+        let Self { stats, task, .. } = self;
+        let ran = tokio::time::timeout(Duration::from_secs(15), task)
             .await
             .expect("run returns")
             .expect("run task does not panic");
-        let stats = self.consumer.stats();
+        let stats = stats();
         assert_counters_add_up(&stats);
         ran.map(|()| stats)
     }
@@ -219,13 +506,11 @@ pub(crate) fn assert_counters_add_up(s: &ConsumerStats) {
     assert!(s.decode_failed <= s.dead_lettered, "{s:?}");
 }
 
-fn counting_handler(
-    seen: &Arc<AtomicU32>,
-) -> impl Fn(Message<u32>) -> std::future::Ready<Result<(), BoxError>> + Send + Sync + 'static {
+fn counting_handler(seen: &Arc<AtomicU32>) -> impl ScenarioHandler<u32> {
     let seen = Arc::clone(seen);
     move |_m| {
         seen.fetch_add(1, Ordering::SeqCst);
-        std::future::ready(Ok(()))
+        Ok(())
     }
 }
 
@@ -235,11 +520,7 @@ pub(crate) async fn plain_mode_processes_and_deletes_each_message<F: Fixture>() 
         fx.send(&queue(), json!(i), None).await;
     }
     let seen = Arc::new(AtomicU32::new(0));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        counting_handler(&seen),
-    ));
+    let run = start(&fx, config(), counting_handler(&seen)).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 5)
             .await
@@ -266,11 +547,7 @@ pub(crate) async fn plain_mode_batches_acknowledgements_and_shutdown_sends_the_r
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_ack_batching(4, Duration::from_secs(600));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        counting_handler(&seen),
-    ));
+    let run = start(&fx, cfg, counting_handler(&seen)).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 4)
             .await,
@@ -305,11 +582,7 @@ pub(crate) async fn a_batch_that_does_not_fill_up_is_sent_after_its_linger<F: Fi
     let cfg = config()
         .with_ack_batching(1000, Duration::from_millis(50))
         .archive_on_success(true);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        counting_handler(&seen),
-    ));
+    let run = start(&fx, cfg, counting_handler(&seen)).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await
@@ -328,11 +601,7 @@ pub(crate) async fn unbatched_acknowledgement_deletes_each_message_on_its_own<F:
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_ack_batching(1, Duration::from_secs(600));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        counting_handler(&seen),
-    ));
+    let run = start(&fx, cfg, counting_handler(&seen)).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await,
@@ -350,11 +619,7 @@ pub(crate) async fn archive_on_success_keeps_processed_messages_in_the_archive<F
     }
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().archive_on_success(true);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        counting_handler(&seen),
-    ));
+    let run = start(&fx, cfg, counting_handler(&seen)).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 3)
             .await
@@ -372,14 +637,11 @@ pub(crate) async fn failed_handler_is_retried_no_sooner_than_the_backoff_then_de
         .await;
     let attempts = Arc::new(Mutex::new(Vec::<Instant>::new()));
     let a = Arc::clone(&attempts);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        move |_m: Message<String>| {
-            a.lock().unwrap().push(Instant::now());
-            async { Err::<(), BoxError>("always fails".into()) }
-        },
-    ));
+    let run = start(&fx, config(), move |_m: Message<String>| {
+        a.lock().unwrap().push(Instant::now());
+        Err("always fails".into())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(20), |s| s.dead_lettered == 1)
             .await
@@ -419,11 +681,7 @@ pub(crate) async fn failed_messages_go_to_the_archive_when_that_is_the_destinati
             max_attempts: 1,
             ..config().retry
         });
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        |_m: Message<u32>| async { Err::<(), BoxError>("fails".into()) },
-    ));
+    let run = start(&fx, cfg, |_m: Message<u32>| Err("fails".into())).await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 2
             && s.decode_failed == 1)
@@ -441,14 +699,11 @@ pub(crate) async fn undecodable_payload_is_dead_lettered_at_once<F: Fixture>() {
     fx.send(&queue(), json!({"not": "a number"}), None).await;
     let called = Arc::new(AtomicU32::new(0));
     let c = Arc::clone(&called);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        move |_m: Message<u64>| {
-            c.fetch_add(1, Ordering::SeqCst);
-            async { Ok::<(), BoxError>(()) }
-        },
-    ));
+    let run = start(&fx, config(), move |_m: Message<u64>| {
+        c.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.decode_failed == 1)
             .await
@@ -486,14 +741,11 @@ pub(crate) async fn a_payload_beyond_f64_is_dead_lettered_and_the_rest_of_its_ba
     fx.send(&queue(), json!({"x": 2}), None).await;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let s = Arc::clone(&seen);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        move |m: Message<Value>| {
-            s.lock().unwrap().push(m.message);
-            async { Ok::<(), BoxError>(()) }
-        },
-    ));
+    let run = start(&fx, config(), move |m: Message<Value>| {
+        s.lock().unwrap().push(m.message);
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.decode_failed == 1
             && s.processed == 2)
@@ -534,14 +786,11 @@ pub(crate) async fn reading_ahead_handles_every_message_once<F: Fixture>() {
         .with_batch_size(4)
         .with_concurrency(4)
         .read_ahead(true);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        move |m: Message<i64>| {
-            s.lock().unwrap().push(m.message);
-            async { Ok::<(), BoxError>(()) }
-        },
-    ));
+    let run = start(&fx, cfg, move |m: Message<i64>| {
+        s.lock().unwrap().push(m.message);
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed == 30)
             .await
@@ -569,17 +818,17 @@ pub(crate) async fn reading_ahead_holds_one_batch_and_releases_it_at_shutdown<F:
         .with_concurrency(1)
         .with_shutdown_deadline(Duration::from_millis(300))
         .read_ahead(true);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
+    // The handler never finishes (an hour).
+    let run = start_working(
+        &fx,
         cfg,
+        Duration::from_secs(3600),
         move |_m: Message<Value>| {
             s.fetch_add(1, Ordering::SeqCst);
-            async {
-                std::future::pending::<()>().await;
-                Ok::<(), BoxError>(())
-            }
+            Ok(())
         },
-    ));
+    )
+    .await;
     // One message runs (forever), one is held, one is left in the queue.
     let start = Instant::now();
     let mut visible = usize::MAX;
@@ -611,17 +860,12 @@ pub(crate) async fn a_panicking_handler_is_retried_and_the_consumer_survives<F: 
     fx.send(&queue(), json!(1), None).await;
     let calls = Arc::new(AtomicU32::new(0));
     let c = Arc::clone(&calls);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        move |_m: Message<u32>| {
-            let n = c.fetch_add(1, Ordering::SeqCst);
-            async move {
-                assert!(n > 0, "first attempt panics");
-                Ok::<(), BoxError>(())
-            }
-        },
-    ));
+    let run = start(&fx, config(), move |_m: Message<u32>| {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        assert!(n > 0, "first attempt panics");
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.processed == 1)
             .await
@@ -637,14 +881,7 @@ pub(crate) async fn heartbeat_keeps_a_slow_message_invisible_past_its_visibility
     let fx = F::new().await;
     fx.send(&queue(), json!(1), None).await;
     let cfg = config().with_visibility(Duration::from_secs(2), Some(Duration::from_millis(500)));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        |_m: Message<u32>| async {
-            tokio::time::sleep(Duration::from_secs(6)).await;
-            Ok::<(), BoxError>(())
-        },
-    ));
+    let run = start_working(&fx, cfg, Duration::from_secs(6), |_m: Message<u32>| Ok(())).await;
     tokio::time::sleep(Duration::from_millis(4500)).await;
     // Well past the 2 s vt: without the heartbeat a reader would get it now.
     assert!(
@@ -664,14 +901,10 @@ pub(crate) async fn shutdown_past_the_deadline_releases_unfinished_messages_at_o
     let cfg = config()
         .with_visibility(Duration::from_secs(300), None)
         .with_shutdown_deadline(Duration::from_millis(300));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        |_m: Message<u32>| async {
-            tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok::<(), BoxError>(())
-        },
-    ));
+    let run = start_working(&fx, cfg, Duration::from_secs(3600), |_m: Message<u32>| {
+        Ok(())
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert!(fx.peek(&queue()).await.is_empty(), "taken by the consumer");
     let stats = run.stop().await;
@@ -693,11 +926,12 @@ pub(crate) async fn an_insert_notification_wakes_an_idle_consumer_long_before_it
     let fx = F::new().await;
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_poll_interval(IDLE_POLL);
-    let run = Running::start(Consumer::new(
+    let run = F::Runtime::start(
         fx.notify_backend().await,
         cfg,
+        Duration::ZERO,
         counting_handler(&seen),
-    ));
+    );
     // Let the consumer find the queue empty and start its 30 s wait.
     tokio::time::sleep(Duration::from_secs(1)).await;
     fx.send(&queue(), json!(7), None).await;
@@ -712,11 +946,12 @@ pub(crate) async fn wake_ups_resume_after_the_listening_connection_is_lost<F: Fi
     let fx = F::new().await;
     let seen = Arc::new(AtomicU32::new(0));
     let cfg = config().with_poll_interval(IDLE_POLL);
-    let run = Running::start(Consumer::new(
+    let run = F::Runtime::start(
         fx.notify_backend().await,
         cfg,
+        Duration::ZERO,
         counting_handler(&seen),
-    ));
+    );
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(fx.kill_listeners().await, 1, "one LISTEN session");
     // The consumer notices the loss, reconnects, reads once and waits again.
@@ -746,20 +981,15 @@ pub(crate) async fn fifo_mode_handles_each_group_in_order_while_groups_run_side_
     let log = Arc::new(Mutex::new(Vec::<(String, u32, Instant, Instant)>::new()));
     let l = Arc::clone(&log);
     let cfg = config().fifo(true).with_concurrency(6).with_batch_size(6);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        move |m: Message<(String, u32)>| {
-            let l = Arc::clone(&l);
-            async move {
-                let start = Instant::now();
-                tokio::time::sleep(Duration::from_millis(150)).await;
-                let (group, i) = m.message;
-                l.lock().unwrap().push((group, i, start, Instant::now()));
-                Ok::<(), BoxError>(())
-            }
-        },
-    ));
+    // Each handler works 150 ms after it logged its start and (coming) end.
+    let work = Duration::from_millis(150);
+    let run = start_working(&fx, cfg, work, move |m: Message<(String, u32)>| {
+        let start = Instant::now();
+        let (group, i) = m.message;
+        l.lock().unwrap().push((group, i, start, start + work));
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(20), |s| s.processed == 12)
             .await
@@ -796,22 +1026,15 @@ pub(crate) async fn fifo_mode_holds_a_group_back_while_its_head_waits_for_a_retr
     let done = Arc::new(Mutex::new(Vec::<(String, u32)>::new()));
     let d = Arc::clone(&done);
     let cfg = config().fifo(true);
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        move |m: Message<(String, u32)>| {
-            let first_try_of_a0 = m.message == ("a".to_owned(), 0) && m.read_ct == 1;
-            if !first_try_of_a0 {
-                d.lock().unwrap().push(m.message);
-            }
-            async move {
-                if first_try_of_a0 {
-                    return Err::<(), BoxError>("a0 fails once".into());
-                }
-                Ok(())
-            }
-        },
-    ));
+    let run = start(&fx, cfg, move |m: Message<(String, u32)>| {
+        let first_try_of_a0 = m.message == ("a".to_owned(), 0) && m.read_ct == 1;
+        if first_try_of_a0 {
+            return Err("a0 fails once".into());
+        }
+        d.lock().unwrap().push(m.message);
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.processed == 3)
             .await
@@ -829,24 +1052,20 @@ pub(crate) async fn dead_lettering_copies_only_a_message_still_in_its_queue<F: F
     fx.send(&queue(), json!(1), None).await;
     let backend = fx.backend().await;
     let dest = FailureDestination::DeadLetter(dlq());
-    let mut raw = backend
-        .read(&queue(), Duration::from_secs(30), 1, false)
+    let mut raw = F::Runtime::read(&backend, &queue(), Duration::from_secs(30), 1)
         .await
         .unwrap()
         .remove(0);
-    backend
-        .dead_letter(&queue(), &raw, "e", &dest)
+    F::Runtime::dead_letter(&backend, &queue(), &raw, "e", &dest)
         .await
         .unwrap();
     assert_eq!(fx.peek(&dlq()).await.len(), 1);
     // Once more, as a consumer whose message someone else already took would.
-    backend
-        .dead_letter(&queue(), &raw, "e", &dest)
+    F::Runtime::dead_letter(&backend, &queue(), &raw, "e", &dest)
         .await
         .unwrap();
     raw.msg_id = 424_242;
-    backend
-        .dead_letter(&queue(), &raw, "e", &dest)
+    F::Runtime::dead_letter(&backend, &queue(), &raw, "e", &dest)
         .await
         .unwrap();
     assert_eq!(
@@ -951,23 +1170,15 @@ pub(crate) async fn a_dead_letter_moved_back_is_consumed_again_with_its_original
         max_attempts: 1,
         ..config().retry
     });
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        move |m: Message<u32>| {
-            let ok = h.load(Ordering::SeqCst);
-            if ok {
-                s.lock().unwrap().push((m.message, m.headers));
-            }
-            async move {
-                if ok {
-                    Ok(())
-                } else {
-                    Err::<(), BoxError>("not yet".into())
-                }
-            }
-        },
-    ));
+    let run = start(&fx, cfg, move |m: Message<u32>| {
+        let ok = h.load(Ordering::SeqCst);
+        if !ok {
+            return Err("not yet".into());
+        }
+        s.lock().unwrap().push((m.message, m.headers));
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.dead_lettered == 3)
             .await
@@ -1045,28 +1256,20 @@ pub(crate) async fn a_move_that_cannot_complete_moves_nothing<F: DeadLetterTools
 pub(crate) async fn a_misspelt_queue_fails_fast_with_its_name<F: Fixture>() {
     let fx = F::new().await;
     let typo = QueueName::from_static("jbos");
-    let consumer = Consumer::new(
-        fx.backend().await,
-        ConsumerConfig {
-            queue: typo,
-            ..config()
-        },
-        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
-    );
+    let cfg = ConsumerConfig {
+        queue: typo,
+        ..config()
+    };
     let started = Instant::now();
-    let err = tokio::time::timeout(
-        Duration::from_secs(5),
-        consumer.run(CancellationToken::new()),
-    )
-    .await
-    .expect("returns by itself")
-    .unwrap_err();
+    let (ran, stats) =
+        F::Runtime::run_once(fx.backend().await, cfg, |_m: Message<Value>| Ok(())).await;
+    let err = ran.unwrap_err();
     assert!(
         matches!(&err, Error::QueueMissing { queue, .. } if queue == "jbos"),
         "{err:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(3));
-    assert_eq!(consumer.stats().read, 0);
+    assert_eq!(stats.read, 0);
 }
 
 /// A dead-letter queue that does not exist is reported before the first read, not found
@@ -1077,16 +1280,11 @@ pub(crate) async fn a_missing_dead_letter_queue_fails_fast_with_its_name<F: Fixt
     let cfg = config().with_failure_destination(FailureDestination::DeadLetter(
         QueueName::from_static("jobs_dead"),
     ));
-    let consumer = Consumer::new(fx.backend().await, cfg, |_m: Message<Value>| async {
-        Err::<(), BoxError>("fails".into())
-    });
-    let err = tokio::time::timeout(
-        Duration::from_secs(5),
-        consumer.run(CancellationToken::new()),
-    )
-    .await
-    .expect("returns by itself")
-    .unwrap_err();
+    let (ran, _) = F::Runtime::run_once(fx.backend().await, cfg, |_m: Message<Value>| {
+        Err("fails".into())
+    })
+    .await;
+    let err = ran.unwrap_err();
     assert!(
         matches!(&err, Error::QueueMissing { queue, .. } if queue == "jobs_dead"),
         "{err:?}"
@@ -1107,12 +1305,13 @@ pub(crate) async fn impossible_visibility_settings_are_rejected_naming_the_optio
             "heartbeat",
         ),
     ] {
-        let consumer = Consumer::new(
+        let (ran, _) = F::Runtime::run_once(
             fx.backend().await,
             config().with_visibility(vt, beat),
-            |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
-        );
-        let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+            |_m: Message<Value>| Ok(()),
+        )
+        .await;
+        let err = ran.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
         assert!(err.to_string().contains(option), "{err}");
     }
@@ -1131,7 +1330,7 @@ pub(crate) async fn a_pool_too_small_for_transactional_concurrency_is_rejected_w
         config().with_concurrency(4),
         Duration::from_millis(10),
     );
-    let err = consumer.run(CancellationToken::new()).await.unwrap_err();
+    let err = consumer.run_once().await.0.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
     let text = err.to_string();
     assert!(text.contains("needs 5"), "{text}");
@@ -1154,7 +1353,9 @@ pub(crate) async fn pool_timeouts_never_cost_a_delivery_attempt<F: Fixture>() {
             max_attempts: 1,
             ..config().retry
         });
-    let run = Running::start(fx.transactional(backend, cfg, Duration::from_millis(600)));
+    let run = fx
+        .transactional(backend, cfg, Duration::from_millis(600))
+        .start();
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.infrastructure_errors >= 2)
             .await,
@@ -1187,11 +1388,7 @@ pub(crate) async fn a_failed_dead_letter_move_is_retried_not_lost_or_counted_as_
         max_attempts: 1,
         ..config().retry
     });
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        |_m: Message<Value>| async { Err::<(), BoxError>("fails".into()) },
-    ));
+    let run = start(&fx, cfg, |_m: Message<Value>| Err("fails".into())).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     fx.query_n("SELECT pgmq.drop_queue('jobs_dlq')::int::bigint AS n")
         .await;
@@ -1229,11 +1426,12 @@ pub(crate) async fn a_failed_dead_letter_move_is_retried_not_lost_or_counted_as_
 /// returns the error.
 pub(crate) async fn failed_reads_degrade_health_and_give_up_when_told<F: Fixture>() {
     let fx = F::new().await;
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
+    let run = start(
+        &fx,
         config().with_read_failures(2, Some(3)),
-        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
-    ));
+        |_m: Message<Value>| Ok(()),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(run.stats().health.is_healthy());
     fx.query_n("SELECT pgmq.drop_queue('jobs')::int::bigint AS n")
@@ -1270,11 +1468,7 @@ pub(crate) async fn a_read_waiting_on_a_lock_times_out_and_cancellation_does_not
     let cfg = config()
         .with_statement_timeout(Duration::from_secs(1))
         .with_shutdown_deadline(Duration::from_secs(1));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        cfg,
-        |_m: Message<Value>| async { Ok::<(), BoxError>(()) },
-    ));
+    let run = start(&fx, cfg, |_m: Message<Value>| Ok(())).await;
     assert!(
         run.wait_for(Duration::from_secs(5), |s| s.infrastructure_errors >= 1)
             .await,
@@ -1310,14 +1504,13 @@ pub(crate) async fn shutdown_is_bounded_when_the_server_freezes<F: Fixture>() {
         .with_visibility(Duration::from_secs(5), Some(Duration::from_millis(500)))
         .with_statement_timeout(Duration::from_secs(1))
         .with_shutdown_deadline(Duration::from_secs(1));
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
+    let run = start_working(
+        &fx,
         cfg,
-        |_m: Message<Value>| async {
-            tokio::time::sleep(Duration::from_millis(700)).await;
-            Ok::<(), BoxError>(())
-        },
-    ));
+        Duration::from_millis(700),
+        |_m: Message<Value>| Ok(()),
+    )
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(10), |s| s.processed >= 3)
             .await,
@@ -1347,17 +1540,12 @@ pub(crate) async fn run_until_empty_processes_what_the_queue_holds_and_returns<F
     }
     fx.send(&queue(), json!("not a number"), None).await;
     let seen = Arc::new(AtomicU32::new(0));
-    let consumer = Consumer::new(
+    let stats = F::Runtime::run_until_empty(
         fx.backend().await,
         config().with_batch_size(3),
         counting_handler(&seen),
-    );
-    let stats = tokio::time::timeout(
-        Duration::from_secs(10),
-        consumer.run_until_empty(CancellationToken::new()),
     )
     .await
-    .expect("returns once the queue is empty")
     .unwrap();
     assert_eq!(seen.load(Ordering::SeqCst), 7);
     assert_eq!(
@@ -1402,14 +1590,12 @@ pub(crate) async fn dead_letter_and_requeue_keep_payload_and_headers_exact<F: De
     }
     let backend = fx.backend().await;
     let dest = FailureDestination::DeadLetter(dlq());
-    let raws = backend
-        .read(&queue(), Duration::from_secs(30), 10, false)
+    let raws = F::Runtime::read(&backend, &queue(), Duration::from_secs(30), 10)
         .await
         .unwrap();
     assert_eq!(raws.len(), 4);
     for raw in &raws {
-        backend
-            .dead_letter(&queue(), raw, "boom\0tail", &dest)
+        F::Runtime::dead_letter(&backend, &queue(), raw, "boom\0tail", &dest)
             .await
             .unwrap();
     }
@@ -1516,14 +1702,11 @@ pub(crate) async fn foreign_rows_are_dead_lettered_one_by_one_and_the_good_proce
     struct Job {
         id: i64,
     }
-    let run = Running::start(Consumer::new(
-        fx.backend().await,
-        config(),
-        move |m: Message<Job>| {
-            s.lock().unwrap().push(m.message.id);
-            async { Ok::<(), BoxError>(()) }
-        },
-    ));
+    let run = start(&fx, config(), move |m: Message<Job>| {
+        s.lock().unwrap().push(m.message.id);
+        Ok(())
+    })
+    .await;
     assert!(
         run.wait_for(Duration::from_secs(15), |s| s.processed == 2
             && s.dead_lettered == 5)
