@@ -236,6 +236,54 @@ async fn transactional_and_unbatched_consumers_agree_too() {
     assert_agree("met_single", &stats);
 }
 
+/// The blocking consumer (sync Diesel, std threads) records the same metrics.
+#[test]
+fn the_blocking_consumer_agrees_too() {
+    use diesel::PgConnection;
+    use diesel::r2d2::{ConnectionManager, Pool};
+    use diesel_pgmq::PgmqConnectionExt;
+    use diesel_pgmq::sync_consumer::{BlockingConsumer, StopToken, SyncBackend};
+    snapshotter();
+    let db = TestDb::new();
+    let pool = Pool::builder()
+        .max_size(4)
+        .build(ConnectionManager::<PgConnection>::new(db.url()))
+        .unwrap();
+    let mut conn = pool.get().unwrap();
+    for q in ["met_sync", "met_sync_dlq"] {
+        conn.create_queue(q).unwrap();
+    }
+    conn.send_batch("met_sync", &[1, 2, 3, 4]).unwrap();
+    conn.send("met_sync", &"oops").unwrap();
+    drop(conn);
+    assert_eq!(value(m::SENT, "met_sync"), 5.0);
+    let consumer = BlockingConsumer::new(
+        SyncBackend::new(pool),
+        ConsumerConfig::new(QueueName::new("met_sync").unwrap())
+            .with_retry(RetryPolicy {
+                initial: Duration::ZERO,
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            })
+            .with_failure_destination(FailureDestination::DeadLetter(
+                QueueName::new("met_sync_dlq").unwrap(),
+            )),
+        |msg: Message<u64>| {
+            if msg.message == 4 {
+                return Err::<(), BoxError>("four always fails".into());
+            }
+            Ok(())
+        },
+    );
+    let stats = consumer.run_until_empty(&StopToken::new()).unwrap();
+    assert_eq!(
+        (stats.processed, stats.retried, stats.dead_lettered),
+        (3, 1, 2),
+        "{stats:?}"
+    );
+    assert_agree("met_sync", &stats);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn seaorm_sends_are_counted_per_queue() {
     snapshotter();

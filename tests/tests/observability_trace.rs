@@ -248,3 +248,44 @@ async fn no_span_no_headers() {
     assert_eq!(msgs[0].headers, None);
     assert_eq!(msgs[1].headers, Some(own), "the caller's traceparent wins");
 }
+
+/// The blocking consumer (sync Diesel, no tokio) continues the trace the same way.
+#[test]
+fn the_blocking_consumer_continues_the_trace() {
+    use diesel::r2d2::{ConnectionManager, Pool};
+    use diesel_pgmq::sync_consumer::{BlockingConsumer, StopToken, SyncBackend};
+    exporter();
+    let db = TestDb::new();
+    let pool = Pool::builder()
+        .max_size(4)
+        .build(ConnectionManager::<PgConnection>::new(db.url()))
+        .unwrap();
+    pool.get().unwrap().create_queue("trace_blocking").unwrap();
+    let producer = tracing::info_span!("producer_blocking");
+    let (trace, parent) = ids(&producer);
+    producer.in_scope(|| {
+        pool.get()
+            .unwrap()
+            .send_batch("trace_blocking", &[1, 2])
+            .unwrap()
+    });
+
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let consumer = BlockingConsumer::new(
+        SyncBackend::new(pool),
+        ConsumerConfig::new(QueueName::new("trace_blocking").unwrap()),
+        move |_m: Message<u64>| {
+            let cx = tracing::Span::current().context();
+            record
+                .lock()
+                .unwrap()
+                .push(cx.span().span_context().trace_id());
+            Ok::<(), BoxError>(())
+        },
+    );
+    let stats = consumer.run_until_empty(&StopToken::new()).unwrap();
+    assert_eq!(stats.processed, 2);
+    assert_eq!(*seen.lock().unwrap(), vec![trace; 2]);
+    assert_eq!(children_of(trace, parent).len(), 2);
+}

@@ -87,14 +87,14 @@ pub(crate) fn outbox_headers(headers: Option<&serde_json::Value>) -> Option<serd
 
 /// One message on its way through the consumer: [`Delivery::start`] continues its trace
 /// and counts it; dropping it records how long its processing took.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[derive(Debug)]
 pub(crate) struct Delivery {
     #[cfg(feature = "metrics")]
     started: (std::time::Instant, QueueName),
 }
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 impl Delivery {
     /// Called with the message's span before it is entered.
     #[cfg_attr(
@@ -118,7 +118,7 @@ impl Delivery {
     }
 }
 
-#[cfg(all(feature = "consumer", feature = "metrics"))]
+#[cfg(all(feature = "consumer-core", feature = "metrics"))]
 impl Drop for Delivery {
     fn drop(&mut self) {
         metrics::processing_took(&self.started.1, self.started.0.elapsed());
@@ -126,7 +126,7 @@ impl Drop for Delivery {
 }
 
 /// The end states the consumer counts, as their metric names.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Settled {
     Processed,
@@ -136,7 +136,7 @@ pub(crate) enum Settled {
 
 /// `n` messages of `queue` reached `state`: the consumer calls this where it bumps the
 /// matching [`ConsumerStats`](crate::consumer::ConsumerStats) counter, so the two agree.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[cfg_attr(not(feature = "metrics"), inline(always))]
 #[allow(unused_variables)]
 pub(crate) fn settled(queue: &QueueName, state: Settled, n: usize) {
