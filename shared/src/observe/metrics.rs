@@ -18,8 +18,8 @@
 //! | [`QUEUE_VISIBLE_DEPTH`] `pgmq.queue.visible_depth` | gauge | message | `queue_visible_length` (readable now) | |
 //! | [`OLDEST_AGE`] `pgmq.queue.oldest_message.age` | gauge | s | `oldest_msg_age_sec`, 0 when the queue is empty | |
 //!
-//! The queue gauges come from [`DepthPoller`](super::DepthPoller) (or
-//! [`record_queue_metrics`] on a schedule of your own). Prometheus exporters replace the
+//! The queue gauges come from `DepthPoller` (features `metrics` and `consumer`, on tokio)
+//! or from [`record_queue_metrics`] on a schedule of your own (a thread, for sync Diesel). Prometheus exporters replace the
 //! dots with underscores (`messaging_client_sent_messages`, ...).
 //!
 //! The lag depends on the two clocks agreeing: `enqueued_at` is the database server's
@@ -199,7 +199,7 @@ pub(crate) fn settled(queue: &QueueName, name: &'static str, n: usize) {
 }
 
 /// Sets the queue gauges from `metrics_all()` (or `metrics(queue)`) rows: what
-/// [`DepthPoller`](super::DepthPoller) does on every tick. Call it yourself to poll on a
+/// `DepthPoller` does on every tick. Call it yourself to poll on a
 /// thread of your own (sync Diesel without tokio).
 ///
 /// ```

@@ -8,20 +8,21 @@
 //!   a `traceparent`, nothing is added (an application propagating its own context
 //!   wins). The consumer's per-message span `pgmq.message` becomes a child of the
 //!   context it finds, so producer and consumer share one trace.
-//! - **Metrics** ([`metrics`], [`DepthPoller`]): counters, histograms and gauges named
-//!   after OpenTelemetry's messaging conventions; the table is in [`metrics`].
+//! - **Metrics** ([`metrics`]; with the feature `consumer` too, `DepthPoller`): counters,
+//!   histograms and gauges named after OpenTelemetry's messaging conventions; the table
+//!   is in [`metrics`].
 //!
 //! With both features off this module holds no code that runs: the hooks the send paths
 //! and the consumer call are empty inline functions.
 
-#[cfg(feature = "metrics")]
+#[cfg(all(feature = "metrics", feature = "consumer"))]
 mod depth;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 mod trace;
 
-#[cfg(feature = "metrics")]
+#[cfg(all(feature = "metrics", feature = "consumer"))]
 pub use depth::{DepthPoller, DepthPollerHandle};
 #[cfg(feature = "opentelemetry")]
 pub use trace::{TRACEPARENT, TRACESTATE, extract, parse_traceparent, traceparent};
