@@ -30,6 +30,9 @@ pub(crate) struct Phase {
     pub(crate) dead_tuples: i64,
     pub(crate) table_bytes: i64,
     pub(crate) index_bytes: i64,
+    /// For a partitioned queue, the rows in pg_partman's default partition (messages
+    /// that found no pre-made partition).
+    pub(crate) default_partition: Option<i64>,
 }
 
 /// One storage's run.
@@ -151,6 +154,39 @@ fn producer(url: String, rate: f64, stop: CancellationToken) -> JoinHandle<()> {
     })
 }
 
+/// pg_partman's maintenance of the partitioned queue every second, as its background
+/// worker or a cron job would run it in a deployment: it makes the partitions ahead of
+/// the ids. It waits at most 200 ms for its locks and tries again at the next round: a
+/// partition is made under a lock that conflicts with a long reader of the parent (the
+/// `REPEATABLE READ` scanners), and a waiting request would queue every read behind it.
+fn maintenance(url: String, stop: CancellationToken) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let admin = Admin::connect(&url).await;
+        let schema: String = admin
+            .client
+            .query_one(
+                "SELECT quote_ident(n.nspname) FROM pg_extension e \
+                 JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_partman'",
+                &[],
+            )
+            .await
+            .expect("pg_partman's schema")
+            .get(0);
+        admin
+            .client
+            .batch_execute("SET lock_timeout = '200ms'")
+            .await
+            .expect("lock_timeout");
+        let parent = format!("pgmq.{}", QueueName::new(QUEUE).expect("name").table_name());
+        let run = format!("SELECT {schema}.run_maintenance($1::text, false, false)");
+        while !stop.is_cancelled() {
+            // A lock timeout is expected while the scanners hold the parent.
+            let _ = admin.client.execute(&run, &[&parent]).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
+}
+
 /// A pressure on the server, released by [`Pressure::release`].
 struct Pressure {
     sessions: Vec<tokio_postgres::Client>,
@@ -229,6 +265,8 @@ async fn one_storage(url: &str, storage: Storage, offered: f64, plan: &Plan) -> 
     let tasks = start_consumer(url, &tally, &cancel, true).await;
     let stop_producing = CancellationToken::new();
     let producing = producer(url.to_owned(), offered, stop_producing.clone());
+    let maintaining = (storage == Storage::Partitioned)
+        .then(|| maintenance(url.to_owned(), stop_producing.clone()));
     tokio::time::sleep(plan.warm_up).await;
 
     let mut phases = Vec::new();
@@ -263,6 +301,9 @@ async fn one_storage(url: &str, storage: Storage, offered: f64, plan: &Plan) -> 
 
     stop_producing.cancel();
     producing.await.expect("producer");
+    if let Some(m) = maintaining {
+        m.await.expect("maintenance");
+    }
     common::stop(tasks, &cancel).await;
     Run {
         storage,
@@ -300,5 +341,6 @@ async fn measure_since(
         dead_tuples: health.dead_tuples,
         table_bytes: health.table_bytes,
         index_bytes: health.index_bytes,
+        default_partition: health.default_partition_length,
     }
 }
