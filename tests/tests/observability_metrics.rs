@@ -7,10 +7,11 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use diesel_async::AsyncPgConnection;
+use diesel_async::RunQueryDsl;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_pgmq::consumer::{
-    CancellationToken, Consumer, ConsumerConfig, DieselBackend, FailureDestination, PgPool,
-    RetryPolicy,
+    CancellationToken, Consumer, ConsumerConfig, ConsumerStats, DieselBackend, FailureDestination,
+    PgPool, RetryPolicy, Transactional,
 };
 use diesel_pgmq::observe::{DepthPoller, metrics as m};
 use diesel_pgmq::{BoxError, Error, Message, PgmqAsyncConnectionExt, QueueName};
@@ -160,6 +161,127 @@ async fn consumer_stats_and_metrics_agree() {
     assert_eq!(value(m::PROCESS_DURATION, q), stats.read as f64);
     let labels = seen().lock().unwrap().labels[m::PROCESSED].clone();
     assert!(labels.contains(&(m::SYSTEM_LABEL.to_owned(), "pgmq".to_owned())));
+}
+
+/// Every consumer counter has its metric, equal to it (no message was released, so each
+/// one read was handed to processing once).
+fn assert_agree(q: &str, stats: &ConsumerStats) {
+    assert_eq!(value(m::PROCESSED, q), stats.processed as f64, "{q}");
+    assert_eq!(last(m::RETRIED, q), stats.retried as f64, "{q}");
+    assert_eq!(last(m::DEAD_LETTERED, q), stats.dead_lettered as f64, "{q}");
+    assert_eq!(last(m::CONSUMED, q), stats.read as f64, "{q}");
+    assert_eq!(
+        last(m::LAG, q),
+        stats.read as f64,
+        "{q}: one lag sample per delivery"
+    );
+    assert_eq!(last(m::PROCESS_DURATION, q), stats.read as f64, "{q}");
+}
+
+/// The other two acknowledgement paths: transactional (acknowledged in the handler's
+/// transaction) and plain without batching (one delete per message).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_and_unbatched_consumers_agree_too() {
+    snapshotter();
+    let db = TestDb::new();
+    let pool = pool(db.url()).await;
+    let mut conn = pool.get().await.unwrap();
+    for q in ["met_tx", "met_tx_dlq", "met_single", "met_single_dlq"] {
+        conn.create_queue(q).await.unwrap();
+    }
+    conn.send_batch("met_tx", &[1, 2, 3]).await.unwrap();
+    conn.send_batch("met_single", &[1, 2, 3]).await.unwrap();
+    drop(conn);
+    let config = |q: &str| {
+        ConsumerConfig::new(QueueName::new(q).unwrap())
+            .with_retry(RetryPolicy {
+                max_attempts: 1,
+                ..RetryPolicy::default()
+            })
+            .with_failure_destination(FailureDestination::DeadLetter(
+                QueueName::new(format!("{q}_dlq")).unwrap(),
+            ))
+    };
+
+    let tx = Transactional::consumer(
+        DieselBackend::new(pool.clone()),
+        config("met_tx").with_concurrency(2),
+        async |conn: &mut AsyncPgConnection, msg: Message<u64>| {
+            diesel::sql_query("SELECT 1").execute(conn).await?;
+            if msg.message == 2 {
+                return Err::<(), BoxError>("two fails".into());
+            }
+            Ok(())
+        },
+    );
+    let stats = tx.run_until_empty(CancellationToken::new()).await.unwrap();
+    assert_eq!((stats.processed, stats.dead_lettered), (2, 1), "{stats:?}");
+    assert_agree("met_tx", &stats);
+
+    let single = Consumer::new(
+        DieselBackend::new(pool.clone()),
+        config("met_single").with_ack_batching(1, Duration::ZERO),
+        |msg: Message<u64>| async move {
+            if msg.message == 3 {
+                return Err::<(), BoxError>("three fails".into());
+            }
+            Ok(())
+        },
+    );
+    let stats = single
+        .run_until_empty(CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((stats.processed, stats.dead_lettered), (2, 1), "{stats:?}");
+    assert_agree("met_single", &stats);
+}
+
+/// The blocking consumer (sync Diesel, std threads) records the same metrics.
+#[test]
+fn the_blocking_consumer_agrees_too() {
+    use diesel::PgConnection;
+    use diesel::r2d2::{ConnectionManager, Pool};
+    use diesel_pgmq::PgmqConnectionExt;
+    use diesel_pgmq::sync_consumer::{BlockingConsumer, StopToken, SyncBackend};
+    snapshotter();
+    let db = TestDb::new();
+    let pool = Pool::builder()
+        .max_size(4)
+        .build(ConnectionManager::<PgConnection>::new(db.url()))
+        .unwrap();
+    let mut conn = pool.get().unwrap();
+    for q in ["met_sync", "met_sync_dlq"] {
+        conn.create_queue(q).unwrap();
+    }
+    conn.send_batch("met_sync", &[1, 2, 3, 4]).unwrap();
+    conn.send("met_sync", &"oops").unwrap();
+    drop(conn);
+    assert_eq!(value(m::SENT, "met_sync"), 5.0);
+    let consumer = BlockingConsumer::new(
+        SyncBackend::new(pool),
+        ConsumerConfig::new(QueueName::new("met_sync").unwrap())
+            .with_retry(RetryPolicy {
+                initial: Duration::ZERO,
+                max_attempts: 2,
+                ..RetryPolicy::default()
+            })
+            .with_failure_destination(FailureDestination::DeadLetter(
+                QueueName::new("met_sync_dlq").unwrap(),
+            )),
+        |msg: Message<u64>| {
+            if msg.message == 4 {
+                return Err::<(), BoxError>("four always fails".into());
+            }
+            Ok(())
+        },
+    );
+    let stats = consumer.run_until_empty(&StopToken::new()).unwrap();
+    assert_eq!(
+        (stats.processed, stats.retried, stats.dead_lettered),
+        (3, 1, 2),
+        "{stats:?}"
+    );
+    assert_agree("met_sync", &stats);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -188,10 +188,27 @@ async fn seaorm_send_continues_in_the_seaorm_consumer() {
     let db = TestDb::new();
     let orm = sea_orm::Database::connect(db.url()).await.unwrap();
     orm.create_queue("trace_sea").await.unwrap();
+    use sea_orm::ConnectionTrait;
+    orm.execute_unprepared("CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL)")
+        .await
+        .unwrap();
 
     let producer = tracing::info_span!("producer_seaorm");
     let (trace, parent) = ids(&producer);
     async {
+        use sea_orm::sea_query::{Alias, Query};
+        use sea_orm_pgmq::outbox::OutboxExt as _;
+        let sent: Vec<(Value, i64)> = Query::insert()
+            .into_table(Alias::new("orders"))
+            .columns([Alias::new("item")])
+            .values_panic(["book".into()])
+            .returning_all()
+            .to_owned()
+            .enqueue(&sea_orm_pgmq::Outbox::new("trace_sea").unwrap())
+            .all(&orm)
+            .await
+            .unwrap();
+        assert_eq!(sent.len(), 1);
         orm.send("trace_sea", &json!({"n": 1})).await.unwrap();
         orm.send_batch_with(
             "trace_sea",
@@ -218,8 +235,8 @@ async fn seaorm_send_continues_in_the_seaorm_consumer() {
         .run_until_empty(CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(stats.processed, 3);
-    assert_eq!(children_of(trace, parent).len(), 3);
+    assert_eq!(stats.processed, 4, "outbox, send and a batch of two");
+    assert_eq!(children_of(trace, parent).len(), 4);
 }
 
 /// Without a span in scope nothing is added: the headers stay as the caller gave them.
@@ -247,4 +264,45 @@ async fn no_span_no_headers() {
         .collect();
     assert_eq!(msgs[0].headers, None);
     assert_eq!(msgs[1].headers, Some(own), "the caller's traceparent wins");
+}
+
+/// The blocking consumer (sync Diesel, no tokio) continues the trace the same way.
+#[test]
+fn the_blocking_consumer_continues_the_trace() {
+    use diesel::r2d2::{ConnectionManager, Pool};
+    use diesel_pgmq::sync_consumer::{BlockingConsumer, StopToken, SyncBackend};
+    exporter();
+    let db = TestDb::new();
+    let pool = Pool::builder()
+        .max_size(4)
+        .build(ConnectionManager::<PgConnection>::new(db.url()))
+        .unwrap();
+    pool.get().unwrap().create_queue("trace_blocking").unwrap();
+    let producer = tracing::info_span!("producer_blocking");
+    let (trace, parent) = ids(&producer);
+    producer.in_scope(|| {
+        pool.get()
+            .unwrap()
+            .send_batch("trace_blocking", &[1, 2])
+            .unwrap()
+    });
+
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let record = seen.clone();
+    let consumer = BlockingConsumer::new(
+        SyncBackend::new(pool),
+        ConsumerConfig::new(QueueName::new("trace_blocking").unwrap()),
+        move |_m: Message<u64>| {
+            let cx = tracing::Span::current().context();
+            record
+                .lock()
+                .unwrap()
+                .push(cx.span().span_context().trace_id());
+            Ok::<(), BoxError>(())
+        },
+    );
+    let stats = consumer.run_until_empty(&StopToken::new()).unwrap();
+    assert_eq!(stats.processed, 2);
+    assert_eq!(*seen.lock().unwrap(), vec![trace; 2]);
+    assert_eq!(children_of(trace, parent).len(), 2);
 }

@@ -66,6 +66,7 @@ use crate::{BoxError, Error, Message, PgmqVersion, QueueName, RawJsonMessage};
 use super::policy::{self, AfterFailure, AfterReadFailure};
 use super::stats::Counters;
 use super::{AckAfter, ConsumerConfig, ConsumerStats, FailureDestination, ProcessError};
+use crate::observe::Settled;
 
 /// How often a wait checks its [`StopToken`] when it cannot be woken directly (a pool
 /// slot, a statement thread): the most a stop waits on a busy loop.
@@ -895,13 +896,18 @@ impl Slots {
 
     /// A message thread's end: counts its outcome unless the run has returned (it was
     /// counted abandoned then) or it was disowned (counted released).
-    fn finish(&self, counters: &Counters, outcome: Outcome) {
+    fn finish(&self, counters: &Counters, queue: &QueueName, outcome: Outcome) {
         let mut st = lock(&self.state);
         st.running -= 1;
         match outcome {
             Outcome::Disowned => st.disowned -= 1,
             _ if st.closed => {}
-            Outcome::Counted(counter) => counter(counters),
+            Outcome::Counted(counter, metric) => {
+                counter(counters);
+                if let Some(m) = metric {
+                    crate::observe::settled(queue, m, 1);
+                }
+            }
             Outcome::Uncounted => {}
         }
         drop(st);
@@ -920,8 +926,8 @@ impl Slots {
 /// How a message thread ended.
 #[derive(Clone, Copy)]
 enum Outcome {
-    /// Count it with this.
-    Counted(fn(&Counters)),
+    /// Count it with this (and the metric, where one matches: see `observe`).
+    Counted(fn(&Counters), Option<Settled>),
     /// Already counted elsewhere (a batched acknowledgement the flusher counts).
     Uncounted,
     /// Its message was released at the hard stop, and counted then.
@@ -1012,14 +1018,17 @@ impl<B: BlockingBackend, P> Shared<B, P> {
             });
             let e = match moved {
                 Ok(()) => {
-                    return Outcome::Counted(if undecodable {
-                        |c: &Counters| {
-                            Counters::bump(&c.dead_lettered);
-                            Counters::bump(&c.decode_failed);
-                        }
-                    } else {
-                        |c: &Counters| Counters::bump(&c.dead_lettered)
-                    });
+                    return Outcome::Counted(
+                        if undecodable {
+                            |c: &Counters| {
+                                Counters::bump(&c.dead_lettered);
+                                Counters::bump(&c.decode_failed);
+                            }
+                        } else {
+                            |c: &Counters| Counters::bump(&c.dead_lettered)
+                        },
+                        Some(Settled::DeadLettered),
+                    );
                 }
                 Err(e) => e,
             };
@@ -1056,8 +1065,9 @@ where
                 msg_id = raw.msg_id,
                 attempt = raw.read_ct
             );
+            let _delivery = crate::observe::Delivery::start(&span, &s.cfg.queue, &raw);
             let outcome = span.in_scope(|| handle_one::<B, T, P>(&s, &raw));
-            s.slots.finish(&s.counters, outcome);
+            s.slots.finish(&s.counters, &s.cfg.queue, outcome);
         });
     if let Err(e) = spawned {
         warn!(error = %e, "could not start a handler thread; releasing the message");
@@ -1137,7 +1147,7 @@ where
                     .counters
                     .infrastructure("retry scheduling failed", &e);
             }
-            Outcome::Counted(|c| Counters::bump(&c.retried))
+            Outcome::Counted(|c| Counters::bump(&c.retried), Some(Settled::Retried))
         }
     }
 }
@@ -1191,7 +1201,9 @@ impl Ack {
     fn settle<B: BlockingBackend, P>(&self, shared: &Shared<B, P>, msg_id: i64) -> Outcome {
         let cfg = &shared.cfg;
         match self {
-            Self::Done => Outcome::Counted(|c| Counters::bump(&c.processed)),
+            Self::Done => {
+                Outcome::Counted(|c| Counters::bump(&c.processed), Some(Settled::Processed))
+            }
             Self::Single => {
                 let (b, q, archive) = (
                     Arc::clone(&shared.backend),
@@ -1201,11 +1213,13 @@ impl Ack {
                 match timed(cfg.statement_timeout, "acknowledgement", move || {
                     b.ack(&q, msg_id, archive)
                 }) {
-                    Ok(()) => Outcome::Counted(|c| Counters::bump(&c.processed)),
+                    Ok(()) => {
+                        Outcome::Counted(|c| Counters::bump(&c.processed), Some(Settled::Processed))
+                    }
                     Err(e) => {
                         warn!(error = %e, "could not acknowledge; the message will be delivered again");
                         shared.counters.infrastructure("acknowledgement failed", &e);
-                        Outcome::Counted(|c| Counters::bump(&c.ack_failed))
+                        Outcome::Counted(|c| Counters::bump(&c.ack_failed), None)
                     }
                 }
             }
@@ -1216,7 +1230,7 @@ impl Ack {
                     warn!(
                         "acknowledgement flusher has stopped; the message will be delivered again"
                     );
-                    return Outcome::Counted(|c| Counters::bump(&c.ack_failed));
+                    return Outcome::Counted(|c| Counters::bump(&c.ack_failed), None);
                 }
                 Outcome::Uncounted
             }
@@ -1342,7 +1356,10 @@ fn flush<B: BlockingBackend>(
         return;
     }
     match acked {
-        Ok(_) => Counters::add(&counters.processed, ids.len()),
+        Ok(_) => {
+            Counters::add(&counters.processed, ids.len());
+            crate::observe::settled(&cfg.queue, Settled::Processed, ids.len());
+        }
         Err(e) => {
             warn!(queue = %cfg.queue, count = ids.len(), error = %e, "could not acknowledge a batch; its messages will be delivered again");
             counters.infrastructure("batched acknowledgement failed", &e);

@@ -18,50 +18,102 @@
 //! | [`QUEUE_VISIBLE_DEPTH`] `pgmq.queue.visible_depth` | gauge | message | `queue_visible_length` (readable now) | |
 //! | [`OLDEST_AGE`] `pgmq.queue.oldest_message.age` | gauge | s | `oldest_msg_age_sec`, 0 when the queue is empty | |
 //!
-//! The queue gauges come from [`DepthPoller`](super::DepthPoller) (or
-//! [`record_queue_metrics`] on a schedule of your own). Prometheus exporters replace the
+//! The queue gauges come from `DepthPoller` (features `metrics` and `consumer`, on tokio)
+//! or from [`record_queue_metrics`] on a schedule of your own (a thread, for sync Diesel). Prometheus exporters replace the
 //! dots with underscores (`messaging_client_sent_messages`, ...).
 //!
 //! The lag depends on the two clocks agreeing: `enqueued_at` is the database server's
 //! time, the delivery time is the consumer's.
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 use std::time::Duration;
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 use chrono::{DateTime, Utc};
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 use metrics::histogram;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 
 use crate::{QueueMetrics, QueueName};
 
 /// `messaging.client.sent.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::SENT, "messaging.client.sent.messages");
+/// ```
 pub const SENT: &str = "messaging.client.sent.messages";
 /// `messaging.client.consumed.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::CONSUMED, "messaging.client.consumed.messages");
+/// ```
 pub const CONSUMED: &str = "messaging.client.consumed.messages";
 /// `messaging.process.duration`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::PROCESS_DURATION, "messaging.process.duration");
+/// ```
 pub const PROCESS_DURATION: &str = "messaging.process.duration";
 /// `pgmq.consumer.processed.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::PROCESSED, "pgmq.consumer.processed.messages");
+/// ```
 pub const PROCESSED: &str = "pgmq.consumer.processed.messages";
 /// `pgmq.consumer.retried.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::RETRIED, "pgmq.consumer.retried.messages");
+/// ```
 pub const RETRIED: &str = "pgmq.consumer.retried.messages";
 /// `pgmq.consumer.dead_lettered.messages`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::DEAD_LETTERED, "pgmq.consumer.dead_lettered.messages");
+/// ```
 pub const DEAD_LETTERED: &str = "pgmq.consumer.dead_lettered.messages";
 /// `pgmq.consumer.lag`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::LAG, "pgmq.consumer.lag");
+/// ```
 pub const LAG: &str = "pgmq.consumer.lag";
 /// `pgmq.queue.depth`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_DEPTH, "pgmq.queue.depth");
+/// ```
 pub const QUEUE_DEPTH: &str = "pgmq.queue.depth";
 /// `pgmq.queue.visible_depth`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_VISIBLE_DEPTH, "pgmq.queue.visible_depth");
+/// ```
 pub const QUEUE_VISIBLE_DEPTH: &str = "pgmq.queue.visible_depth";
 /// `pgmq.queue.oldest_message.age`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::OLDEST_AGE, "pgmq.queue.oldest_message.age");
+/// ```
 pub const OLDEST_AGE: &str = "pgmq.queue.oldest_message.age";
 
 /// The label naming the messaging system; always `pgmq`.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::SYSTEM_LABEL, "messaging.system");
+/// ```
 pub const SYSTEM_LABEL: &str = "messaging.system";
 /// The label naming the queue.
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::QUEUE_LABEL, "messaging.destination.name");
+/// ```
 pub const QUEUE_LABEL: &str = "messaging.destination.name";
 /// The label naming the producer operation on [`SENT`].
+///
+/// ```
+/// assert_eq!(pgmq_orm_core::observe::metrics::OPERATION_LABEL, "messaging.operation.name");
+/// ```
 pub const OPERATION_LABEL: &str = "messaging.operation.name";
 
 /// Gives every metric above its unit and description in the installed recorder; call it
@@ -121,7 +173,7 @@ pub(crate) fn sent(queue: &QueueName, n: usize, operation: &'static str) {
         .increment(n as u64);
 }
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 /// A message handed to processing: counted, and its end-to-end lag recorded.
 pub(crate) fn consumed(queue: &QueueName, enqueued_at: DateTime<Utc>) {
     let q = queue.as_str().to_owned();
@@ -132,14 +184,14 @@ pub(crate) fn consumed(queue: &QueueName, enqueued_at: DateTime<Utc>) {
     histogram!(LAG, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => q).record(lag.as_secs_f64());
 }
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 /// A message's processing took `took`.
 pub(crate) fn processing_took(queue: &QueueName, took: Duration) {
     histogram!(PROCESS_DURATION, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => queue.as_str().to_owned())
         .record(took.as_secs_f64());
 }
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 /// `n` messages reached the end state `name` (one of the consumer counters).
 pub(crate) fn settled(queue: &QueueName, name: &'static str, n: usize) {
     counter!(name, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => queue.as_str().to_owned())
@@ -147,7 +199,7 @@ pub(crate) fn settled(queue: &QueueName, name: &'static str, n: usize) {
 }
 
 /// Sets the queue gauges from `metrics_all()` (or `metrics(queue)`) rows: what
-/// [`DepthPoller`](super::DepthPoller) does on every tick. Call it yourself to poll on a
+/// `DepthPoller` does on every tick. Call it yourself to poll on a
 /// thread of your own (sync Diesel without tokio).
 ///
 /// ```

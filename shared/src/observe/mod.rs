@@ -8,20 +8,21 @@
 //!   a `traceparent`, nothing is added (an application propagating its own context
 //!   wins). The consumer's per-message span `pgmq.message` becomes a child of the
 //!   context it finds, so producer and consumer share one trace.
-//! - **Metrics** ([`metrics`], [`DepthPoller`]): counters, histograms and gauges named
-//!   after OpenTelemetry's messaging conventions; the table is in [`metrics`].
+//! - **Metrics** ([`metrics`]; with the feature `consumer` too, `DepthPoller`): counters,
+//!   histograms and gauges named after OpenTelemetry's messaging conventions; the table
+//!   is in [`metrics`].
 //!
 //! With both features off this module holds no code that runs: the hooks the send paths
 //! and the consumer call are empty inline functions.
 
-#[cfg(feature = "metrics")]
+#[cfg(all(feature = "metrics", feature = "consumer"))]
 mod depth;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "opentelemetry")]
 mod trace;
 
-#[cfg(feature = "metrics")]
+#[cfg(all(feature = "metrics", feature = "consumer"))]
 pub use depth::{DepthPoller, DepthPollerHandle};
 #[cfg(feature = "opentelemetry")]
 pub use trace::{TRACEPARENT, TRACESTATE, extract, parse_traceparent, traceparent};
@@ -87,14 +88,14 @@ pub(crate) fn outbox_headers(headers: Option<&serde_json::Value>) -> Option<serd
 
 /// One message on its way through the consumer: [`Delivery::start`] continues its trace
 /// and counts it; dropping it records how long its processing took.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[derive(Debug)]
 pub(crate) struct Delivery {
     #[cfg(feature = "metrics")]
     started: (std::time::Instant, QueueName),
 }
 
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 impl Delivery {
     /// Called with the message's span before it is entered.
     #[cfg_attr(
@@ -118,7 +119,7 @@ impl Delivery {
     }
 }
 
-#[cfg(all(feature = "consumer", feature = "metrics"))]
+#[cfg(all(feature = "consumer-core", feature = "metrics"))]
 impl Drop for Delivery {
     fn drop(&mut self) {
         metrics::processing_took(&self.started.1, self.started.0.elapsed());
@@ -126,7 +127,7 @@ impl Drop for Delivery {
 }
 
 /// The end states the consumer counts, as their metric names.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Settled {
     Processed,
@@ -136,7 +137,7 @@ pub(crate) enum Settled {
 
 /// `n` messages of `queue` reached `state`: the consumer calls this where it bumps the
 /// matching [`ConsumerStats`](crate::consumer::ConsumerStats) counter, so the two agree.
-#[cfg(feature = "consumer")]
+#[cfg(feature = "consumer-core")]
 #[cfg_attr(not(feature = "metrics"), inline(always))]
 #[allow(unused_variables)]
 pub(crate) fn settled(queue: &QueueName, state: Settled, n: usize) {
