@@ -12,4 +12,5 @@ mod load;
 mod roles;
 mod security;
 mod support;
+mod sync_consumer;
 mod timeouts;
