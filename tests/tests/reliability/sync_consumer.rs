@@ -25,7 +25,7 @@ use crate::support::{Job, Res, create_ledger, ledger_counts, ledger_rows, seaorm
 /// When set, the test binary was started by a test of this module as its child process.
 const CHILD_URL: &str = "PGMQ_SYNC_CONSUMER_CHILD_URL";
 
-fn pool(url: &str, max: u32) -> Result<SyncPool, BoxError> {
+pub(crate) fn pool(url: &str, max: u32) -> Result<SyncPool, BoxError> {
     Ok(Pool::builder()
         .max_size(max)
         .min_idle(Some(0))
@@ -51,7 +51,7 @@ fn fast_config(q: &QueueName) -> ConsumerConfig {
 }
 
 /// The ledger row of one processing, written on the transaction's `PgConnection`.
-fn record(conn: &mut PgConnection, m: &Message<Job>, worker: &str) -> Res {
+pub(crate) fn record(conn: &mut PgConnection, m: &Message<Job>, worker: &str) -> Res {
     diesel::sql_query("INSERT INTO processed (payload_id, msg_id, worker) VALUES ($1, $2, $3)")
         .bind::<BigInt, _>(m.message.id)
         .bind::<BigInt, _>(m.msg_id)
