@@ -66,6 +66,7 @@ mod jsonb;
 pub mod outbox;
 pub mod query;
 pub mod queue;
+pub mod sources;
 #[cfg(feature = "sync-consumer")]
 pub mod sync_consumer;
 
@@ -79,3 +80,7 @@ pub use queue::Queue;
 #[cfg(feature = "migrations")]
 pub mod migrations;
 pub mod schema;
+
+// Observability (features `opentelemetry` and `metrics`): the core's module, whole.
+#[cfg(any(feature = "opentelemetry", feature = "metrics"))]
+pub use pgmq_orm_core::observe;

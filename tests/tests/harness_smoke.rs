@@ -1,5 +1,6 @@
 //! Proves the harness: a real server, the real pgmq functions, through a plain driver.
 
+use pgmq_harness::PgmqVersions;
 use sqlx::{Connection, PgConnection, Row};
 
 #[tokio::test]

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use pgmq_harness::TestDb;
+use pgmq_harness::{PgmqVersions, TestDb};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, ErrorKind, PgmqVersion, PollOptions, VisibilityTimeout,
 };

@@ -79,7 +79,7 @@ fn record_shipment(conn: &mut PgConnection, order_id: i32) -> QueryResult<usize>
 }
 
 fn main() -> Result<(), BoxError> {
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let pool = Pool::builder()
         .max_size(4)
         .build(ConnectionManager::<PgConnection>::new(&url))?;

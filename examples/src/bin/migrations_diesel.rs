@@ -31,7 +31,7 @@ fn pgmq_migrations(database_url: &str) -> PgmqMigrations {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let mut conn = PgConnection::establish(&url)?;
     let pgmq = pgmq_migrations(&url);
 

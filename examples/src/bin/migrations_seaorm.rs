@@ -58,7 +58,7 @@ impl MigratorTrait for Migrator {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let db = Database::connect(&url).await?;
 
     // `Migrator::up(&db, None)` works; `up_locked` also keeps workers that start together

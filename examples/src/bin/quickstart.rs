@@ -7,7 +7,7 @@ use sqlx::{Connection, PgConnection, Row};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = pgmq_harness::database_url();
+    let url = pgmq_orm_test::database_url();
     let mut conn = PgConnection::connect(&url).await?;
     let queue = pgmq_orm_core::QueueName::new("quickstart")?;
 

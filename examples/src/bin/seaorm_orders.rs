@@ -57,7 +57,7 @@ fn new_order(item: &str) -> order::ActiveModel {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let db = Database::connect(pgmq_harness::database_url()).await?;
+    let db = Database::connect(pgmq_orm_test::database_url()).await?;
     db.execute_unprepared(
         "CREATE TABLE IF NOT EXISTS shop_orders (id serial PRIMARY KEY, item text NOT NULL)",
     )

@@ -98,6 +98,8 @@ mod dead_letter_requeue;
 mod handler;
 #[cfg(feature = "consumer")]
 mod handler_fn;
+#[cfg(feature = "consumer")]
+mod outcomes;
 mod policy;
 #[cfg(feature = "consumer")]
 mod processor;
@@ -120,6 +122,8 @@ pub use dead_letter_requeue::{DeadLetters, RequeueRun, Requeued, dead_letter_sql
 pub use handler::Handler;
 #[cfg(feature = "consumer")]
 pub use handler_fn::{TxFn, TxStateFn, WithState, with_state};
+#[cfg(feature = "consumer")]
+pub use outcomes::{Outcome, OutcomeKind, RunOutcomes};
 pub use policy::{AckAfter, ProcessError, acknowledged, listen_sql};
 #[cfg(feature = "consumer")]
 pub use processor::Processor;

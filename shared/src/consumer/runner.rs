@@ -27,6 +27,7 @@ use super::stats::Counters;
 use super::{
     AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, Handler, ProcessError, Processor,
 };
+use crate::observe::Settled;
 
 /// A queue consumer: `T` is the payload type, `P` the [`Processor`] (usually
 /// [`AckAfter`] around a [`Handler`]).
@@ -120,6 +121,12 @@ where
     /// ```
     pub fn config(&self) -> &ConsumerConfig {
         &self.config
+    }
+
+    /// What it runs with, shared, for [`super::outcomes`].
+    pub(super) fn parts(&self) -> (Arc<B>, Arc<ConsumerConfig>, Arc<P>) {
+        let (b, c, p) = (&self.backend, &self.config, &self.processor);
+        (Arc::clone(b), Arc::clone(c), Arc::clone(p))
     }
 
     /// Consumes until `cancel` fires, then lets running handlers finish within the
@@ -485,6 +492,7 @@ impl<B: ConsumerBackend, P> Shared<B, P> {
             let e = match moved {
                 Ok(()) => {
                     Counters::bump(&self.counters.dead_lettered);
+                    crate::observe::settled(&cfg.queue, Settled::DeadLettered, 1);
                     if undecodable {
                         Counters::bump(&self.counters.decode_failed);
                     }
@@ -530,6 +538,7 @@ async fn run_one<B, T, P>(
         msg_id = raw.msg_id,
         attempt = raw.read_ct
     );
+    let _delivery = crate::observe::Delivery::start(&span, &shared.cfg.queue, &raw);
     handle_one::<B, T, P>(&shared, &raw).instrument(span).await;
     drop(permit);
 }
@@ -625,6 +634,7 @@ where
         counters.infrastructure("retry scheduling failed", &e);
     }
     Counters::bump(&counters.retried);
+    crate::observe::settled(&cfg.queue, Settled::Retried, 1);
 }
 
 /// Waits for the next heartbeat, if there is one; the first call starts the interval.

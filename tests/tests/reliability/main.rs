@@ -11,6 +11,7 @@ mod health;
 mod load;
 mod roles;
 mod security;
+mod storage;
 mod support;
 mod sync_consumer;
 mod timeouts;
