@@ -50,7 +50,6 @@
 use std::collections::{BTreeSet, VecDeque};
 use std::marker::PhantomData;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -693,6 +692,7 @@ where
             hard_stop: StopToken::new(),
             slots: Slots::default(),
             in_flight: Mutex::default(),
+            beat: Mutex::default(),
             ack,
         });
         let beat_stop = StopToken::new();
@@ -778,25 +778,35 @@ where
                 }
             }
         }
-        // Messages read ahead and never started go back at once.
+        // One budget for the drain, the release of what was read ahead included (the
+        // tokio runtime releases those alongside its draining tasks).
+        let drain_until = Instant::now() + cfg.shutdown_deadline;
         if !held.is_empty() {
             let ids: Vec<i64> = held.drain(..).map(|m| m.msg_id).collect();
             shared.release(&ids);
         }
-        if !shared.slots.wait_idle(cfg.shutdown_deadline) {
+        if !shared
+            .slots
+            .wait_idle(drain_until.saturating_duration_since(Instant::now()))
+        {
             shared.hard_stop.stop();
             // Handlers still running keep their threads; their messages are released
-            // now and their outcomes discarded when they return.
+            // now and their outcomes discarded when they return. Threads that settled
+            // their own message finish its statement meanwhile: one statement timeout
+            // for both.
+            let cleanup_until = Instant::now() + cfg.statement_timeout;
             shared.disown_running();
-            if !shared.slots.wait_idle(cfg.statement_timeout) {
+            if !shared
+                .slots
+                .wait_idle(cleanup_until.saturating_duration_since(Instant::now()))
+            {
                 warn!(queue = %cfg.queue, "shutdown left messages to their visibility timeout");
             }
         }
+        // The heartbeat wakes on this and ends after its statement, if one is under way;
+        // nothing waits for it.
         beat_stop.stop();
-        if let Some(h) = heartbeat {
-            // The heartbeat wakes on the stop; a statement of its own is bounded.
-            let _ = h.join();
-        }
+        drop(heartbeat);
         // Whatever is still running now is counted abandoned; a late outcome is dropped.
         shared.slots.close(counters);
         if let Some(flusher) = flusher {
@@ -945,6 +955,8 @@ struct Shared<B, P> {
     /// Messages whose handler (or whose pause between tries) is under way: extended by
     /// the heartbeat, and released at the hard stop.
     in_flight: Mutex<BTreeSet<i64>>,
+    /// Held by the heartbeat across its statement, and by retry scheduling.
+    beat: Mutex<()>,
     ack: Ack,
 }
 
@@ -1137,11 +1149,15 @@ where
         AfterFailure::RetryIn(delay) => {
             warn!(%error, retry_in = ?delay, "handler failed; will retry");
             let (b, q, id) = (Arc::clone(&shared.backend), cfg.queue.clone(), raw.msg_id);
+            // After any heartbeat extension of this message already under way.
+            let beat = lock(&shared.beat);
+            let scheduled = timed(cfg.statement_timeout, "retry scheduling", move || {
+                b.set_vt(&q, id, delay)
+            });
+            drop(beat);
             // Either way the failed attempt stands: without the new visibility timeout
             // the message comes back after the one it was read with.
-            if let Err(e) = timed(cfg.statement_timeout, "retry scheduling", move || {
-                b.set_vt(&q, id, delay)
-            }) {
+            if let Err(e) = scheduled {
                 warn!(error = %e, "could not schedule retry; the message comes back after its visibility timeout");
                 shared
                     .counters
@@ -1153,16 +1169,18 @@ where
 }
 
 /// Extends every in-flight message's visibility timeout each `every`, in one statement,
-/// until `stop`. Holding the in-flight set across the statement keeps a message that
-/// settles meanwhile (and perhaps gets a retry delay) from being extended after that.
+/// until `stop`. The beat lock, held across the statement, keeps a retry delay from
+/// being scheduled while an extension of the same message is under way (which would
+/// overwrite it); the in-flight set itself is only held to copy it, so the hard stop
+/// never waits for a heartbeat.
 fn heartbeat_loop<B: BlockingBackend, P>(shared: &Shared<B, P>, every: Duration, stop: &StopToken) {
     let cfg = &shared.cfg;
     while !stop.wait_timeout(every) {
-        let in_flight = lock(&shared.in_flight);
-        if in_flight.is_empty() {
+        let beat = lock(&shared.beat);
+        let ids: Vec<i64> = lock(&shared.in_flight).iter().copied().collect();
+        if ids.is_empty() {
             continue;
         }
-        let ids: Vec<i64> = in_flight.iter().copied().collect();
         let (b, q, vt) = (
             Arc::clone(&shared.backend),
             cfg.queue.clone(),
@@ -1174,7 +1192,7 @@ fn heartbeat_loop<B: BlockingBackend, P>(shared: &Shared<B, P>, every: Duration,
             shared.counters.infrastructure("heartbeat failed", &e);
             warn!(error = %e, "heartbeat failed");
         }
-        drop(in_flight);
+        drop(beat);
     }
 }
 
@@ -1186,7 +1204,7 @@ enum Ack {
     /// Acknowledged now, on its own.
     Single,
     /// Handed to the flusher thread.
-    Batched(Mutex<mpsc::Sender<Flush>>, Arc<AtomicUsize>),
+    Batched(Mutex<mpsc::Sender<Flush>>, Arc<Mutex<usize>>),
 }
 
 /// What the flusher thread receives.
@@ -1224,9 +1242,9 @@ impl Ack {
                 }
             }
             Self::Batched(tx, pending) => {
-                pending.fetch_add(1, Ordering::SeqCst);
+                *lock(pending) += 1;
                 if lock(tx).send(Flush::Id(msg_id)).is_err() {
-                    pending.fetch_sub(1, Ordering::SeqCst);
+                    *lock(pending) -= 1;
                     warn!(
                         "acknowledgement flusher has stopped; the message will be delivered again"
                     );
@@ -1243,7 +1261,10 @@ impl Ack {
 struct Flusher {
     tx: mpsc::Sender<Flush>,
     done: mpsc::Receiver<()>,
-    pending: Arc<AtomicUsize>,
+    /// Ids handed over and not yet counted; whoever counts them (the flusher after its
+    /// statement, or the loop giving up on it) takes them under this lock, so they are
+    /// counted once and before `run` returns.
+    pending: Arc<Mutex<usize>>,
     counters: Arc<Counters>,
 }
 
@@ -1255,7 +1276,7 @@ impl Flusher {
     ) -> (Self, Ack) {
         let (tx, rx) = mpsc::channel();
         let (done_tx, done) = mpsc::channel();
-        let pending = Arc::new(AtomicUsize::new(0));
+        let pending = Arc::new(Mutex::new(0));
         let (p, c) = (Arc::clone(&pending), Arc::clone(&counters));
         thread::spawn(move || {
             flush_loop(&backend, &cfg, &c, &p, &rx);
@@ -1278,7 +1299,8 @@ impl Flusher {
     fn finish(self, limit: Duration) {
         let _ = self.tx.send(Flush::Finish);
         if self.done.recv_timeout(limit).is_err() {
-            let lost = self.pending.swap(0, Ordering::SeqCst);
+            let mut pending = lock(&self.pending);
+            let lost = std::mem::take(&mut *pending);
             warn!(
                 count = lost,
                 "pending acknowledgements not sent at shutdown; those messages will be delivered again"
@@ -1292,7 +1314,7 @@ fn flush_loop<B: BlockingBackend>(
     backend: &Arc<B>,
     cfg: &ConsumerConfig,
     counters: &Counters,
-    pending: &AtomicUsize,
+    pending: &Mutex<usize>,
     rx: &mpsc::Receiver<Flush>,
 ) {
     let max = cfg.ack_batch.max(1);
@@ -1332,7 +1354,7 @@ fn flush<B: BlockingBackend>(
     backend: &Arc<B>,
     cfg: &ConsumerConfig,
     counters: &Counters,
-    pending: &AtomicUsize,
+    pending: &Mutex<usize>,
     ids: &[i64],
 ) {
     let (b, q, owned, archive) = (
@@ -1347,14 +1369,11 @@ fn flush<B: BlockingBackend>(
         move || b.ack_many(&q, &owned, archive),
     );
     // Counted only if still pending: past the shutdown bound the loop counted them.
-    if pending
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |p| {
-            p.checked_sub(ids.len())
-        })
-        .is_err()
-    {
+    let mut pending = lock(pending);
+    let Some(left) = pending.checked_sub(ids.len()) else {
         return;
-    }
+    };
+    *pending = left;
     match acked {
         Ok(_) => {
             Counters::add(&counters.processed, ids.len());

@@ -1,5 +1,6 @@
 //! Load: producers on all three clients and consumers on both ORMs (hand-written batch
-//! consumers on Diesel sync and diesel-async, the consumer runtime on SeaORM and on
+//! consumers on Diesel sync and diesel-async, the blocking consumer on sync Diesel, the
+//! consumer runtime on SeaORM and on
 //! diesel-async, all transactional) move 100,000 messages; the ledger proves each was
 //! processed exactly once and the queue ends empty.
 
@@ -174,6 +175,24 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
         diesel_consumers.push((consumer, run));
     }
 
+    // The blocking consumer on sync Diesel: std threads on an r2d2 pool, recording on the
+    // `&mut PgConnection` of the transaction that deletes the message.
+    let blocking_stop = diesel_pgmq::sync_consumer::StopToken::new();
+    let blocking = Arc::new(diesel_pgmq::sync_consumer::SyncTransactional::consumer(
+        diesel_pgmq::sync_consumer::SyncBackend::new(crate::sync_consumer::pool(&url, 10)?),
+        ConsumerConfig::new(queue.clone())
+            .with_batch_size(16)
+            .with_concurrency(8)
+            .with_poll_interval(Duration::from_millis(50)),
+        |conn: &mut PgConnection, m: pgmq_orm_core::Message<Job>| {
+            crate::sync_consumer::record(conn, &m, "diesel-blocking")
+        },
+    ));
+    let blocking_run = tokio::task::spawn_blocking({
+        let (c, s) = (Arc::clone(&blocking), blocking_stop.clone());
+        move || c.run(&s)
+    });
+
     // Producers: two per client, each sending its own range of ids in batches.
     let mut sync_producers = Vec::new();
     for p in 0..2 {
@@ -225,6 +244,14 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
     let drained_in = started.elapsed();
     stop.store(true, Ordering::Relaxed);
     cancel.cancel();
+    blocking_stop.stop();
+    blocking_run.await??;
+    let blocking_stats = blocking.stats();
+    assert_eq!(
+        blocking_stats.dead_lettered + blocking_stats.decode_failed,
+        0,
+        "{blocking_stats:?}"
+    );
     sync_consumer.join().map_err(|_| "consumer panicked")??;
     async_consumer.await??;
     let mut seaorm_processed = Vec::new();
@@ -271,10 +298,10 @@ async fn hundred_thousand_messages_processed_exactly_once() -> Res {
     );
     eprintln!(
         "load: {TOTAL} messages, {PRODUCERS} producers (diesel sync, diesel-async, SeaORM), \
-         6 consumers; sent in {sent_in:.1?}, all processed in {drained_in:.1?}; processed by \
+         7 consumers; sent in {sent_in:.1?}, all processed in {drained_in:.1?}; processed by \
          batch diesel-sync {}, batch diesel-async {}, SeaORM runtime {:?}, diesel-async \
-         runtime {:?}; lost 0, twice 0, left 0",
-        by_worker.0, by_worker.1, by_worker.2, by_worker.3
+         runtime {:?}, blocking diesel-sync runtime {}; lost 0, twice 0, left 0",
+        by_worker.0, by_worker.1, by_worker.2, by_worker.3, blocking_stats.processed
     );
     Ok(())
 }

@@ -13,4 +13,5 @@ mod roles;
 mod security;
 mod storage;
 mod support;
+mod sync_consumer;
 mod timeouts;

@@ -3,12 +3,14 @@
 //! run ends when the workers together have acknowledged every message.
 //!
 //! A client kind takes part once [`backend`] can build its `ConsumerBackend`: add it to
-//! [`WITH_BACKEND`] and give it a match arm there.
+//! [`WITH_BACKEND`] and give it a match arm there. Sync Diesel runs the blocking consumer
+//! (`BlockingConsumer` on an r2d2 pool, std threads) instead: [`consume_blocking`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use pgmq_orm_core::consumer::blocking::{BlockingBackend, BlockingConsumer, StopToken};
 use pgmq_orm_core::consumer::{
     BoxFuture, CancellationToken, Consumer, ConsumerBackend, ConsumerConfig, FailureDestination,
 };
@@ -19,6 +21,7 @@ use super::{BATCH, BenchEvent, ClientKind, Op, Payload, raw, sqlx_raw, typed};
 
 /// The clients with a consumer backend.
 const WITH_BACKEND: &[ClientKind] = &[
+    ClientKind::DieselSync,
     ClientKind::DieselAsync,
     ClientKind::SeaOrm,
     ClientKind::SeaOrmPinned,
@@ -53,6 +56,7 @@ async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn Cons
         ClientKind::DieselAsync => Box::new(diesel_pgmq::consumer::DieselBackend::new(
             typed::DieselAsync::pool(url, queue, size).await,
         )),
+        // Runs the blocking consumer instead (`consume_blocking`).
         other => unreachable!("{} has no consumer backend", other.label()),
     }
 }
@@ -62,6 +66,8 @@ async fn backend(kind: ClientKind, url: &str, queue: &QueueName) -> Box<dyn Cons
 pub(crate) struct Done {
     left: AtomicUsize,
     cancel: CancellationToken,
+    /// The same stop for blocking consumers.
+    stop: StopToken,
 }
 
 impl Done {
@@ -69,7 +75,16 @@ impl Done {
         Arc::new(Self {
             left: AtomicUsize::new(total),
             cancel: CancellationToken::new(),
+            stop: StopToken::new(),
         })
+    }
+
+    /// Counts `n` acknowledged messages; stops every worker at the last one.
+    fn acked(&self, n: usize) {
+        if self.left.fetch_sub(n, Ordering::AcqRel) <= n {
+            self.cancel.cancel();
+            self.stop.stop();
+        }
     }
 }
 
@@ -109,9 +124,7 @@ impl ConsumerBackend for Counting {
         let ack = self.inner.ack(queue, msg_id, archive);
         Box::pin(async move {
             ack.await?;
-            if self.done.left.fetch_sub(1, Ordering::AcqRel) == 1 {
-                self.done.cancel.cancel();
-            }
+            self.done.acked(1);
             Ok(())
         })
     }
@@ -124,10 +137,7 @@ impl ConsumerBackend for Counting {
     ) -> BoxFuture<'a, Result<Vec<i64>, Error>> {
         Box::pin(async move {
             let acked = self.inner.ack_many(queue, msg_ids, archive).await?;
-            let n = msg_ids.len();
-            if self.done.left.fetch_sub(n, Ordering::AcqRel) <= n {
-                self.done.cancel.cancel();
-            }
+            self.done.acked(msg_ids.len());
             Ok(acked)
         })
     }
@@ -145,6 +155,83 @@ impl ConsumerBackend for Counting {
     fn wait_for_messages(&self, queue: &QueueName, timeout: Duration) -> BoxFuture<'_, ()> {
         self.inner.wait_for_messages(queue, timeout)
     }
+}
+
+/// [`Counting`] for the blocking consumer's backend.
+struct CountingBlocking {
+    inner: diesel_pgmq::sync_consumer::SyncBackend,
+    done: Arc<Done>,
+}
+
+impl BlockingBackend for CountingBlocking {
+    fn read(
+        &self,
+        queue: &QueueName,
+        vt: Duration,
+        qty: usize,
+        fifo: bool,
+    ) -> Result<Vec<RawJsonMessage>, Error> {
+        self.inner.read(queue, vt, qty, fifo)
+    }
+
+    fn set_vt(&self, queue: &QueueName, msg_id: i64, delay: Duration) -> Result<(), Error> {
+        self.inner.set_vt(queue, msg_id, delay)
+    }
+
+    fn set_vt_many(&self, queue: &QueueName, ids: &[i64], delay: Duration) -> Result<(), Error> {
+        self.inner.set_vt_many(queue, ids, delay)
+    }
+
+    fn ack(&self, queue: &QueueName, msg_id: i64, archive: bool) -> Result<(), Error> {
+        self.inner.ack(queue, msg_id, archive)?;
+        self.done.acked(1);
+        Ok(())
+    }
+
+    fn ack_many(&self, queue: &QueueName, ids: &[i64], archive: bool) -> Result<Vec<i64>, Error> {
+        let acked = self.inner.ack_many(queue, ids, archive)?;
+        self.done.acked(ids.len());
+        Ok(acked)
+    }
+
+    fn dead_letter(
+        &self,
+        queue: &QueueName,
+        message: &RawJsonMessage,
+        error: &str,
+        dest: &FailureDestination,
+    ) -> Result<(), Error> {
+        self.inner.dead_letter(queue, message, error, dest)
+    }
+
+    fn wait_for_messages(&self, queue: &QueueName, timeout: Duration, stop: &StopToken) {
+        self.inner.wait_for_messages(queue, timeout, stop);
+    }
+}
+
+/// The blocking consumer on sync Diesel: built on a blocking thread, passes `barrier`,
+/// and consumes on that thread until `done` has counted every message.
+fn consume_blocking(url: &str, queue: &str, done: &Arc<Done>, barrier: &Barrier) -> Instant {
+    use diesel::r2d2::{ConnectionManager, Pool};
+    let queue = QueueName::new(queue).expect("queue name");
+    let size = pool_size();
+    let pool = Pool::builder()
+        .max_size(size)
+        .min_idle(Some(size))
+        .test_on_check_out(false)
+        .build(ConnectionManager::<diesel::PgConnection>::new(url))
+        .expect("r2d2 pool");
+    let backend = CountingBlocking {
+        inner: diesel_pgmq::sync_consumer::SyncBackend::new(pool),
+        done: Arc::clone(done),
+    };
+    let consumer = BlockingConsumer::new(backend, config(queue), |m: Message<BenchEvent>| {
+        std::hint::black_box(&m);
+        Ok::<(), BoxError>(())
+    });
+    tokio::runtime::Handle::current().block_on(barrier.wait());
+    consumer.run(&done.stop).expect("consumer run");
+    Instant::now()
 }
 
 /// Reads up to [`BATCH`] at a time with as many handlers, like the raw ceiling's
@@ -209,6 +296,14 @@ pub(super) async fn worker(
         barrier.wait().await;
         w.run(Op::Consume, share, &Payload::of_size(0)).await;
         Instant::now()
+    } else if kind == ClientKind::DieselSync {
+        let runtime = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = runtime.enter();
+            consume_blocking(&url, queue, &done, &barrier)
+        })
+        .await
+        .expect("blocking consumer panicked")
     } else {
         consume(kind, &url, queue, done, barrier).await
     }
