@@ -63,6 +63,7 @@ mod jsonb;
 pub mod outbox;
 pub mod query;
 pub mod queue;
+pub mod sources;
 
 #[cfg(feature = "async")]
 pub use connection::PgmqAsyncConnectionExt;
@@ -74,3 +75,7 @@ pub use queue::Queue;
 #[cfg(feature = "migrations")]
 pub mod migrations;
 pub mod schema;
+
+// Observability (features `opentelemetry` and `metrics`): the core's module, whole.
+#[cfg(any(feature = "opentelemetry", feature = "metrics"))]
+pub use pgmq_orm_core::observe;

@@ -39,7 +39,7 @@ use pgmq_orm_core::{
     __int_seconds, BatchSize, Delay, Error, Message, Messages, NotifyThrottle, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RawJson, RawJsonMessage, RoutingMatch, TopicBinding,
     TopicMessageId, VisibilityTimeout, encode_batch_json, encode_headers_json, encode_message_json,
-    sql,
+    encode_send_batch_json, encode_send_json, sql,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -131,27 +131,69 @@ where
 }
 
 impl<ST> QueryFragment<Pg> for Statement<ST> {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let mut binds = self.binds.iter();
-        let mut parts = self.sql.split('?');
-        if let Some(first) = parts.next() {
-            out.push_sql(first);
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        walk_with_binds(self.sql, &self.binds, out)
+    }
+}
+
+/// Writes `sql`, binding the next of `binds` at each `?`.
+fn walk_with_binds<'b>(
+    sql: &'static str,
+    binds: &'b [Bind],
+    mut out: AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    let mut binds = binds.iter();
+    let mut parts = sql.split('?');
+    if let Some(first) = parts.next() {
+        out.push_sql(first);
+    }
+    for part in parts {
+        match binds.next().expect("one bind per placeholder") {
+            Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
+            Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
+            Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
+            Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
+            Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
+            Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
+            Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
+            Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
+            Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
         }
-        for part in parts {
-            match binds.next().expect("one bind per placeholder") {
-                Bind::Text(v) => out.push_bind_param::<Text, _>(v)?,
-                Bind::Int(v) => out.push_bind_param::<Integer, _>(v)?,
-                Bind::BigInt(v) => out.push_bind_param::<BigInt, _>(v)?,
-                Bind::BigInts(v) => out.push_bind_param::<Array<BigInt>, _>(v)?,
-                Bind::Json(v) => out.push_bind_param::<JsonbSql, _>(v)?,
-                Bind::OptJson(v) => out.push_bind_param::<Nullable<JsonbSql>, _>(v)?,
-                Bind::Jsons(v) => out.push_bind_param::<Array<JsonbSql>, _>(v)?,
-                Bind::OptJsons(v) => out.push_bind_param::<Nullable<Array<JsonbSql>>, _>(v)?,
-                Bind::Time(v) => out.push_bind_param::<Timestamptz, _>(v)?,
-            }
-            out.push_sql(part);
+        out.push_sql(part);
+    }
+    Ok(())
+}
+
+/// The function call a row-returning [`Statement`] selects from (`pgmq.read(?, ?, ?)`),
+/// with its binds: what [`crate::sources`] puts in a `FROM` clause, so each source
+/// reuses the statement's SQL text and argument handling instead of a copy of them.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    sql: &'static str,
+    binds: Vec<Bind>,
+}
+
+impl Call {
+    pub(crate) fn walk<'b>(&'b self, out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        walk_with_binds(self.sql, &self.binds, out)
+    }
+}
+
+impl<ST> Statement<ST> {
+    /// The call after `FROM`, without the row alias (`sql::ROW_ALIAS`) some statements give it.
+    pub(crate) fn into_call(self) -> Call {
+        let (_, call) = self
+            .sql
+            .split_once(" FROM ")
+            .expect("row-returning statements select FROM a pgmq function");
+        let call = call
+            .strip_suffix(sql::ROW_ALIAS)
+            .and_then(|c| c.strip_suffix(" AS "))
+            .unwrap_or(call);
+        Call {
+            sql: call,
+            binds: self.binds,
         }
-        Ok(())
     }
 }
 
@@ -553,10 +595,8 @@ pub fn send<T: Serialize + ?Sized>(
     queue: &QueueName,
     payload: &T,
 ) -> Result<Statement<BigInt>, Error> {
-    Ok(Statement::new(
-        "SELECT pgmq.send(?, ?)",
-        vec![text(queue), json(encode_message_json(payload)?)],
-    ))
+    // One path for every send, so the trace context and the sent count are added once.
+    send_with::<T, Value>(queue, payload, None, Delay::Seconds(0))
 }
 
 /// `pgmq.send` with optional headers and a delay: picks the overload that matches
@@ -575,8 +615,9 @@ pub fn send_with<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     headers: Option<&H>,
     delay: Delay,
 ) -> Result<Statement<BigInt>, Error> {
-    let mut binds = vec![text(queue), json(encode_message_json(payload)?)];
-    let headers = headers.map(encode_headers_json).transpose()?.map(Jsonb);
+    let (payload, headers) = encode_send_json(queue, payload, headers)?;
+    let mut binds = vec![text(queue), json(payload)];
+    let headers = headers.map(Jsonb);
     let sql = match (headers, delay) {
         (None, Delay::Seconds(0)) => "SELECT pgmq.send(?, ?)",
         (None, Delay::Seconds(s)) => {
@@ -648,7 +689,7 @@ pub fn send_batch_with<T: Serialize, H: Serialize>(
     if payloads.is_empty() {
         return Ok(Statement::new(NO_IDS, vec![]));
     }
-    let (payloads, headers) = encode_batch_json(payloads, headers)?;
+    let (payloads, headers) = encode_send_batch_json(queue, payloads, headers)?;
     let headers = headers.map(jsonb::wrap_all);
     let mut binds = vec![text(queue), Bind::Jsons(jsonb::wrap_all(payloads))];
     let sql = match (headers, delay) {

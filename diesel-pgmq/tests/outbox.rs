@@ -302,11 +302,123 @@ fn custom_jsonb_expression_computes_the_payload() -> R {
     let (order, msg_id): (Order, i64) = diesel::insert_into(orders::table)
         .values(&new_orders(&["book"])[0])
         .returning(Order::as_returning())
-        .enqueue_with(&outbox(), event)
+        .enqueue_with(&outbox(), |_| event)
         .get_result(&mut conn)?;
     let msg = read_all(&mut conn).remove(0);
     assert_eq!(msg.msg_id, msg_id);
     assert_eq!(msg.message, json!({"order_id": order.id, "label": "BOOK"}));
+    Ok(())
+}
+
+#[diesel::declare_sql_function]
+extern "SQL" {
+    /// `upper(text)`
+    fn upper(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The payload over typed columns of the returned row: `w.col(orders::x)` reads the
+/// returned row (no `missing FROM-clause entry`), with Diesel functions and constants.
+#[test]
+fn typed_payload_over_the_written_row_columns() -> R {
+    let (_db, mut conn) = setup();
+    let sent: Vec<(Order, i64)> = diesel::insert_into(orders::table)
+        .values(&new_orders(&["book", "pen"]))
+        .returning(Order::as_returning())
+        .enqueue_with(&outbox(), |w| {
+            w.object()
+                .field("order_id", w.col(orders::id))
+                .field("label", upper(w.col(orders::item)))
+                .field("double", w.col(orders::total_cents) * 2)
+                .constant("type", json!("OrderCreated"))
+        })
+        .get_results(&mut conn)?;
+    let msgs = read_all(&mut conn);
+    assert_eq!(msgs.len(), 2);
+    for ((order, msg_id), msg) in sent.iter().zip(&msgs) {
+        assert_eq!(msg.msg_id, *msg_id);
+        assert_eq!(
+            msg.message,
+            json!({"order_id": order.id, "label": order.item.to_uppercase(),
+                   "double": order.total_cents * 2, "type": "OrderCreated"})
+        );
+    }
+    // The whole row merged with a constant, on an update.
+    let (order, _): (Order, i64) = diesel::update(orders::table.find(sent[0].0.id))
+        .set(orders::item.eq("lamp"))
+        .returning(Order::as_returning())
+        .enqueue_with(&outbox(), |w| {
+            w.row()
+                .concat(w.object().constant("type", json!("OrderChanged")))
+        })
+        .get_result(&mut conn)?;
+    let mut expected = row_json(&order);
+    expected["type"] = json!("OrderChanged");
+    assert_eq!(read_all(&mut conn)[0].message, expected); // the first two are claimed
+    Ok(())
+}
+
+/// `Payload::fields` naming a column the write does not return fails before the
+/// statement reaches the server, for each way Diesel lists the returned columns; a
+/// correct list runs.
+#[test]
+fn payload_fields_are_checked_against_the_returned_columns_before_any_sql() -> R {
+    let (_db, mut conn) = setup();
+    let typo = outbox().payload(Payload::fields([("order_id", "idd")])?);
+    let unreturned = outbox().payload(Payload::fields([("total", "total_cents")])?);
+    let errors = [
+        // Diesel's default: every column of the table.
+        diesel::insert_into(orders::table)
+            .values(&new_orders(&["book"])[0])
+            .enqueue(&typo)
+            .get_result::<((i32, String, i32), i64)>(&mut conn)
+            .map(drop),
+        // A tuple of columns.
+        diesel::insert_into(orders::table)
+            .values(&new_orders(&["book"])[0])
+            .returning((orders::id, orders::item))
+            .enqueue(&unreturned)
+            .get_result::<((i32, String), i64)>(&mut conn)
+            .map(drop),
+        // A single column.
+        diesel::delete(orders::table)
+            .returning(orders::id)
+            .enqueue(&unreturned)
+            .get_results::<(i32, i64)>(&mut conn)
+            .map(drop),
+        // `as_returning()`.
+        diesel::update(orders::table)
+            .set(orders::item.eq("x"))
+            .returning(Order::as_returning())
+            .enqueue(&typo)
+            .get_results::<(Order, i64)>(&mut conn)
+            .map(drop),
+    ];
+    for err in errors {
+        let err = diesel_pgmq::Error::from(err.unwrap_err());
+        assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    }
+    let msg = diesel_pgmq::Error::from(
+        diesel::insert_into(orders::table)
+            .values(&new_orders(&["book"])[0])
+            .returning((orders::id, orders::item))
+            .enqueue(&unreturned)
+            .get_result::<((i32, String), i64)>(&mut conn)
+            .unwrap_err(),
+    )
+    .to_string();
+    assert!(
+        msg.contains("`total_cents`") && msg.contains("id, item"),
+        "{msg}"
+    );
+    assert_eq!((order_count(&mut conn), queue_len(&mut conn)), (0, 0));
+
+    // Returned columns that cover the fields run.
+    let ok = diesel::insert_into(orders::table)
+        .values(&new_orders(&["book"])[0])
+        .returning((orders::id, orders::total_cents))
+        .enqueue(&unreturned)
+        .get_result::<((i32, i32), i64)>(&mut conn)?;
+    assert_eq!(read_all(&mut conn)[0].message, json!({"total": ok.0.1}));
     Ok(())
 }
 

@@ -10,8 +10,8 @@ use pgmq_orm_core::health::{archive_retention_sql, health_binds, health_sql};
 use pgmq_orm_core::{
     BatchSize, Delay, Error, IntoQueueName, Message, NotifyThrottle, PgmqVersion, PollOptions,
     QueueInfo, QueueMetrics, QueueName, RoutingMatch, TopicBinding, TopicMessageId,
-    VisibilityTimeout, encode_batch, encode_batch_json, encode_headers, encode_headers_json,
-    encode_message, encode_message_json, sql,
+    VisibilityTimeout, encode_batch, encode_headers, encode_message, encode_send_batch_json,
+    encode_send_json, sql,
 };
 use pgmq_orm_core::{Messages, QueueHealth, RawJson, RawJsonMessage};
 use sea_orm::sea_query::SelectStatement;
@@ -190,8 +190,7 @@ pub(crate) fn send_stmt<T: Serialize + ?Sized, H: Serialize + ?Sized>(
     headers: Option<&H>,
     delay: Delay,
 ) -> Result<SelectStatement, Error> {
-    let msg = encode_message_json(msg)?;
-    let headers = headers.map(encode_headers_json).transpose()?;
+    let (msg, headers) = encode_send_json(q, msg, headers)?;
     Ok(query::select_scalar(
         functions::send_encoded(q, msg, headers, delay),
         "msg_id",
@@ -209,7 +208,7 @@ pub(crate) fn send_batch_stmt<T: Serialize, H: Serialize>(
         return Ok(None);
     }
     // Serialized straight to text (no `Value` tree per message).
-    let (msgs, headers) = encode_batch_json(msgs, headers)?;
+    let (msgs, headers) = encode_send_batch_json(q, msgs, headers)?;
     Ok(Some(query::select_scalar(
         functions::send_batch_encoded(q, msgs, headers, delay),
         "msg_id",

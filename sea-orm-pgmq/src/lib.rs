@@ -130,3 +130,7 @@ pub use queue::Queue;
 pub mod entity;
 #[cfg(feature = "migration")]
 pub mod migration;
+
+// Observability (features `opentelemetry` and `metrics`): the core's module, whole.
+#[cfg(any(feature = "opentelemetry", feature = "metrics"))]
+pub use pgmq_orm_core::observe;

@@ -22,6 +22,11 @@
 //! expression over the returned columns. Queue name, headers, delay and payload keys are
 //! bound parameters.
 //!
+//! The columns of [`Payload::fields`] are checked against the columns the write returns
+//! ([`OutboxExt::returned_columns`]: an entity's, or a sea-query `RETURNING` list of
+//! plain columns), so a misspelt or unreturned column fails with
+//! [`Error::InvalidArgument`] before anything reaches the server.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -123,8 +128,8 @@
 
 use chrono::{DateTime, Utc};
 use pgmq_orm_core::Error;
-use pgmq_orm_core::outbox::SqlPart;
 pub use pgmq_orm_core::outbox::{MSG_ID, Outbox, Payload, WRITTEN};
+use pgmq_orm_core::outbox::{SqlPart, returning_columns};
 use sea_orm::sea_query::{
     Alias, Asterisk, CommonTableExpression, DeleteStatement, Expr, InsertStatement,
     PostgresQueryBuilder, Query, ReturningClause, SubQueryStatement, UpdateStatement, Value,
@@ -174,6 +179,26 @@ pub trait OutboxExt: Sized {
     /// ```
     fn into_write(self) -> Option<SubQueryStatement>;
 
+    /// The names of the columns the write returns, where they are known before it runs:
+    /// an entity's columns for SeaORM's writes, a `RETURNING` list of plain columns for
+    /// sea-query statements; `None` otherwise (`RETURNING *`, expressions).
+    /// [`enqueue`](Self::enqueue) checks [`Payload::fields`] against them
+    /// ([`Payload::check_returned`]), so a misspelt or unreturned column fails with
+    /// [`Error::InvalidArgument`] before anything reaches the server.
+    ///
+    /// ```
+    /// use sea_orm::sea_query::{Alias, Query};
+    /// use sea_orm_pgmq::outbox::OutboxExt;
+    /// let write = Query::delete()
+    ///     .from_table(Alias::new("orders"))
+    ///     .returning(Query::returning().columns([Alias::new("id"), Alias::new("item")]))
+    ///     .to_owned();
+    /// assert_eq!(write.returned_columns(), Some(vec!["id".to_owned(), "item".to_owned()]));
+    /// let all = Query::delete().from_table(Alias::new("orders")).returning_all().to_owned();
+    /// assert_eq!(all.returned_columns(), None);
+    /// ```
+    fn returned_columns(&self) -> Option<Vec<String>>;
+
     /// Sends one message per returned row, built as `outbox`'s [`Payload`] says (the
     /// whole row by default).
     ///
@@ -193,8 +218,16 @@ pub trait OutboxExt: Sized {
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
     fn enqueue(self, outbox: &Outbox) -> Enqueue {
+        let checked = match self.returned_columns() {
+            Some(columns) => outbox.payload_spec().check_returned(columns),
+            None => Ok(()),
+        };
         let payload = parts_expr(&outbox.payload_spec().parts(), None);
-        Enqueue::new(self.into_write(), outbox, payload)
+        let mut enqueue = Enqueue::new(self.into_write(), &outbox.for_send(), payload);
+        if let Err(Error::InvalidArgument(msg)) = checked {
+            enqueue.invalid = Some(msg);
+        }
+        enqueue
     }
 
     /// Like [`enqueue`](Self::enqueue), with the payload computed by your own `jsonb`
@@ -218,7 +251,7 @@ pub trait OutboxExt: Sized {
     /// # Ok::<(), sea_orm_pgmq::Error>(())
     /// ```
     fn enqueue_with(self, outbox: &Outbox, payload: Expr) -> Enqueue {
-        Enqueue::new(self.into_write(), outbox, payload)
+        Enqueue::new(self.into_write(), &outbox.for_send(), payload)
     }
 }
 
@@ -226,17 +259,26 @@ impl OutboxExt for InsertStatement {
     fn into_write(self) -> Option<SubQueryStatement> {
         Some(self.into())
     }
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        returning_columns(&self.to_string(PostgresQueryBuilder))
+    }
 }
 
 impl OutboxExt for UpdateStatement {
     fn into_write(self) -> Option<SubQueryStatement> {
         Some(self.into())
     }
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        returning_columns(&self.to_string(PostgresQueryBuilder))
+    }
 }
 
 impl OutboxExt for DeleteStatement {
     fn into_write(self) -> Option<SubQueryStatement> {
         Some(self.into())
+    }
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        returning_columns(&self.to_string(PostgresQueryBuilder))
     }
 }
 
@@ -246,7 +288,20 @@ fn entity_returning<E: EntityTrait>() -> ReturningClause {
     Query::returning().exprs(E::Column::iter().map(|c| c.select_as(Expr::col(c))))
 }
 
+/// The names of [`entity_returning`]'s columns.
+fn entity_columns<E: EntityTrait>() -> Option<Vec<String>> {
+    Some(
+        E::Column::iter()
+            .map(|c| sea_orm::IdenStatic::as_str(&c).to_owned())
+            .collect(),
+    )
+}
+
 impl<A: ActiveModelTrait> OutboxExt for Insert<A> {
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        entity_columns::<A::Entity>()
+    }
+
     fn into_write(self) -> Option<SubQueryStatement> {
         let mut stmt = self.into_query();
         stmt.returning(entity_returning::<A::Entity>());
@@ -255,6 +310,10 @@ impl<A: ActiveModelTrait> OutboxExt for Insert<A> {
 }
 
 impl<A: ActiveModelTrait> OutboxExt for InsertMany<A> {
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        entity_columns::<A::Entity>()
+    }
+
     fn into_write(self) -> Option<SubQueryStatement> {
         let mut stmt = self.into_query();
         // SeaORM keeps an empty `insert_many` as an INSERT with neither columns nor
@@ -272,6 +331,10 @@ impl<A: ActiveModelTrait> OutboxExt for InsertMany<A> {
 }
 
 impl<E: EntityTrait> OutboxExt for UpdateMany<E> {
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        entity_columns::<E>()
+    }
+
     fn into_write(self) -> Option<SubQueryStatement> {
         let mut stmt = self.into_query();
         stmt.returning(entity_returning::<E>());
@@ -280,6 +343,10 @@ impl<E: EntityTrait> OutboxExt for UpdateMany<E> {
 }
 
 impl<E: EntityTrait> OutboxExt for DeleteMany<E> {
+    fn returned_columns(&self) -> Option<Vec<String>> {
+        entity_columns::<E>()
+    }
+
     fn into_write(self) -> Option<SubQueryStatement> {
         let mut stmt = self.into_query();
         stmt.returning(entity_returning::<E>());
@@ -338,12 +405,18 @@ fn time(t: &DateTime<Utc>) -> Value {
 pub struct Enqueue {
     /// `None` when there is nothing to write.
     query: Option<WithQuery>,
+    /// Why the statement must not run ([`Payload::check_returned`]): [`Enqueue::all`]
+    /// reports it instead of running it.
+    invalid: Option<String>,
 }
 
 impl Enqueue {
     fn new(write: Option<SubQueryStatement>, outbox: &Outbox, payload: Expr) -> Self {
         let Some(write) = write else {
-            return Self { query: None };
+            return Self {
+                query: None,
+                invalid: None,
+            };
         };
         let send = parts_expr(&outbox.send_call(), Some(payload));
         let written = Alias::new(WRITTEN);
@@ -359,7 +432,10 @@ impl Enqueue {
             .from(written)
             .to_owned()
             .with(WithClause::new().cte(cte).to_owned());
-        Self { query: Some(query) }
+        Self {
+            query: Some(query),
+            invalid: None,
+        }
     }
 
     /// The statement, to inspect or to run yourself (`conn.query_all(q)`; the
@@ -418,6 +494,9 @@ impl Enqueue {
         M: FromQueryResult,
         C: ConnectionTrait + ?Sized,
     {
+        if let Some(msg) = &self.invalid {
+            return Err(Error::InvalidArgument(msg.clone()));
+        }
         let Some(query) = &self.query else {
             return Ok(Vec::new());
         };

@@ -416,3 +416,65 @@ async fn empty_insert_many_writes_and_sends_nothing() -> R {
     assert_eq!(queue_len(&conn).await, 0);
     Ok(())
 }
+
+/// `Payload::fields` naming a column the write does not return fails before the
+/// statement runs, for entity writes (their columns) and for sea-query statements with a
+/// `RETURNING` list of plain columns; `RETURNING *` leaves it to the server, which fails
+/// the whole statement.
+#[tokio::test]
+async fn payload_fields_are_checked_against_the_returned_columns() -> R {
+    let (_db, conn) = setup().await?;
+    let typo = outbox().payload(Payload::fields([("order_id", "idd")])?);
+    let unreturned = outbox().payload(Payload::fields([("total", "total_cents")])?);
+    let entity = order::Entity::insert(new_order("book", 1))
+        .enqueue(&typo)
+        .all::<order::Model, _>(&conn)
+        .await
+        .unwrap_err();
+    assert_eq!(entity.kind(), ErrorKind::InvalidArgument, "{entity}");
+    assert!(entity.to_string().contains("`idd`"), "{entity}");
+    let update = order::Entity::update_many()
+        .col_expr(order::Column::Item, Expr::value("x"))
+        .enqueue(&typo)
+        .all::<order::Model, _>(&conn)
+        .await
+        .unwrap_err();
+    assert_eq!(update.kind(), ErrorKind::InvalidArgument);
+    let insert = || {
+        Query::insert()
+            .into_table(Alias::new("orders"))
+            .columns([Alias::new("item"), Alias::new("total_cents")])
+            .values_panic(["book".into(), 5.into()])
+            .to_owned()
+    };
+    let listed = insert()
+        .returning(Query::returning().columns([Alias::new("id")]))
+        .to_owned();
+    assert_eq!(listed.returned_columns(), Some(vec!["id".to_owned()]));
+    let err = listed
+        .enqueue(&unreturned)
+        .all::<OrderId, _>(&conn)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    // `RETURNING *`: not known before the server, which refuses the whole statement.
+    let star = insert()
+        .returning_all()
+        .to_owned()
+        .enqueue(&typo)
+        .all::<OrderId, _>(&conn)
+        .await
+        .unwrap_err();
+    assert_eq!(star.kind(), ErrorKind::Database, "{star}");
+    assert_eq!(order_count(&conn).await, 0);
+    assert_eq!(queue_len(&conn).await, 0);
+
+    // The columns the fields name are returned: it runs.
+    let sent: Vec<(order::Model, i64)> = order::Entity::insert(new_order("book", 7))
+        .enqueue(&unreturned)
+        .all(&conn)
+        .await?;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(read_all(&conn).await[0].message, json!({"total": 7}));
+    Ok(())
+}

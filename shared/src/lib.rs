@@ -32,6 +32,12 @@ mod finite;
 pub mod health;
 mod message;
 pub mod migrate;
+// Public with a feature that gives it something to offer; the send and consumer hooks
+// inside are always there (empty without the features).
+#[cfg(any(feature = "opentelemetry", feature = "metrics"))]
+pub mod observe;
+#[cfg(not(any(feature = "opentelemetry", feature = "metrics")))]
+mod observe;
 pub mod outbox;
 mod queue_name;
 mod rows;
@@ -48,6 +54,7 @@ pub use message::{
     Message, RawJson, RawJsonMessage, RawMessage, encode_batch, encode_batch_json, encode_headers,
     encode_headers_json, encode_message, encode_message_json,
 };
+pub use message::{encode_send_batch_json, encode_send_json};
 #[doc(hidden)]
 pub use queue_name::__table_matches;
 pub use queue_name::{IntoQueueName, MAX_QUEUE_NAME_LEN, QueueName, QueueNameError};

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::{DecodeError, DecodedPart, Error};
+use crate::queue_name::QueueName;
 
 /// A message read from a queue (a row of pgmq's `message_record`).
 ///
@@ -259,7 +260,7 @@ impl RawJson {
     }
 
     /// Whether the text is the JSON literal `null` (headers that say "no headers").
-    fn is_json_null(&self) -> bool {
+    pub(crate) fn is_json_null(&self) -> bool {
         self.0.trim_ascii() == b"null"
     }
 
@@ -506,6 +507,54 @@ pub fn encode_batch_json<T: Serialize, H: Serialize>(
     headers: Option<&[H]>,
 ) -> Result<(Vec<RawJson>, Option<Vec<RawJson>>), Error> {
     encode_batch_with(messages, headers, encode_message_json, encode_headers_json)
+}
+
+/// Encodes one message for `pgmq.send` to `queue`: the payload as
+/// [`encode_message_json`] and the headers as [`encode_headers_json`] do, then, with the
+/// feature `opentelemetry`, the current span's W3C trace context merged into the headers
+/// (added to the caller's; a caller's own `traceparent` is kept as it is), and with
+/// `metrics`, the message counted as sent (see the `observe` module). With both
+/// features off it is exactly those two encodings.
+///
+/// ```
+/// # use pgmq_orm_core::{encode_send_json, QueueName};
+/// let q = QueueName::new("jobs")?;
+/// let (payload, headers) = encode_send_json(&q, &1, Some(&serde_json::json!({"a": 1})))?;
+/// assert_eq!(payload.as_bytes(), b"1");
+/// assert_eq!(headers.unwrap().to_value()?["a"], 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode_send_json<T: Serialize + ?Sized, H: Serialize + ?Sized>(
+    queue: &QueueName,
+    payload: &T,
+    headers: Option<&H>,
+) -> Result<(RawJson, Option<RawJson>), Error> {
+    let payload = encode_message_json(payload)?;
+    let headers = headers.map(encode_headers_json).transpose()?;
+    Ok((payload, crate::observe::sending_one(queue, headers)))
+}
+
+/// Encodes a batch for `pgmq.send_batch` to `queue`: [`encode_batch_json`], then what
+/// [`encode_send_json`] adds, on every message (headers are made, one per message, when
+/// there is a trace context to carry and the caller gave none).
+///
+/// ```
+/// # use pgmq_orm_core::{encode_send_batch_json, QueueName};
+/// let q = QueueName::new("jobs")?;
+/// let (payloads, headers) = encode_send_batch_json::<_, serde_json::Value>(&q, &[1, 2], None)?;
+/// assert_eq!(payloads.len(), 2);
+/// # #[cfg(not(feature = "opentelemetry"))]
+/// assert!(headers.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn encode_send_batch_json<T: Serialize, H: Serialize>(
+    queue: &QueueName,
+    payloads: &[T],
+    headers: Option<&[H]>,
+) -> Result<(Vec<RawJson>, Option<Vec<RawJson>>), Error> {
+    let (payloads, headers) = encode_batch_json(payloads, headers)?;
+    let headers = crate::observe::sending_batch(queue, payloads.len(), headers);
+    Ok((payloads, headers))
 }
 
 fn to_raw_json<T: Serialize + ?Sized>(value: &T, part: DecodedPart) -> Result<RawJson, Error> {

@@ -133,7 +133,8 @@ fn sql(s: &'static str) -> SqlPart<'static> {
 /// ```
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Payload {
-    /// `(key, quoted column identifier)`; `None` means the whole row.
+    /// `(key, column name)`, the name checked by [`check_column`]; `None` means the
+    /// whole row.
     fields: Option<Vec<(String, String)>>,
     /// Constant fields merged over the row's (they win on equal keys).
     constants: Option<Value>,
@@ -170,7 +171,11 @@ impl Payload {
     {
         let fields = fields
             .into_iter()
-            .map(|(key, column)| Ok((key.into(), quote_ident(column.as_ref())?)))
+            .map(|(key, column)| {
+                let column = column.as_ref();
+                check_column(column)?;
+                Ok((key.into(), column.to_owned()))
+            })
             .collect::<Result<Vec<_>, Error>>()?;
         if fields.len() > MAX_FIELDS {
             return Err(Error::InvalidArgument(format!(
@@ -218,6 +223,43 @@ impl Payload {
         self.constants.as_ref()
     }
 
+    /// Checks that every column [`Payload::fields`] names is among `returned`, the
+    /// columns the write returns, so a misspelt or unreturned column fails before the
+    /// statement runs, with the names at hand, instead of at the server. The whole row
+    /// ([`Payload::row`]) fits any write. The ORM crates call it where they know the
+    /// returned columns (an entity's, a `RETURNING` list of plain columns).
+    ///
+    /// ```
+    /// use pgmq_orm_core::outbox::Payload;
+    /// let p = Payload::fields([("order_id", "id"), ("total", "totl")])?;
+    /// assert!(p.check_returned(["id", "item", "total"]).unwrap_err().to_string().contains("`totl`"));
+    /// assert!(p.check_returned(["id", "totl"]).is_ok());
+    /// assert!(Payload::row().check_returned(["id"]).is_ok());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn check_returned<I, S>(&self, returned: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let Some(fields) = &self.fields else {
+            return Ok(());
+        };
+        let returned: Vec<S> = returned.into_iter().collect();
+        let is_returned = |c: &str| returned.iter().any(|r| r.as_ref() == c);
+        match fields.iter().find(|(_, c)| !is_returned(c)) {
+            None => Ok(()),
+            Some((key, column)) => Err(Error::InvalidArgument(format!(
+                "outbox payload field `{key}`: column `{column}` is not among the columns the write returns ({})",
+                returned
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
     /// The payload as SQL pieces over the [`WRITTEN`] row.
     ///
     /// ```
@@ -241,7 +283,8 @@ impl Payload {
                     }
                     parts.push(SqlPart::Text(key));
                     parts.push(SqlPart::Sql(Cow::Owned(format!(
-                        r#"::text, "pgmq_written".{column}"#
+                        r#"::text, "pgmq_written".{}"#,
+                        quote_ident(column)
                     ))));
                 }
                 parts.push(sql(")"));
@@ -256,15 +299,20 @@ impl Payload {
     }
 }
 
-/// Quotes a column name as a PostgreSQL identifier (`"a""b"` for `a"b`).
-fn quote_ident(column: &str) -> Result<String, Error> {
+/// Refuses what cannot be a PostgreSQL column name.
+fn check_column(column: &str) -> Result<(), Error> {
     if column.is_empty() || column.len() > 63 || column.contains('\0') {
         return Err(Error::InvalidArgument(format!(
             "`{}` is not a column name (1 to 63 bytes, no NUL)",
             column.escape_debug()
         )));
     }
-    Ok(format!("\"{}\"", column.replace('"', "\"\"")))
+    Ok(())
+}
+
+/// Quotes a (checked) column name as a PostgreSQL identifier (`"a""b"` for `a"b`).
+fn quote_ident(column: &str) -> String {
+    format!("\"{}\"", column.replace('"', "\"\""))
 }
 
 /// Where and how the rows a write returns are sent: the queue, the [`Payload`], headers
@@ -409,6 +457,29 @@ impl Outbox {
         self.delay
     }
 
+    /// The outbox as a statement built now sends it: with the feature `opentelemetry`,
+    /// the current span's W3C trace context is merged into the headers (the caller's
+    /// keys kept; a caller's own `traceparent` wins), so every message the statement
+    /// sends continues the trace it was built in. Otherwise, and without a current span,
+    /// the outbox itself. Both ORM crates' `enqueue` call it.
+    ///
+    /// ```
+    /// use pgmq_orm_core::outbox::Outbox;
+    /// let outbox = Outbox::new("events")?.headers(&serde_json::json!({"source": "web"}))?;
+    /// // No span is current here: nothing to add.
+    /// assert_eq!(outbox.for_send().headers_json(), outbox.headers_json());
+    /// # Ok::<(), pgmq_orm_core::Error>(())
+    /// ```
+    pub fn for_send(&self) -> Cow<'_, Self> {
+        match crate::observe::outbox_headers(self.headers.as_ref()) {
+            Some(headers) => Cow::Owned(Self {
+                headers: Some(headers),
+                ..self.clone()
+            }),
+            None => Cow::Borrowed(self),
+        }
+    }
+
     /// The per-row send call, `pgmq.send($queue, <payload>, $headers::jsonb,
     /// $delay::integer)` (or `::timestamptz` for [`Delay::Until`]), with
     /// [`SqlPart::Payload`] where the payload goes. The four-argument overload takes both
@@ -440,6 +511,131 @@ impl Outbox {
             sql(cast),
         ]
     }
+}
+
+/// The names of the columns a write's SQL text returns, when its last top-level
+/// `RETURNING` list is made of plain (optionally qualified, optionally aliased) columns:
+/// the names the outbox's [`WRITTEN`] row has. `None` when there is no such list or an
+/// item is anything else (`*`, an expression), which leaves [`Payload::check_returned`]
+/// to the server. Quoted identifiers keep their case, unquoted ones fold to lower case,
+/// as PostgreSQL reads them.
+///
+/// ```
+/// use pgmq_orm_core::outbox::returning_columns;
+/// let sql = r#"INSERT INTO "orders" ("item") VALUES ($1) RETURNING "orders"."id", "orders"."item" AS "Name""#;
+/// assert_eq!(returning_columns(sql), Some(vec!["id".to_owned(), "Name".to_owned()]));
+/// assert_eq!(returning_columns(r#"DELETE FROM "orders" RETURNING *"#), None);
+/// assert_eq!(returning_columns(r#"DELETE FROM "orders" RETURNING "id" + 1"#), None);
+/// ```
+pub fn returning_columns(sql: &str) -> Option<Vec<String>> {
+    let tokens = tokenize(sql)?;
+    let start = tokens
+        .iter()
+        .rposition(|t| matches!(t, Token::Word(w, 0) if w == "returning"))?;
+    let mut names = Vec::new();
+    for item in tokens[start + 1..].split(|t| *t == Token::Comma) {
+        // ident (. ident)* [AS ident]
+        let (path, alias) = match item {
+            [path @ .., Token::Word(kw, 0), alias] if kw == "as" => (path, Some(alias)),
+            path => (path, None),
+        };
+        let mut last = None;
+        for (i, t) in path.iter().enumerate() {
+            match (i % 2, t) {
+                (0, Token::Word(w, _) | Token::Quoted(w)) => last = Some(w),
+                (1, Token::Dot) => {}
+                _ => return None,
+            }
+        }
+        if path.len() % 2 == 0 {
+            return None;
+        }
+        let name = match alias {
+            Some(Token::Word(w, _) | Token::Quoted(w)) => w,
+            Some(_) => return None,
+            None => last?,
+        };
+        names.push(name.clone());
+    }
+    Some(names)
+}
+
+/// A lexical token of [`returning_columns`]: a word (folded to lower case, with its
+/// parenthesis depth), a quoted identifier, `.`, `,` at depth 0, or anything else.
+#[derive(Debug, PartialEq)]
+enum Token {
+    Word(String, usize),
+    Quoted(String),
+    Dot,
+    Comma,
+    Other,
+}
+
+/// Splits SQL text into [`Token`]s, skipping string literals; `None` on an unterminated
+/// quote. Only the top level after `RETURNING` matters, so nested text is `Other`.
+fn tokenize(sql: &str) -> Option<Vec<Token>> {
+    let mut tokens = Vec::new();
+    let mut chars = sql.chars().peekable();
+    let mut depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                let mut ident = String::new();
+                loop {
+                    match chars.next()? {
+                        '"' if chars.peek() == Some(&'"') => {
+                            chars.next();
+                            ident.push('"');
+                        }
+                        '"' => break,
+                        c => ident.push(c),
+                    }
+                }
+                tokens.push(if depth == 0 {
+                    Token::Quoted(ident)
+                } else {
+                    Token::Other
+                });
+            }
+            '\'' => {
+                loop {
+                    match chars.next()? {
+                        '\'' if chars.peek() == Some(&'\'') => {
+                            chars.next();
+                        }
+                        '\'' => break,
+                        _ => {}
+                    }
+                }
+                tokens.push(Token::Other);
+            }
+            '(' => {
+                depth += 1;
+                tokens.push(Token::Other);
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                tokens.push(Token::Other);
+            }
+            '.' if depth == 0 => tokens.push(Token::Dot),
+            ',' if depth == 0 => tokens.push(Token::Comma),
+            c if c.is_whitespace() => {}
+            c if c.is_alphabetic() || c == '_' => {
+                let mut word = c.to_lowercase().collect::<String>();
+                while let Some(&n) = chars.peek() {
+                    if n.is_alphanumeric() || n == '_' || n == '$' {
+                        word.extend(n.to_lowercase());
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                tokens.push(Token::Word(word, depth));
+            }
+            _ => tokens.push(Token::Other),
+        }
+    }
+    Some(tokens)
 }
 
 /// `pgmq.send(`; a unit test checks it against the one list of function names.
@@ -523,5 +719,43 @@ mod tests {
             Err(Error::InvalidArgument(_))
         ));
         assert_eq!(o.headers(&json!(null)).unwrap().headers_json(), None);
+    }
+
+    #[test]
+    fn returning_lists_of_plain_columns_give_their_names() {
+        let cases: [(&str, Option<&[&str]>); 8] = [
+            (
+                r#"UPDATE "t" SET "a" = $1 RETURNING "t"."a", "t"."b""#,
+                Some(&["a", "b"]),
+            ),
+            (
+                r#"INSERT INTO t (x) VALUES ('RETURNING y') RETURNING x"#,
+                Some(&["x"]),
+            ),
+            (
+                r#"DELETE FROM t RETURNING Id AS "Key", s.t.u"#,
+                Some(&["Key", "u"]),
+            ),
+            (r#"DELETE FROM t RETURNING "we""ird""#, Some(&["we\"ird"])),
+            (r#"DELETE FROM t RETURNING lower(x)"#, None),
+            (r#"DELETE FROM t RETURNING t.*"#, None),
+            (r#"DELETE FROM t"#, None),
+            (r#"DELETE FROM t RETURNING "unterminated"#, None),
+        ];
+        for (sql, want) in cases {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(returning_columns(sql), want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn check_returned_names_the_missing_column() {
+        let p = Payload::fields([("a", "id"), ("b", "Name")]).unwrap();
+        assert!(p.check_returned(["id", "Name"]).is_ok());
+        let err = p.check_returned(["id", "name"]).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument(m) if m.contains("field `b`: column `Name`")),
+            "{err}"
+        );
     }
 }

@@ -15,6 +15,7 @@ use crate::Error;
 
 use super::stats::Counters;
 use super::{ConsumerBackend, ConsumerConfig};
+use crate::observe::Settled;
 
 /// What the loop does with a message whose processor returned `Ok`.
 #[derive(Debug, Clone)]
@@ -37,7 +38,10 @@ impl Ack {
         msg_id: i64,
     ) {
         match self {
-            Self::Done => Counters::bump(&counters.processed),
+            Self::Done => {
+                Counters::bump(&counters.processed);
+                crate::observe::settled(&cfg.queue, Settled::Processed, 1);
+            }
             Self::Single => {
                 let acked = tokio::time::timeout(
                     cfg.statement_timeout,
@@ -49,7 +53,10 @@ impl Ack {
                     after: cfg.statement_timeout,
                 }));
                 match acked {
-                    Ok(()) => Counters::bump(&counters.processed),
+                    Ok(()) => {
+                        Counters::bump(&counters.processed);
+                        crate::observe::settled(&cfg.queue, Settled::Processed, 1);
+                    }
                     Err(e) => {
                         warn!(error = %e, "could not acknowledge; the message will be delivered again");
                         counters.infrastructure("acknowledgement failed", &e);
@@ -183,6 +190,7 @@ async fn flush<B: ConsumerBackend>(
                 );
             }
             Counters::add(&counters.processed, ids.len());
+            crate::observe::settled(&cfg.queue, Settled::Processed, ids.len());
         }
         Err(e) => {
             warn!(

@@ -28,6 +28,7 @@ use super::{
     AckAfter, ConsumerBackend, ConsumerConfig, ConsumerStats, FailureDestination, Handler,
     ProcessError, Processor,
 };
+use crate::observe::Settled;
 
 /// Back-off after a failed read, so a database outage does not spin the loop.
 const READ_ERROR_PAUSE: Duration = Duration::from_secs(1);
@@ -570,6 +571,7 @@ impl<B: ConsumerBackend, P> Shared<B, P> {
             let e = match moved {
                 Ok(()) => {
                     Counters::bump(&self.counters.dead_lettered);
+                    crate::observe::settled(&cfg.queue, Settled::DeadLettered, 1);
                     if undecodable {
                         Counters::bump(&self.counters.decode_failed);
                     }
@@ -615,6 +617,7 @@ async fn run_one<B, T, P>(
         msg_id = raw.msg_id,
         attempt = raw.read_ct
     );
+    let _delivery = crate::observe::Delivery::start(&span, &shared.cfg.queue, &raw);
     handle_one::<B, T, P>(&shared, &raw).instrument(span).await;
     drop(permit);
 }
@@ -707,6 +710,7 @@ where
             counters.infrastructure("retry scheduling failed", &e);
         }
         Counters::bump(&counters.retried);
+        crate::observe::settled(&cfg.queue, Settled::Retried, 1);
     }
 }
 

@@ -11,5 +11,6 @@ mod health;
 mod load;
 mod roles;
 mod security;
+mod storage;
 mod support;
 mod timeouts;

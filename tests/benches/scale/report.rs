@@ -1,0 +1,395 @@
+//! SCALE.md: the machine, the commands, the tables and what they mean.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::Plan;
+use crate::common::{self, Admin, ConsumerKind};
+use crate::pressure;
+use crate::sustained;
+use crate::workers::Row;
+
+/// Where the figures were taken.
+#[derive(Debug)]
+pub(crate) struct Machine {
+    cpu: String,
+    cores: usize,
+    memory_gib: f64,
+    server: String,
+    pgmq: String,
+    load_at_start: String,
+    date: String,
+    commit: String,
+}
+
+impl Machine {
+    pub(crate) async fn read(url: &str) -> Self {
+        let admin = Admin::connect(url).await;
+        let one = async |sql: &str| -> String {
+            admin
+                .client
+                .query_one(sql, &[])
+                .await
+                .map(|r| r.get(0))
+                .unwrap_or_else(|e| format!("unknown ({e})"))
+        };
+        let server = one("SHOW server_version").await;
+        let pgmq = {
+            use diesel_async::{AsyncConnection, AsyncPgConnection};
+            use diesel_pgmq::PgmqAsyncConnectionExt;
+            match AsyncPgConnection::establish(url).await {
+                Ok(mut conn) => conn
+                    .pgmq_version()
+                    .await
+                    .map_or_else(|e| format!("unknown ({e})"), |v| v.to_string()),
+                Err(e) => format!("unknown ({e})"),
+            }
+        };
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name")?.split(':').nth(1))
+            .unwrap_or("unknown")
+            .trim()
+            .to_owned();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let memory_kb: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0.0);
+        let commit = std::process::Command::new("git")
+            .args(["rev-parse", "--short", "HEAD"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_else(|| "unknown".into());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            memory_gib: memory_kb / (1024.0 * 1024.0),
+            server,
+            pgmq,
+            load_at_start: std::fs::read_to_string("/proc/loadavg")
+                .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| "unknown".into()),
+            date: chrono::Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+            commit,
+        }
+    }
+}
+
+/// Everything one run found.
+#[derive(Debug)]
+pub(crate) struct Results<'a> {
+    pub(crate) plan: &'a Plan,
+    pub(crate) machine: &'a Machine,
+    pub(crate) took: Duration,
+    pub(crate) workers: &'a [Row],
+    pub(crate) pressure: Option<&'a pressure::Report>,
+    pub(crate) sustained: Option<&'a sustained::Report>,
+}
+
+fn median(values: &[f64]) -> f64 {
+    common::percentile(values, 50.0)
+}
+
+pub(crate) fn markdown(r: &Results<'_>) -> String {
+    let mut s = String::new();
+    let m = r.machine;
+    let _ = writeln!(s, "# Scale and queue health\n");
+    let _ = writeln!(
+        s,
+        "Written by `cargo bench -p pgmq-harness --bench scale` (tests/benches/scale); \
+         the guidance at the end is the project's reading of the figures. See \
+         [BENCHMARKS.md](BENCHMARKS.md) for each operation's cost per client.\n"
+    );
+    if r.plan.quick {
+        let _ = writeln!(
+            s,
+            "> **Smoke run, not a measurement.** These figures come from the quick sizes \
+             (`--quick`: one round, {}-second windows, {}-second phases, {} sustained \
+             messages) on a machine shared with other work; they show that every part \
+             runs, not how the crates perform. The measurement is `-- --full` on a quiet \
+             machine.\n",
+            r.plan.window.as_secs(),
+            r.plan.phase.as_secs(),
+            r.plan.sustained
+        );
+    }
+    let _ = writeln!(s, "## Machine and run\n");
+    let _ = writeln!(s, "| | |\n|---|---|");
+    let _ = writeln!(s, "| CPU | {} ({} cores) |", m.cpu, m.cores);
+    let _ = writeln!(s, "| Memory | {:.0} GiB |", m.memory_gib);
+    let _ = writeln!(
+        s,
+        "| PostgreSQL | {} on the same machine (pgmq-harness's throwaway server: fsync \
+         off, synchronous_commit off, shared_buffers 128MB, autovacuum on with the \
+         defaults) unless DATABASE_URL was set |",
+        m.server
+    );
+    let _ = writeln!(s, "| pgmq | {} |", m.pgmq);
+    let _ = writeln!(s, "| Load average at start | {} |", m.load_at_start);
+    let _ = writeln!(
+        s,
+        "| Run | {} at commit {}, {} in all, mode {}, {} build |\n",
+        m.date,
+        m.commit,
+        fmt_secs(r.took),
+        if r.plan.quick {
+            "quick (smoke)"
+        } else {
+            "full"
+        },
+        if cfg!(debug_assertions) {
+            "debug (`--profile dev`)"
+        } else {
+            "optimized"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "Commands: `cargo bench -p pgmq-harness --bench scale -- --full` (the \
+         measurement), `-- --quick` (smoke). `SCALE_PARTS=workers,pressure,sustained`, \
+         `SCALE_HANDLERS`, `SCALE_ROUNDS`, `SCALE_SUSTAINED`, `SCALE_LOAD`, `SCALE_POOL`, \
+         `SCALE_LOOP_POOL`, `SCALE_OUT`: see tests/benches/scale/main.rs.\n"
+    );
+    workers_section(&mut s, r);
+    pressure_section(&mut s, r);
+    sustained_section(&mut s, r);
+    s.push_str(GUIDANCE);
+    s
+}
+
+fn fmt_secs(d: Duration) -> String {
+    format!("{:.0} s", d.as_secs_f64())
+}
+
+fn workers_section(s: &mut String, r: &Results<'_>) {
+    if r.workers.is_empty() {
+        return;
+    }
+    let handlers = &r.plan.handlers;
+    let _ = writeln!(s, "## Worker scaling\n");
+    let _ = writeln!(
+        s,
+        "Messages handled per second (median of {} round(s) of {} s after {} ms of \
+         warm-up) by one consumer with N concurrent handlers, each sleeping 1 ms, on a \
+         plain queue of 256-byte messages kept above 4 000. The consumer runtimes read up \
+         to min(N, 100) messages per round trip on a pool of {} connections and \
+         acknowledge in batches; a read(1) loop is N tasks each doing `read(qty = 1)`, \
+         the handler, `delete`, sharing a pool of min(N, {}) connections on the same \
+         driver.\n",
+        r.plan.rounds,
+        r.plan.window.as_secs(),
+        r.plan.warm_up.as_millis(),
+        common::pool_size(),
+        common::env_number("SCALE_LOOP_POOL").unwrap_or(64),
+    );
+    let _ = write!(s, "| consumer |");
+    for n in handlers {
+        let _ = write!(s, " {n} |");
+    }
+    let _ = write!(s, " 256 vs 16 |\n|---|");
+    for _ in handlers {
+        let _ = write!(s, "---:|");
+    }
+    let _ = writeln!(s, "---:|");
+    for kind in ConsumerKind::ALL {
+        let _ = write!(s, "| {} |", kind.label());
+        let at = |n: usize| {
+            r.workers
+                .iter()
+                .find(|row| row.kind == kind && row.handlers == n && !row.rounds.is_empty())
+                .map(|row| median(&row.rounds))
+        };
+        for &n in handlers {
+            match at(n) {
+                Some(v) => {
+                    let _ = write!(s, " {v:.0} |");
+                }
+                None => {
+                    let _ = write!(s, " — |");
+                }
+            }
+        }
+        match (at(16), at(256)) {
+            (Some(a), Some(b)) => {
+                let _ = writeln!(s, " {:.2}x |", b / a.max(1e-9));
+            }
+            _ => {
+                let _ = writeln!(s, " — |");
+            }
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n— : not measured. The sync Diesel consumer (issue #19) has its slot in \
+         `common::ConsumerKind::DieselSync` and joins the table once it exists.\n"
+    );
+}
+
+fn pressure_section(s: &mut String, r: &Results<'_>) {
+    let Some(p) = r.pressure else { return };
+    let _ = writeln!(s, "## Under pressure\n");
+    let _ = writeln!(
+        s,
+        "A steady offered load of {:.0} msgs/s ({:.0} % of the {:.0} msgs/s the \
+         diesel-async consumer with {} handlers of 1 ms reached on a full plain queue) \
+         through that consumer, in phases of {} s: clean; one session idle in a \
+         transaction that took an xid; four `REPEATABLE READ` transactions counting the \
+         queue table every 100 ms; recovery after both are gone (until a second's p99 is \
+         back within 1.5x the clean p99 + 1 ms, at most {} s). Pickup latency is from \
+         insert (`enqueued_at`) to handler start. Dead tuples and sizes are the queue \
+         table's at each phase's end, from `queue_health`. \"plain + TableStorage\" is a \
+         plain queue with `autovacuum_vacuum_scale_factor = 0.01`, \
+         `autovacuum_vacuum_threshold = 50`, `autovacuum_vacuum_cost_delay = 0`.\n",
+        p.offered_msgs_per_sec,
+        r.plan.load_fraction * 100.0,
+        p.max_msgs_per_sec,
+        pressure::HANDLERS,
+        r.plan.phase.as_secs(),
+        r.plan.phase.as_secs() * 2,
+    );
+    let _ = writeln!(
+        s,
+        "| queue | phase | s | msgs/s | p50 ms | p99 ms | msgs/s vs clean | p99 vs clean | \
+         dead tuples | table MiB | index MiB |"
+    );
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for run in &p.runs {
+        if let Some(why) = &run.skipped {
+            let _ = writeln!(
+                s,
+                "| {} | skipped: {} | | | | | | | | | |",
+                run.storage.label(),
+                why.replace('|', "/").replace('\n', " ")
+            );
+            continue;
+        }
+        let clean = &run.phases[0];
+        for ph in &run.phases {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {:.0} | {:.1} | {:.1} | {:.2} | {:.1}x | {} | {} | {} |",
+                run.storage.label(),
+                ph.name,
+                ph.took.as_secs_f64(),
+                ph.msgs_per_sec,
+                ph.p50_ms,
+                ph.p99_ms,
+                ph.msgs_per_sec / clean.msgs_per_sec.max(1e-9),
+                ph.p99_ms / clean.p99_ms.max(1e-9),
+                ph.dead_tuples,
+                common::mib(ph.table_bytes),
+                common::mib(ph.index_bytes),
+            );
+        }
+    }
+    let _ = writeln!(s, "\nTime to recover:\n");
+    for run in p.runs.iter().filter(|r| r.skipped.is_none()) {
+        let _ = writeln!(
+            s,
+            "- {}: {}",
+            run.storage.label(),
+            match run.recovered_in {
+                Some(d) => format!("{:.1} s", d.as_secs_f64()),
+                None => format!("not within {} s", r.plan.phase.as_secs() * 2),
+            }
+        );
+    }
+    s.push('\n');
+}
+
+fn sustained_section(s: &mut String, r: &Results<'_>) {
+    let Some(sus) = r.sustained else { return };
+    let _ = writeln!(s, "## Sustained\n");
+    let _ = writeln!(
+        s,
+        "{} messages of 256 bytes through two producers (diesel-async `send_batch` of \
+         100, kept at most 5 000 ahead of the consumer) and the diesel-async consumer \
+         (64 handlers of 1 ms), on a plain queue with the server's autovacuum defaults; \
+         {} in all. At the end of each tenth of the messages handled:\n",
+        sus.messages,
+        fmt_secs(sus.took)
+    );
+    let _ = writeln!(
+        s,
+        "| tenth | msgs/s | RSS MiB | table MiB | dead tuples | depth |\n|---:|---:|---:|---:|---:|---:|"
+    );
+    for (i, t) in sus.tenths.iter().enumerate() {
+        let _ = writeln!(
+            s,
+            "| {} | {:.0} | {:.1} | {} | {} | {} |",
+            i + 1,
+            t.msgs_per_sec,
+            t.rss_kb as f64 / 1024.0,
+            common::mib(t.table_bytes),
+            t.dead_tuples,
+            t.depth
+        );
+    }
+    let _ = writeln!(
+        s,
+        "\nLast tenth over first: {:.2}x (the goal: within 10 %). Peak RSS of the process: \
+         {:.1} MiB. Largest queue table: {} MiB.\n",
+        sus.last_over_first(),
+        sus.peak_rss_kb as f64 / 1024.0,
+        common::mib(sus.max_table_bytes)
+    );
+}
+
+/// What the figures mean for a deployment. Kept with the code so it is rewritten with
+/// the tables; where it names a figure, it is one of the tables above.
+const GUIDANCE: &str = "## Sizing a deployment
+
+- **Connections per consumer.** A consumer runtime needs one connection to read and one
+  to acknowledge (`SCALE_POOL=2` above); handlers share them, because one read brings up
+  to `batch_size` messages and acknowledgements go out many ids per statement. Its
+  handlers' own database work needs connections of its own (the transactional mode holds
+  one per running handler). A read(1) loop needs a connection per worker and a round trip
+  per message both ways: that is what stops it scaling.
+- **Batch size and concurrency.** Concurrency is how many handlers run at once; the batch
+  is how many messages one read brings (never more than free handlers). With short
+  handlers the read's round trip is the cost to spread: a batch of 50 to 100 keeps the
+  reads few. Raise concurrency, not the number of consumers, until the handlers' own
+  resources (CPU, their connections) are the limit.
+- **Held transactions and long readers.** An idle-in-transaction session or a long
+  `REPEATABLE READ` reader stops vacuum on every table, the queue's too: every read and
+  acknowledgement leaves a dead row that stays until the holder ends, reads walk past
+  them, and the table and its indexes grow. Bound them on the server
+  (`idle_in_transaction_session_timeout`, `statement_timeout` for reporting sessions, or
+  reporting on a replica), and alert on `queue_health`'s `dead_tuples` growing while
+  `depth` does not.
+- **Autovacuum.** A per-table `autovacuum_vacuum_scale_factor` of about 0.01
+  (`QueueSpec::storage(TableStorage::new().autovacuum_vacuum_scale_factor(0.01))`) has
+  autovacuum clean a busy queue after about 1 % of dead rows instead of 20 %; it cannot
+  help while a holder pins the horizon, but shortens the recovery after it. Autovacuum
+  looks at each database once per `autovacuum_naptime` (1 minute by default), so a
+  per-table threshold acts at the next round at the earliest: a server whose queues turn
+  over thousands of messages a second is worth a shorter naptime (10 to 15 s). A fillfactor
+  below 100 does not make pgmq's reads HOT (`vt` is indexed; see the test
+  `a_fillfactor_leaves_pgmq_reads_non_hot_on_a_plain_queue`).
+- **When to partition.** A partitioned queue (pg_partman) drops whole partitions of
+  acknowledged or archived messages instead of leaving dead rows to vacuum, which suits
+  queues of many millions of messages a day or archives kept for a retention period
+  (`delete_archived_older_than` deletes an unpartitioned archive in bounded batches).
+  Watch `default_partition_length`: messages in the default partition mean the pre-made
+  partitions ran out. Unlogged queues skip the write-ahead log (faster, lost on a crash,
+  not replicated).
+
+## The limits of one PostgreSQL server
+
+Every message is a row written, updated on each read and deleted (or moved to the
+archive) on acknowledgement, each a write to the table and its indexes and to the
+write-ahead log: the server's disk, its write-ahead log and vacuum bound a queue's
+throughput, and adding consumers beyond that adds contention, not messages. The figures
+here come from one server on the same machine as the clients, with fsync off; a
+production server with durable commits and a network between it and the clients does
+less per connection and more in parallel. Beyond one server: consumers scale out across
+machines on the same queues (reads with `FOR UPDATE SKIP LOCKED` never hand one message
+to two consumers), and queues spread over databases or servers, each with its own
+consumers, when one server's writes are the limit.
+";
