@@ -30,8 +30,8 @@ use serde::de::DeserializeOwned;
 
 use crate::peek;
 
-async fn rows<C: ConnectionTrait>(
-    conn: &C,
+async fn rows(
+    conn: &impl ConnectionTrait,
     queue: impl IntoQueueName,
 ) -> Result<(QueueName, Vec<RawJsonMessage>), Error> {
     let (queue, sql) = peek::prepare(queue)?;
@@ -52,12 +52,12 @@ async fn rows<C: ConnectionTrait>(
 /// # let db = pgmq_orm_test::TestDb::new();
 /// # let conn = Database::connect(db.url()).await?;
 /// conn.execute_unprepared("SELECT pgmq.create('jobs'); SELECT pgmq.send('jobs', '1')").await?;
-/// let jobs = pgmq_orm_test::sea_orm::sent::<u32, _>(&conn, "jobs").await?;
+/// let jobs = pgmq_orm_test::sea_orm::sent::<u32>(&conn, "jobs").await?;
 /// assert_eq!(jobs[0].message, 1);
 /// # Ok(()) }
 /// ```
-pub async fn sent<T: DeserializeOwned, C: ConnectionTrait>(
-    conn: &C,
+pub async fn sent<T: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
     queue: impl IntoQueueName,
 ) -> Result<Vec<Message<T>>, Error> {
     peek::decode_all(rows(conn, queue).await?.1)
@@ -76,8 +76,8 @@ pub async fn sent<T: DeserializeOwned, C: ConnectionTrait>(
 /// assert_eq!(job.read_ct, 0);
 /// # }
 /// ```
-pub async fn assert_sent<T: DeserializeOwned, C: ConnectionTrait>(
-    conn: &C,
+pub async fn assert_sent<T: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
     queue: impl IntoQueueName,
     predicate: impl Fn(&Message<T>) -> bool,
 ) -> Message<T> {
@@ -99,8 +99,8 @@ pub async fn assert_sent<T: DeserializeOwned, C: ConnectionTrait>(
 /// pgmq_orm_test::sea_orm::assert_not_sent(&conn, "jobs", |_: &pgmq_orm_core::Message<u32>| true).await;
 /// # }
 /// ```
-pub async fn assert_not_sent<T: DeserializeOwned, C: ConnectionTrait>(
-    conn: &C,
+pub async fn assert_not_sent<T: DeserializeOwned>(
+    conn: &impl ConnectionTrait,
     queue: impl IntoQueueName,
     predicate: impl Fn(&Message<T>) -> bool,
 ) {
