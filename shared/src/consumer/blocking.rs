@@ -837,6 +837,11 @@ struct SlotState {
 impl Slots {
     /// Waits for a free slot and reserves every free one, up to `batch`; `None` once
     /// `stop` is stopped.
+    ///
+    /// Handlers that finish together give their slots back one by one, and the first of
+    /// them wakes the loop: reading right then would fetch one message, and the next read
+    /// the rest. So while slots keep coming back and the batch is not full, the loop
+    /// yields to the finishing threads first (as the tokio driver does).
     fn reserve(&self, concurrency: usize, batch: usize, stop: &StopToken) -> Option<usize> {
         let mut st = lock(&self.state);
         loop {
@@ -844,7 +849,21 @@ impl Slots {
                 return None;
             }
             if st.running < concurrency {
-                let n = (concurrency - st.running).min(batch);
+                let mut free = concurrency - st.running;
+                while free < batch.min(concurrency) {
+                    drop(st);
+                    thread::yield_now();
+                    st = lock(&self.state);
+                    let now = concurrency.saturating_sub(st.running);
+                    if now <= free {
+                        break;
+                    }
+                    free = now;
+                }
+                let n = concurrency.saturating_sub(st.running).min(batch);
+                if n == 0 {
+                    continue;
+                }
                 st.running += n;
                 return Some(n);
             }
