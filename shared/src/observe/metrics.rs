@@ -25,12 +25,12 @@
 //! The lag depends on the two clocks agreeing: `enqueued_at` is the database server's
 //! time, the delivery time is the consumer's.
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 use std::time::Duration;
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 use chrono::{DateTime, Utc};
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 use metrics::histogram;
 use metrics::{Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge};
 
@@ -173,7 +173,7 @@ pub(crate) fn sent(queue: &QueueName, n: usize, operation: &'static str) {
         .increment(n as u64);
 }
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 /// A message handed to processing: counted, and its end-to-end lag recorded.
 pub(crate) fn consumed(queue: &QueueName, enqueued_at: DateTime<Utc>) {
     let q = queue.as_str().to_owned();
@@ -184,14 +184,14 @@ pub(crate) fn consumed(queue: &QueueName, enqueued_at: DateTime<Utc>) {
     histogram!(LAG, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => q).record(lag.as_secs_f64());
 }
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 /// A message's processing took `took`.
 pub(crate) fn processing_took(queue: &QueueName, took: Duration) {
     histogram!(PROCESS_DURATION, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => queue.as_str().to_owned())
         .record(took.as_secs_f64());
 }
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 /// `n` messages reached the end state `name` (one of the consumer counters).
 pub(crate) fn settled(queue: &QueueName, name: &'static str, n: usize) {
     counter!(name, SYSTEM_LABEL => "pgmq", QUEUE_LABEL => queue.as_str().to_owned())

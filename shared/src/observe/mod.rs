@@ -88,14 +88,14 @@ pub(crate) fn outbox_headers(headers: Option<&serde_json::Value>) -> Option<serd
 
 /// One message on its way through the consumer: [`Delivery::start`] continues its trace
 /// and counts it; dropping it records how long its processing took.
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 #[derive(Debug)]
 pub(crate) struct Delivery {
     #[cfg(feature = "metrics")]
     started: (std::time::Instant, QueueName),
 }
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 impl Delivery {
     /// Called with the message's span before it is entered.
     #[cfg_attr(
@@ -119,7 +119,7 @@ impl Delivery {
     }
 }
 
-#[cfg(all(feature = "consumer-core", feature = "metrics"))]
+#[cfg(all(any(feature = "consumer", feature = "blocking"), feature = "metrics"))]
 impl Drop for Delivery {
     fn drop(&mut self) {
         metrics::processing_took(&self.started.1, self.started.0.elapsed());
@@ -127,7 +127,7 @@ impl Drop for Delivery {
 }
 
 /// The end states the consumer counts, as their metric names.
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Settled {
     Processed,
@@ -137,7 +137,7 @@ pub(crate) enum Settled {
 
 /// `n` messages of `queue` reached `state`: the consumer calls this where it bumps the
 /// matching [`ConsumerStats`](crate::consumer::ConsumerStats) counter, so the two agree.
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 #[cfg_attr(not(feature = "metrics"), inline(always))]
 #[allow(unused_variables)]
 pub(crate) fn settled(queue: &QueueName, state: Settled, n: usize) {

@@ -178,7 +178,7 @@ pub fn extract(headers: Option<&RawJson>) -> Option<SpanContext> {
     Some(SpanContext::new(trace_id, span_id, flags, true, state))
 }
 
-#[cfg(feature = "consumer-core")]
+#[cfg(any(feature = "consumer", feature = "blocking"))]
 /// Makes `span` (the consumer's per-message span, not yet entered) a child of the
 /// producer's context carried by `headers`, if any.
 ///
