@@ -200,25 +200,25 @@ pub(crate) enum ConsumerKind {
     DieselAsync,
     /// sea-orm-pgmq's consumer runtime on a `DatabaseConnection`.
     SeaOrm,
-    /// The blocking consumer of sync Diesel (issue #19). Not built yet: the part reports
-    /// its row as pending. To plug it in, start it in [`start`] (on `spawn_blocking`
-    /// threads with an r2d2 pool of [`pool_size`] connections) and return true from
-    /// [`ConsumerKind::available`].
+    /// diesel-pgmq's blocking consumer on sync Diesel (r2d2), on a `spawn_blocking` thread.
     DieselSync,
     /// A loop of `read(qty = 1)`, handle, `delete` per worker, on diesel-async: the
     /// pattern that anti-scales.
     DieselAsyncOnePerRead,
     /// The same loop on SeaORM.
     SeaOrmOnePerRead,
+    /// The same loop on sync Diesel: a thread per worker, sharing an r2d2 pool.
+    DieselSyncOnePerRead,
 }
 
 impl ConsumerKind {
-    pub(crate) const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 6] = [
         Self::DieselAsync,
         Self::SeaOrm,
         Self::DieselSync,
         Self::DieselAsyncOnePerRead,
         Self::SeaOrmOnePerRead,
+        Self::DieselSyncOnePerRead,
     ];
 
     pub(crate) fn label(self) -> &'static str {
@@ -228,12 +228,8 @@ impl ConsumerKind {
             Self::DieselSync => "sync Diesel consumer",
             Self::DieselAsyncOnePerRead => "diesel-async read(1) loop",
             Self::SeaOrmOnePerRead => "SeaORM read(1) loop",
+            Self::DieselSyncOnePerRead => "sync Diesel read(1) loop",
         }
-    }
-
-    /// Whether this consumer exists yet (the sync consumer is issue #19's).
-    pub(crate) fn available(self) -> bool {
-        self != Self::DieselSync
     }
 }
 
@@ -272,8 +268,25 @@ impl Tally {
         Arc::default()
     }
 
-    /// The handler of every consumer: record the pickup, work `work`, count it.
+    /// The handler of every async consumer: record the pickup, work `work`, count it.
     async fn handle(&self, message: &Message<Job>, work: Duration, record: bool) {
+        self.picked_up(message, record);
+        if !work.is_zero() {
+            tokio::time::sleep(work).await;
+        }
+        self.handled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// [`Tally::handle`] on a thread: the work is a `thread::sleep`.
+    fn handle_blocking(&self, message: &Message<Job>, work: Duration, record: bool) {
+        self.picked_up(message, record);
+        if !work.is_zero() {
+            std::thread::sleep(work);
+        }
+        self.handled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn picked_up(&self, message: &Message<Job>, record: bool) {
         if record {
             let ms = (Utc::now() - message.enqueued_at)
                 .num_microseconds()
@@ -285,10 +298,6 @@ impl Tally {
                 .push((Instant::now(), ms));
         }
         std::hint::black_box(&message.message);
-        if !work.is_zero() {
-            tokio::time::sleep(work).await;
-        }
-        self.handled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn handled(&self) -> u64 {
@@ -345,8 +354,72 @@ async fn run_consumer<B: ConsumerBackend + 'static>(
     consumer.run(cancel).await.expect("consumer run");
 }
 
-/// Starts `kind` on `queue`; it runs until `cancel`. `None` for a consumer not built yet.
-/// Returns once its connections are open.
+/// The blocking consumer of sync Diesel on a `spawn_blocking` thread, stopped by `cancel`.
+fn run_blocking_consumer(
+    url: &str,
+    queue: QueueName,
+    setup: Setup,
+    tally: Arc<Tally>,
+    cancel: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use pgmq_orm_core::consumer::blocking::{BlockingConsumer, StopToken};
+    let backend = diesel_pgmq::sync_consumer::SyncBackend::new(r2d2_pool(url, pool_size()));
+    let consumer = BlockingConsumer::new(
+        backend,
+        config(queue, setup.handlers),
+        move |m: Message<Job>| {
+            tally.handle_blocking(&m, setup.work, setup.record);
+            Ok::<(), BoxError>(())
+        },
+    );
+    let stop = StopToken::new();
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            stop.stop();
+        })
+    };
+    let run = tokio::task::spawn_blocking(move || consumer.run(&stop).expect("consumer run"));
+    vec![run, stopper]
+}
+
+/// The read(1) loop on sync Diesel: a thread per worker.
+fn run_blocking_loop(
+    url: &str,
+    queue: &'static str,
+    setup: Setup,
+    tally: Arc<Tally>,
+    cancel: CancellationToken,
+) -> Vec<JoinHandle<()>> {
+    use diesel_pgmq::PgmqConnectionExt;
+    let pool = r2d2_pool(url, loop_pool_size(setup.handlers));
+    (0..setup.handlers)
+        .map(|_| {
+            let (pool, tally, cancel) = (pool.clone(), Arc::clone(&tally), cancel.clone());
+            tokio::task::spawn_blocking(move || {
+                while !cancel.is_cancelled() {
+                    let got = {
+                        let mut conn = pool.get().expect("checkout");
+                        conn.read::<Job>(queue, VisibilityTimeout::Seconds(30), one())
+                            .expect("read")
+                    };
+                    if got.is_empty() {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    for m in got.iter() {
+                        tally.handle_blocking(m, setup.work, setup.record);
+                        let mut conn = pool.get().expect("checkout");
+                        conn.delete(queue, m.msg_id).expect("delete");
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Starts `kind` on `queue`; it runs until `cancel`. Returns once its connections are
+/// open.
 pub(crate) async fn start(
     kind: ConsumerKind,
     url: &str,
@@ -354,7 +427,7 @@ pub(crate) async fn start(
     setup: Setup,
     tally: Arc<Tally>,
     cancel: CancellationToken,
-) -> Option<Vec<JoinHandle<()>>> {
+) -> Vec<JoinHandle<()>> {
     let name = QueueName::new(queue).expect("queue name");
     let tasks = match kind {
         ConsumerKind::DieselAsync => {
@@ -371,7 +444,8 @@ pub(crate) async fn start(
                 backend, name, setup, tally, cancel,
             ))]
         }
-        ConsumerKind::DieselSync => return None,
+        ConsumerKind::DieselSync => run_blocking_consumer(url, name, setup, tally, cancel),
+        ConsumerKind::DieselSyncOnePerRead => run_blocking_loop(url, queue, setup, tally, cancel),
         ConsumerKind::DieselAsyncOnePerRead => {
             let pool = diesel_pool(url, loop_pool_size(setup.handlers)).await;
             (0..setup.handlers)
@@ -424,7 +498,21 @@ pub(crate) async fn start(
                 .collect()
         }
     };
-    Some(tasks)
+    tasks
+}
+
+/// An r2d2 pool of sync Diesel connections, all open.
+fn r2d2_pool(
+    url: &str,
+    size: u32,
+) -> diesel::r2d2::Pool<diesel::r2d2::ConnectionManager<diesel::PgConnection>> {
+    diesel::r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(size))
+        .test_on_check_out(false)
+        .connection_timeout(Duration::from_secs(30))
+        .build(diesel::r2d2::ConnectionManager::new(url))
+        .expect("r2d2 pool")
 }
 
 fn one() -> BatchSize {

@@ -9,14 +9,15 @@
 //! Sizes: `SCALE_ROUNDS` (rounds of the workers part), `SCALE_HANDLERS=1,16,64,256`,
 //! `SCALE_SUSTAINED=1000000` (messages), `SCALE_LOAD=50` (offered load, percent of the
 //! measured maximum), `SCALE_POOL=2` (connections of a consumer runtime),
-//! `SCALE_LOOP_POOL=64` (most connections the read(1) loops share). Writes `SCALE.md` at the
-//! repository root (`SCALE_OUT` to write elsewhere); BENCHMARKS.md links to it.
+//! `SCALE_LOOP_POOL=64` (most connections the read(1) loops share). Writes the "Scale"
+//! section at the end of BENCHMARKS.md, keeping the rest of the file (`SCALE_OUT` names
+//! another file to write the section into).
 //!
 //! The three parts:
 //! - workers (`workers.rs`): msgs/s with 1, 16, 64 and 256 concurrent handlers of 1 ms on
-//!   a queue of 256-byte messages kept full, for the diesel-async and SeaORM consumer
-//!   runtimes (the sync Diesel consumer has a slot) beside a read(1)-handle-delete loop
-//!   per worker on the same driver;
+//!   a queue of 256-byte messages kept full, for the diesel-async, SeaORM and sync
+//!   Diesel consumer runtimes beside a read(1)-handle-delete loop per worker on the same
+//!   driver;
 //! - pressure (`pressure.rs`): a steady offered load through the diesel-async consumer,
 //!   clean, with an idle-in-transaction session holding an xid, with four
 //!   `REPEATABLE READ` scanners, and recovering; for plain, unlogged, partitioned and
@@ -129,9 +130,10 @@ fn main() {
         Vec::new()
     };
     let pressure = plan.pressure.then(|| pressure::run(&runtime, &url, &plan));
-    let out = std::env::var("SCALE_OUT")
-        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../SCALE.md").to_owned());
-    let text = report::markdown(&report::Results {
+    let out = std::env::var("SCALE_OUT").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned()
+    });
+    let section = report::markdown(&report::Results {
         plan: &plan,
         machine: &machine,
         took: started.elapsed(),
@@ -139,6 +141,7 @@ fn main() {
         pressure: pressure.as_ref(),
         sustained: sustained.as_ref(),
     });
-    std::fs::write(&out, text).expect("writing the report");
+    let doc = std::fs::read_to_string(&out).unwrap_or_default();
+    std::fs::write(&out, report::replace_section(&doc, &section)).expect("writing the report");
     eprintln!("wrote {out}");
 }

@@ -129,7 +129,6 @@ async fn start_consumer(
         cancel.clone(),
     )
     .await
-    .expect("the diesel-async consumer")
 }
 
 /// Sends `rate` msgs/s in a batch every 10 ms until `stop`.

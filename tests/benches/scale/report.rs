@@ -1,4 +1,4 @@
-//! SCALE.md: the machine, the commands, the tables and what they mean.
+//! The Scale section of BENCHMARKS.md: the machine, the commands, the tables and what they mean.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -101,15 +101,27 @@ fn median(values: &[f64]) -> f64 {
     common::percentile(values, 50.0)
 }
 
+/// The line the Scale section of BENCHMARKS.md starts with: [`replace_section`] replaces
+/// from it to the end of the file.
+const SECTION_MARK: &str = "<!-- scale: written by cargo bench -p pgmq-harness --bench scale -->";
+
+/// `doc` (BENCHMARKS.md) with its Scale section replaced by `section` (appended when it
+/// has none).
+pub(crate) fn replace_section(doc: &str, section: &str) -> String {
+    let kept = doc.find(SECTION_MARK).map_or(doc, |at| &doc[..at]);
+    format!("{}\n\n{section}", kept.trim_end())
+}
+
 pub(crate) fn markdown(r: &Results<'_>) -> String {
     let mut s = String::new();
     let m = r.machine;
-    let _ = writeln!(s, "# Scale and queue health\n");
+    let _ = writeln!(s, "{SECTION_MARK}\n## Scale\n");
     let _ = writeln!(
         s,
-        "Written by `cargo bench -p pgmq-harness --bench scale` (tests/benches/scale); \
-         the guidance at the end is the project's reading of the figures. See \
-         [BENCHMARKS.md](BENCHMARKS.md) for each operation's cost per client.\n"
+        "Written by `cargo bench -p pgmq-harness --bench scale` (tests/benches/scale), \
+         which replaces this section and keeps everything above it; the guidance at the \
+         end is the project's reading of the figures. The tables above give each \
+         operation's cost per client.\n"
     );
     if r.plan.quick {
         let _ = writeln!(
@@ -124,7 +136,7 @@ pub(crate) fn markdown(r: &Results<'_>) -> String {
             r.plan.sustained
         );
     }
-    let _ = writeln!(s, "## Machine and run\n");
+    let _ = writeln!(s, "### Machine and run\n");
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| CPU | {} ({} cores) |", m.cpu, m.cores);
     let _ = writeln!(s, "| Memory | {:.0} GiB |", m.memory_gib);
@@ -177,15 +189,16 @@ fn workers_section(s: &mut String, r: &Results<'_>) {
         return;
     }
     let handlers = &r.plan.handlers;
-    let _ = writeln!(s, "## Worker scaling\n");
+    let _ = writeln!(s, "### Worker scaling\n");
     let _ = writeln!(
         s,
         "Messages handled per second (median of {} round(s) of {} s after {} ms of \
          warm-up) by one consumer with N concurrent handlers, each sleeping 1 ms, on a \
          plain queue of 256-byte messages kept above 4 000. The consumer runtimes read up \
          to min(N, 100) messages per round trip on a pool of {} connections and \
-         acknowledge in batches; a read(1) loop is N tasks each doing `read(qty = 1)`, \
-         the handler, `delete`, sharing a pool of min(N, {}) connections on the same \
+         acknowledge in batches (the sync Diesel consumer on an r2d2 pool, its handlers \
+         on pooled threads); a read(1) loop is N tasks (threads for sync Diesel) each \
+         doing `read(qty = 1)`, the handler, `delete`, sharing a pool of min(N, {}) connections on the same \
          driver.\n",
         r.plan.rounds,
         r.plan.window.as_secs(),
@@ -229,16 +242,12 @@ fn workers_section(s: &mut String, r: &Results<'_>) {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        "\n— : not measured. The sync Diesel consumer (issue #19) has its slot in \
-         `common::ConsumerKind::DieselSync` and joins the table once it exists.\n"
-    );
+    let _ = writeln!(s, "\n— : not measured (not in `SCALE_HANDLERS`).\n");
 }
 
 fn pressure_section(s: &mut String, r: &Results<'_>) {
     let Some(p) = r.pressure else { return };
-    let _ = writeln!(s, "## Under pressure\n");
+    let _ = writeln!(s, "### Under pressure\n");
     let _ = writeln!(
         s,
         "A steady offered load of {:.0} msgs/s ({:.0} % of the {:.0} msgs/s the \
@@ -320,7 +329,7 @@ fn pressure_section(s: &mut String, r: &Results<'_>) {
 
 fn sustained_section(s: &mut String, r: &Results<'_>) {
     let Some(sus) = r.sustained else { return };
-    let _ = writeln!(s, "## Sustained\n");
+    let _ = writeln!(s, "### Sustained\n");
     let _ = writeln!(
         s,
         "{} messages of 256 bytes through two producers (diesel-async `send_batch` of \
@@ -362,7 +371,7 @@ fn sustained_section(s: &mut String, r: &Results<'_>) {
 
 /// What the figures mean for a deployment. Kept with the code so it is rewritten with
 /// the tables; where it names a figure, it is one of the tables above.
-const GUIDANCE: &str = "## Sizing a deployment
+const GUIDANCE: &str = "### Sizing a deployment
 
 - **Connections per consumer.** A consumer runtime needs one connection to read and one
   to acknowledge (`SCALE_POOL=2` above); handlers share them, because one read brings up
@@ -405,7 +414,7 @@ const GUIDANCE: &str = "## Sizing a deployment
   `default_partition_length` above 0 (the pre-made partitions ran out). Unlogged queues
   skip the write-ahead log (faster, lost on a crash, not replicated).
 
-## The limits of one PostgreSQL server
+### The limits of one PostgreSQL server
 
 Every message is a row written, updated on each read and deleted (or moved to the
 archive) on acknowledgement, each a write to the table and its indexes and to the

@@ -85,8 +85,7 @@ async fn sustained(url: &str, messages: usize) -> Report {
         Arc::clone(&tally),
         cancel.clone(),
     )
-    .await
-    .expect("the diesel-async consumer");
+    .await;
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let producers: Vec<_> = (0..PRODUCERS)

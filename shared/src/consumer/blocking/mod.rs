@@ -4,7 +4,9 @@
 //! threads). No tokio is involved.
 //!
 //! [`BlockingConsumer`] reads in batches no larger than its free handler slots, runs each
-//! message on a thread of its own (a panic is caught and treated as a failure), extends
+//! message on a thread of its own, taken from a pool the process's consumers share and
+//! started only when every pooled thread is busy (a panic is caught and treated as a
+//! failure), extends
 //! the visibility timeout of every running message from one heartbeat thread (one
 //! statement for all of them), retries failures after the jittered backoff of
 //! [`RetryPolicy`](super::RetryPolicy), moves messages whose attempts are used up (or
@@ -20,10 +22,11 @@
 //!
 //! A thread blocked in a statement cannot be interrupted, so every statement the loop
 //! sends itself (reads, visibility changes, acknowledgements, dead-letter moves) runs on
-//! a short-lived thread and is abandoned after
+//! a pooled thread and is abandoned after
 //! [`ConsumerConfig::statement_timeout`]: it counts as an infrastructure failure and the
-//! loop goes on; the abandoned thread ends when the server answers or the connection's
-//! own timeouts (the URL's `tcp_user_timeout` and keepalives) give up. So, as with the
+//! loop goes on; the abandoned thread returns to the pool when the server answers or the
+//! connection's own timeouts (the URL's `tcp_user_timeout` and keepalives) give up. A
+//! pooled thread idle for 10 s ends. So, as with the
 //! tokio runtime, [`BlockingConsumer::run`] returns within
 //! `shutdown_deadline + 2 × statement_timeout` after [`StopToken::stop`], whatever the
 //! server does.
@@ -66,6 +69,8 @@ use super::policy::{self, AfterFailure, AfterReadFailure};
 use super::stats::Counters;
 use super::{AckAfter, ConsumerConfig, ConsumerStats, FailureDestination, ProcessError};
 use crate::observe::Settled;
+
+mod threads;
 
 /// How often a wait checks its [`StopToken`] when it cannot be woken directly (a pool
 /// slot, a statement thread): the most a stop waits on a busy loop.
@@ -447,7 +452,7 @@ impl<S: BlockingNotificationSource> BlockingWakeups<S> {
     }
 }
 
-/// Runs `f` on a thread of its own and waits at most `limit` for it (and, given `stop`,
+/// Runs `f` on a pool thread ([`threads`]) and waits at most `limit` for it (and, given `stop`,
 /// no longer than until it is stopped: `None`). A statement past its limit is abandoned
 /// to its thread and reported as [`Error::Timeout`].
 fn timed_until<R: Send + 'static>(
@@ -457,11 +462,9 @@ fn timed_until<R: Send + 'static>(
     f: impl FnOnce() -> Result<R, Error> + Send + 'static,
 ) -> Option<Result<R, Error>> {
     let (tx, rx) = mpsc::sync_channel(1);
-    let spawned = thread::Builder::new()
-        .name("pgmq-statement".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        });
+    let spawned = threads::shared().run(move || {
+        let _ = tx.send(f());
+    });
     if let Err(e) = spawned {
         return Some(Err(Error::from_database(None, &e.to_string(), e)));
     }
@@ -1077,7 +1080,7 @@ impl<B: BlockingBackend, P> Shared<B, P> {
     }
 }
 
-/// Starts the thread of one message; its slot is reserved.
+/// Starts one message on a pool thread ([`threads`]); its slot is reserved.
 fn spawn_one<B, T, P>(shared: &Arc<Shared<B, P>>, raw: RawJsonMessage)
 where
     B: BlockingBackend,
@@ -1087,19 +1090,17 @@ where
     lock(&shared.in_flight).insert(raw.msg_id);
     let s = Arc::clone(shared);
     let msg_id = raw.msg_id;
-    let spawned = thread::Builder::new()
-        .name("pgmq-handler".into())
-        .spawn(move || {
-            let span = info_span!(
-                "pgmq.message",
-                queue = %s.cfg.queue,
-                msg_id = raw.msg_id,
-                attempt = raw.read_ct
-            );
-            let _delivery = crate::observe::Delivery::start(&span, &s.cfg.queue, &raw);
-            let outcome = span.in_scope(|| handle_one::<B, T, P>(&s, &raw));
-            s.slots.finish(&s.counters, &s.cfg.queue, outcome);
-        });
+    let spawned = threads::shared().run(move || {
+        let span = info_span!(
+            "pgmq.message",
+            queue = %s.cfg.queue,
+            msg_id = raw.msg_id,
+            attempt = raw.read_ct
+        );
+        let _delivery = crate::observe::Delivery::start(&span, &s.cfg.queue, &raw);
+        let outcome = span.in_scope(|| handle_one::<B, T, P>(&s, &raw));
+        s.slots.finish(&s.counters, &s.cfg.queue, outcome);
+    });
     if let Err(e) = spawned {
         warn!(error = %e, "could not start a handler thread; releasing the message");
         shared.counters.infrastructure("handler thread", &e);
