@@ -389,14 +389,14 @@ fn run_blocking_loop(
     url: &str,
     queue: &'static str,
     setup: Setup,
-    tally: Arc<Tally>,
-    cancel: CancellationToken,
+    tally: &Arc<Tally>,
+    cancel: &CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     use diesel_pgmq::PgmqConnectionExt;
     let pool = r2d2_pool(url, loop_pool_size(setup.handlers));
     (0..setup.handlers)
         .map(|_| {
-            let (pool, tally, cancel) = (pool.clone(), Arc::clone(&tally), cancel.clone());
+            let (pool, tally, cancel) = (pool.clone(), Arc::clone(tally), cancel.clone());
             tokio::task::spawn_blocking(move || {
                 while !cancel.is_cancelled() {
                     let got = {
@@ -429,7 +429,7 @@ pub(crate) async fn start(
     cancel: CancellationToken,
 ) -> Vec<JoinHandle<()>> {
     let name = QueueName::new(queue).expect("queue name");
-    let tasks = match kind {
+    match kind {
         ConsumerKind::DieselAsync => {
             let backend =
                 diesel_pgmq::consumer::DieselBackend::new(diesel_pool(url, pool_size()).await);
@@ -445,7 +445,7 @@ pub(crate) async fn start(
             ))]
         }
         ConsumerKind::DieselSync => run_blocking_consumer(url, name, setup, tally, cancel),
-        ConsumerKind::DieselSyncOnePerRead => run_blocking_loop(url, queue, setup, tally, cancel),
+        ConsumerKind::DieselSyncOnePerRead => run_blocking_loop(url, queue, setup, &tally, &cancel),
         ConsumerKind::DieselAsyncOnePerRead => {
             let pool = diesel_pool(url, loop_pool_size(setup.handlers)).await;
             (0..setup.handlers)
@@ -497,8 +497,7 @@ pub(crate) async fn start(
                 })
                 .collect()
         }
-    };
-    tasks
+    }
 }
 
 /// An r2d2 pool of sync Diesel connections, all open.

@@ -130,9 +130,8 @@ fn main() {
         Vec::new()
     };
     let pressure = plan.pressure.then(|| pressure::run(&runtime, &url, &plan));
-    let out = std::env::var("SCALE_OUT").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned()
-    });
+    let out = std::env::var("SCALE_OUT")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md").to_owned());
     let section = report::markdown(&report::Results {
         plan: &plan,
         machine: &machine,
