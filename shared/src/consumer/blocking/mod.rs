@@ -70,7 +70,10 @@ use super::stats::Counters;
 use super::{AckAfter, ConsumerConfig, ConsumerStats, FailureDestination, ProcessError};
 use crate::observe::Settled;
 
+mod acks;
 mod threads;
+
+use acks::{Ack, Flusher};
 
 /// How often a wait checks its [`StopToken`] when it cannot be woken directly (a pool
 /// slot, a statement thread): the most a stop waits on a busy loop.
@@ -835,9 +838,37 @@ struct SlotState {
     running: usize,
     disowned: usize,
     closed: bool,
+    /// Threads waiting on `changed` (the loop): a finishing handler wakes it only then,
+    /// so a batch of short handlers costs the loop one wake-up, not one each.
+    waiters: usize,
 }
 
 impl Slots {
+    /// Waits on `changed` for at most `limit`, counted in `waiters`.
+    fn wait<'a>(
+        &self,
+        mut st: MutexGuard<'a, SlotState>,
+        limit: Duration,
+    ) -> MutexGuard<'a, SlotState> {
+        st.waiters += 1;
+        let mut st = self
+            .changed
+            .wait_timeout(st, limit)
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+        st.waiters -= 1;
+        st
+    }
+
+    /// Wakes the waiters, if any, once `st` is released.
+    fn notify(&self, st: MutexGuard<'_, SlotState>) {
+        let waiting = st.waiters > 0;
+        drop(st);
+        if waiting {
+            self.changed.notify_all();
+        }
+    }
+
     /// Waits for a free slot and reserves every free one, up to `batch`; `None` once
     /// `stop` is stopped.
     ///
@@ -870,18 +901,15 @@ impl Slots {
                 st.running += n;
                 return Some(n);
             }
-            st = self
-                .changed
-                .wait_timeout(st, CHECK_EVERY)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.wait(st, CHECK_EVERY);
         }
     }
 
     fn give_back(&self, n: usize) {
         if n > 0 {
-            lock(&self.state).running -= n;
-            self.changed.notify_all();
+            let mut st = lock(&self.state);
+            st.running -= n;
+            self.notify(st);
         }
     }
 
@@ -899,11 +927,7 @@ impl Slots {
             if left.is_zero() {
                 return;
             }
-            st = self
-                .changed
-                .wait_timeout(st, left.min(CHECK_EVERY))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.wait(st, left.min(CHECK_EVERY));
         }
     }
 
@@ -917,11 +941,7 @@ impl Slots {
             if left.is_zero() {
                 return false;
             }
-            st = self
-                .changed
-                .wait_timeout(st, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            st = self.wait(st, left);
         }
         true
     }
@@ -942,8 +962,7 @@ impl Slots {
             }
             Outcome::Uncounted => {}
         }
-        drop(st);
-        self.changed.notify_all();
+        self.notify(st);
     }
 
     /// The run returns: message threads still running that were not disowned are
@@ -1213,197 +1232,6 @@ fn heartbeat_loop<B: BlockingBackend, P>(shared: &Shared<B, P>, every: Duration,
             warn!(error = %e, "heartbeat failed");
         }
         drop(beat);
-    }
-}
-
-/// What happens to a message whose processor returned `Ok`.
-#[derive(Debug)]
-enum Ack {
-    /// The processor acknowledged it (transactional mode).
-    Done,
-    /// Acknowledged now, on its own.
-    Single,
-    /// Handed to the flusher thread.
-    Batched(Mutex<mpsc::Sender<Flush>>, Arc<Mutex<usize>>),
-}
-
-/// What the flusher thread receives.
-#[derive(Debug)]
-enum Flush {
-    Id(i64),
-    /// The loop has stopped: send what is pending and end.
-    Finish,
-}
-
-impl Ack {
-    fn settle<B: BlockingBackend, P>(&self, shared: &Shared<B, P>, msg_id: i64) -> Outcome {
-        let cfg = &shared.cfg;
-        match self {
-            Self::Done => {
-                Outcome::Counted(|c| Counters::bump(&c.processed), Some(Settled::Processed))
-            }
-            Self::Single => {
-                let (b, q, archive) = (
-                    Arc::clone(&shared.backend),
-                    cfg.queue.clone(),
-                    cfg.archive_on_success,
-                );
-                match timed(cfg.statement_timeout, "acknowledgement", move || {
-                    b.ack(&q, msg_id, archive)
-                }) {
-                    Ok(()) => {
-                        Outcome::Counted(|c| Counters::bump(&c.processed), Some(Settled::Processed))
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "could not acknowledge; the message will be delivered again");
-                        shared.counters.infrastructure("acknowledgement failed", &e);
-                        Outcome::Counted(|c| Counters::bump(&c.ack_failed), None)
-                    }
-                }
-            }
-            Self::Batched(tx, pending) => {
-                *lock(pending) += 1;
-                if lock(tx).send(Flush::Id(msg_id)).is_err() {
-                    *lock(pending) -= 1;
-                    warn!(
-                        "acknowledgement flusher has stopped; the message will be delivered again"
-                    );
-                    return Outcome::Counted(|c| Counters::bump(&c.ack_failed), None);
-                }
-                Outcome::Uncounted
-            }
-        }
-    }
-}
-
-/// The flusher thread of batched acknowledgements.
-#[derive(Debug)]
-struct Flusher {
-    tx: mpsc::Sender<Flush>,
-    done: mpsc::Receiver<()>,
-    /// Ids handed over and not yet counted; whoever counts them (the flusher after its
-    /// statement, or the loop giving up on it) takes them under this lock, so they are
-    /// counted once and before `run` returns.
-    pending: Arc<Mutex<usize>>,
-    counters: Arc<Counters>,
-}
-
-impl Flusher {
-    fn start<B: BlockingBackend>(
-        backend: Arc<B>,
-        cfg: Arc<ConsumerConfig>,
-        counters: Arc<Counters>,
-    ) -> (Self, Ack) {
-        let (tx, rx) = mpsc::channel();
-        let (done_tx, done) = mpsc::channel();
-        let pending = Arc::new(Mutex::new(0));
-        let (p, c) = (Arc::clone(&pending), Arc::clone(&counters));
-        thread::spawn(move || {
-            flush_loop(&backend, &cfg, &c, &p, &rx);
-            let _ = done_tx.send(());
-        });
-        let ack = Ack::Batched(Mutex::new(tx.clone()), Arc::clone(&pending));
-        (
-            Self {
-                tx,
-                done,
-                pending,
-                counters,
-            },
-            ack,
-        )
-    }
-
-    /// Sends what is pending and waits at most `limit`; what was not sent by then is
-    /// counted in `ack_failed` (it comes back after its visibility timeout).
-    fn finish(self, limit: Duration) {
-        let _ = self.tx.send(Flush::Finish);
-        if self.done.recv_timeout(limit).is_err() {
-            let mut pending = lock(&self.pending);
-            let lost = std::mem::take(&mut *pending);
-            warn!(
-                count = lost,
-                "pending acknowledgements not sent at shutdown; those messages will be delivered again"
-            );
-            Counters::add(&self.counters.ack_failed, lost);
-        }
-    }
-}
-
-fn flush_loop<B: BlockingBackend>(
-    backend: &Arc<B>,
-    cfg: &ConsumerConfig,
-    counters: &Counters,
-    pending: &Mutex<usize>,
-    rx: &mpsc::Receiver<Flush>,
-) {
-    let max = cfg.ack_batch.max(1);
-    let mut ids = Vec::with_capacity(max);
-    let mut finishing = false;
-    while !finishing {
-        match rx.recv() {
-            Ok(Flush::Id(id)) => ids.push(id),
-            Ok(Flush::Finish) | Err(_) => finishing = true,
-        }
-        let until = Instant::now() + cfg.ack_linger;
-        while !finishing && !ids.is_empty() && ids.len() < max {
-            let left = until.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(Flush::Id(id)) => ids.push(id),
-                Ok(Flush::Finish) | Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    finishing = true;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => break,
-            }
-        }
-        // At shutdown, everything already handed over goes too.
-        if finishing {
-            while let Ok(Flush::Id(id)) = rx.try_recv() {
-                ids.push(id);
-            }
-        }
-        for chunk in ids.chunks(max) {
-            flush(backend, cfg, counters, pending, chunk);
-        }
-        ids.clear();
-    }
-}
-
-/// One `ack_many` for `ids`, counted unless the loop has already given them up.
-fn flush<B: BlockingBackend>(
-    backend: &Arc<B>,
-    cfg: &ConsumerConfig,
-    counters: &Counters,
-    pending: &Mutex<usize>,
-    ids: &[i64],
-) {
-    let (b, q, owned, archive) = (
-        Arc::clone(backend),
-        cfg.queue.clone(),
-        ids.to_vec(),
-        cfg.archive_on_success,
-    );
-    let acked = timed(
-        cfg.statement_timeout,
-        "batched acknowledgement",
-        move || b.ack_many(&q, &owned, archive),
-    );
-    // Counted only if still pending: past the shutdown bound the loop counted them.
-    let mut pending = lock(pending);
-    let Some(left) = pending.checked_sub(ids.len()) else {
-        return;
-    };
-    *pending = left;
-    match acked {
-        Ok(_) => {
-            Counters::add(&counters.processed, ids.len());
-            crate::observe::settled(&cfg.queue, Settled::Processed, ids.len());
-        }
-        Err(e) => {
-            warn!(queue = %cfg.queue, count = ids.len(), error = %e, "could not acknowledge a batch; its messages will be delivered again");
-            counters.infrastructure("batched acknowledgement failed", &e);
-            Counters::add(&counters.ack_failed, ids.len());
-        }
     }
 }
 
