@@ -18,7 +18,7 @@ use std::time::Duration;
 use super::lock;
 
 /// How long a thread waits for a job before it ends.
-pub(super) const KEEP_IDLE: Duration = Duration::from_secs(10);
+const KEEP_IDLE: Duration = Duration::from_secs(10);
 
 type Job = Box<dyn FnOnce() + Send + 'static>;
 
