@@ -22,7 +22,8 @@
 //!   clean, with an idle-in-transaction session holding an xid, with four
 //!   `REPEATABLE READ` scanners, and recovering; for plain, unlogged, partitioned and
 //!   plain-with-`TableStorage` queues;
-//! - sustained (`sustained.rs`): N messages through producers and the consumer, by tenths.
+//! - sustained (`sustained.rs`): N messages through producers and the consumer, by tenths,
+//!   with the server's autovacuum as found and with the queue's `TableStorage` settings.
 
 mod common;
 mod pressure;
@@ -138,7 +139,7 @@ fn main() {
         took: started.elapsed(),
         workers: &workers,
         pressure: pressure.as_ref(),
-        sustained: sustained.as_ref(),
+        sustained: sustained.as_deref(),
     });
     let doc = std::fs::read_to_string(&out).unwrap_or_default();
     std::fs::write(&out, report::replace_section(&doc, &section)).expect("writing the report");

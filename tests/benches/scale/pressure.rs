@@ -1,5 +1,5 @@
-//! Under pressure: a steady offered load (a fixed fraction of the consumer's measured
-//! maximum) through the diesel-async consumer, in four phases: clean; one session idle in
+//! Under pressure: a steady offered load (a fixed fraction of the consumer's maximum,
+//! measured on each kind of queue) through the diesel-async consumer, in four phases: clean; one session idle in
 //! a transaction that holds an xid; four `REPEATABLE READ` sessions scanning the queue
 //! table; recovery once they are gone. Both pressures pin the MVCC horizon, so vacuum
 //! cannot reclaim the rows every read and acknowledgement leave dead.
@@ -17,6 +17,9 @@ use crate::common::{self, Admin, ConsumerKind, Job, Setup, Storage, Tally};
 const QUEUE: &str = "scale_pressure";
 /// Handlers of the consumer under pressure, each doing 1 ms of work.
 pub(crate) const HANDLERS: usize = 64;
+/// The longest recovery waited for, in phases: a minute's pressure leaves a backlog the
+/// consumer drains at its maximum less the offered load.
+pub(crate) const RECOVERY_PHASES: u32 = 4;
 
 /// What one phase measured.
 #[derive(Debug)]
@@ -33,12 +36,18 @@ pub(crate) struct Phase {
     /// For a partitioned queue, the rows in pg_partman's default partition (messages
     /// that found no pre-made partition).
     pub(crate) default_partition: Option<i64>,
+    /// For a partitioned queue, its partitions at the phase's end (the default one too).
+    pub(crate) partitions: Option<i64>,
 }
 
 /// One storage's run.
 #[derive(Debug)]
 pub(crate) struct Run {
     pub(crate) storage: Storage,
+    /// The consumer's throughput on this kind of queue kept full.
+    pub(crate) max_msgs_per_sec: f64,
+    /// The load offered in every phase: a fraction of the maximum.
+    pub(crate) offered_msgs_per_sec: f64,
     /// Why it did not run, if it did not.
     pub(crate) skipped: Option<String>,
     pub(crate) phases: Vec<Phase>,
@@ -47,23 +56,18 @@ pub(crate) struct Run {
     pub(crate) recovered_in: Option<Duration>,
 }
 
-/// The whole part: the measured maximum, the offered load, a run per storage.
+/// The whole part: a run per storage.
 #[derive(Debug)]
 pub(crate) struct Report {
-    pub(crate) max_msgs_per_sec: f64,
-    pub(crate) offered_msgs_per_sec: f64,
     pub(crate) runs: Vec<Run>,
 }
 
 pub(crate) fn run(runtime: &tokio::runtime::Runtime, url: &str, plan: &Plan) -> Report {
-    let max = runtime.block_on(maximum(url, plan));
-    let offered = (max * plan.load_fraction).max(10.0);
-    eprintln!("pressure: maximum {max:.0} msgs/s, offering {offered:.0} msgs/s");
     let runs = plan
         .storages
         .iter()
         .map(|&storage| {
-            let run = runtime.block_on(one_storage(url, storage, offered, plan));
+            let run = runtime.block_on(one_storage(url, storage, plan));
             for p in &run.phases {
                 eprintln!(
                     "pressure: {:<22} {:<20} {:>6.0} msgs/s p50 {:>7.1} ms p99 {:>7.1} ms \
@@ -83,19 +87,19 @@ pub(crate) fn run(runtime: &tokio::runtime::Runtime, url: &str, plan: &Plan) -> 
             run
         })
         .collect();
-    Report {
-        max_msgs_per_sec: max,
-        offered_msgs_per_sec: offered,
-        runs,
-    }
+    Report { runs }
 }
 
-/// The consumer's throughput on a full plain queue: what the offered load is a fraction of.
-async fn maximum(url: &str, plan: &Plan) -> f64 {
+/// The consumer's throughput on a full queue of `storage` (made afresh, and maintained
+/// for a partitioned one): what the offered load is a fraction of. `Err` says why the
+/// storage is unavailable here.
+async fn maximum(url: &str, storage: Storage, plan: &Plan) -> Result<f64, String> {
     let admin = Admin::connect(url).await;
-    admin.recreate(QUEUE, Storage::Plain).await.expect("queue");
-    admin.fill(QUEUE, 5_000, &Job::of_256_bytes()).await;
+    admin.recreate(QUEUE, storage).await?;
     let stop_fill = CancellationToken::new();
+    let maintaining =
+        (storage == Storage::Partitioned).then(|| maintenance(url.to_owned(), stop_fill.clone()));
+    admin.fill(QUEUE, 5_000, &Job::of_256_bytes()).await;
     let filler = common::keep_full(url.to_owned(), QUEUE, 4_000, 2_000, stop_fill.clone());
     let (tally, cancel) = (Tally::new(), CancellationToken::new());
     let tasks = start_consumer(url, &tally, &cancel, false).await;
@@ -106,7 +110,10 @@ async fn maximum(url: &str, plan: &Plan) -> f64 {
     common::stop(tasks, &cancel).await;
     stop_fill.cancel();
     filler.await.expect("filler");
-    rate
+    if let Some(m) = maintaining {
+        m.await.expect("maintenance");
+    }
+    Ok(rate)
 }
 
 async fn start_consumer(
@@ -250,15 +257,27 @@ impl Pressure {
     }
 }
 
-async fn one_storage(url: &str, storage: Storage, offered: f64, plan: &Plan) -> Run {
+async fn one_storage(url: &str, storage: Storage, plan: &Plan) -> Run {
+    let skipped = |why| Run {
+        storage,
+        max_msgs_per_sec: 0.0,
+        offered_msgs_per_sec: 0.0,
+        skipped: Some(why),
+        phases: Vec::new(),
+        recovered_in: None,
+    };
+    let max = match maximum(url, storage, plan).await {
+        Ok(max) => max,
+        Err(why) => return skipped(why),
+    };
+    let offered = (max * plan.load_fraction).max(10.0);
+    eprintln!(
+        "pressure: {}: maximum {max:.0} msgs/s, offering {offered:.0} msgs/s",
+        storage.label()
+    );
     let admin = Admin::connect(url).await;
     if let Err(why) = admin.recreate(QUEUE, storage).await {
-        return Run {
-            storage,
-            skipped: Some(why),
-            phases: Vec::new(),
-            recovered_in: None,
-        };
+        return skipped(why);
     }
     let (tally, cancel) = (Tally::new(), CancellationToken::new());
     let tasks = start_consumer(url, &tally, &cancel, true).await;
@@ -277,11 +296,12 @@ async fn one_storage(url: &str, storage: Storage, offered: f64, plan: &Plan) -> 
     phases.push(phase(url, "4 RR scanners", &tally, plan.phase).await);
     pressure.release().await;
 
-    // Recovery: until a second's p99 is back near the clean phase's, at most two phases.
+    // Recovery: until a second's p99 is back near the clean phase's, at most
+    // RECOVERY_PHASES phases.
     let (released, handled_at_release) = (Instant::now(), tally.handled());
     let clean_p99 = phases[0].p99_ms;
     let mut recovered_in = None;
-    while released.elapsed() < plan.phase * 2 {
+    while released.elapsed() < plan.phase * RECOVERY_PHASES {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = Instant::now();
         let Some(second_ago) = now.checked_sub(Duration::from_secs(1)) else {
@@ -306,6 +326,8 @@ async fn one_storage(url: &str, storage: Storage, offered: f64, plan: &Plan) -> 
     common::stop(tasks, &cancel).await;
     Run {
         storage,
+        max_msgs_per_sec: max,
+        offered_msgs_per_sec: offered,
         skipped: None,
         phases,
         recovered_in,
@@ -331,6 +353,10 @@ async fn measure_since(
     let handled = tally.handled().saturating_sub(before);
     let latencies = tally.latencies_between(start, end);
     let health = common::health(url, QUEUE).await;
+    let partitions = match health.default_partition_length {
+        Some(_) => Some(partition_count(url).await),
+        None => None,
+    };
     Phase {
         name,
         took,
@@ -341,5 +367,21 @@ async fn measure_since(
         table_bytes: health.table_bytes,
         index_bytes: health.index_bytes,
         default_partition: health.default_partition_length,
+        partitions,
     }
+}
+
+/// The partitions of the queue's table.
+async fn partition_count(url: &str) -> i64 {
+    let admin = Admin::connect(url).await;
+    let table = QueueName::new(QUEUE).expect("name").quoted_table_name();
+    admin
+        .client
+        .query_one(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = $1::text::regclass",
+            &[&table],
+        )
+        .await
+        .expect("partitions")
+        .get(0)
 }

@@ -1,7 +1,9 @@
 //! Sustained load: N messages through two producers (diesel-async `send_batch` of 100)
-//! and the diesel-async consumer (64 handlers of 1 ms), with autovacuum on as the server
-//! has it. At every tenth of the messages handled: the tenth's throughput, this process's
-//! resident memory and the queue table's size and dead tuples.
+//! and the diesel-async consumer (64 handlers of 1 ms), twice: with autovacuum as the
+//! server has it, then with the queue's `TableStorage` autovacuum settings and (on the
+//! bench's throwaway server) a 10-second `autovacuum_naptime`. At every tenth of the
+//! messages handled: the tenth's throughput, this process's resident memory and the queue
+//! table's size and dead tuples.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,12 +11,34 @@ use std::time::{Duration, Instant};
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use diesel_pgmq::PgmqAsyncConnectionExt;
+use pgmq_orm_core::QueueName;
 use pgmq_orm_core::consumer::CancellationToken;
 
 use crate::Plan;
 use crate::common::{self, Admin, ConsumerKind, Job, Setup, Storage, Tally};
 
 const QUEUE: &str = "scale_sustained";
+/// The naptime of the tuned run, where the bench may set it.
+const TUNED_NAPTIME: &str = "10s";
+
+/// How autovacuum treats the queue of one run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Vacuum {
+    /// A plain queue; autovacuum as the server has it.
+    AsFound,
+    /// The queue with [`Storage::tuned`]'s per-table settings and, on the bench's
+    /// throwaway server, `autovacuum_naptime` set to [`TUNED_NAPTIME`] for the run.
+    Tuned,
+}
+
+impl Vacuum {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::AsFound => "server defaults",
+            Self::Tuned => "TableStorage + naptime",
+        }
+    }
+}
 const PRODUCERS: usize = 2;
 const HANDLERS: usize = 64;
 /// Most messages the producers keep ahead of the consumer, so the run measures the
@@ -33,6 +57,11 @@ pub(crate) struct Tenth {
 
 #[derive(Debug)]
 pub(crate) struct Report {
+    pub(crate) vacuum: Vacuum,
+    /// The server's `autovacuum_naptime` during the run.
+    pub(crate) naptime: String,
+    /// Times autovacuum finished a run on the queue table during this run.
+    pub(crate) autovacuums: i64,
     pub(crate) messages: usize,
     pub(crate) took: Duration,
     pub(crate) tenths: Vec<Tenth>,
@@ -52,25 +81,88 @@ impl Report {
     }
 }
 
-pub(crate) fn run(runtime: &tokio::runtime::Runtime, url: &str, plan: &Plan) -> Report {
-    let report = runtime.block_on(sustained(url, plan.sustained));
-    for (i, t) in report.tenths.iter().enumerate() {
-        eprintln!(
-            "sustained: tenth {:>2}: {:>6.0} msgs/s rss {} kB table {} MiB dead {} depth {}",
-            i + 1,
-            t.msgs_per_sec,
-            t.rss_kb,
-            common::mib(t.table_bytes),
-            t.dead_tuples,
-            t.depth
-        );
-    }
-    report
+/// Both runs, as found first.
+pub(crate) fn run(runtime: &tokio::runtime::Runtime, url: &str, plan: &Plan) -> Vec<Report> {
+    [Vacuum::AsFound, Vacuum::Tuned]
+        .into_iter()
+        .map(|vacuum| {
+            let report = runtime.block_on(sustained(url, plan.sustained, vacuum));
+            for (i, t) in report.tenths.iter().enumerate() {
+                eprintln!(
+                    "sustained ({}): tenth {:>2}: {:>6.0} msgs/s rss {} kB table {} MiB \
+                     dead {} depth {}",
+                    vacuum.label(),
+                    i + 1,
+                    t.msgs_per_sec,
+                    t.rss_kb,
+                    common::mib(t.table_bytes),
+                    t.dead_tuples,
+                    t.depth
+                );
+            }
+            eprintln!(
+                "sustained ({}): naptime {}, {} autovacuum run(s) on the queue table",
+                vacuum.label(),
+                report.naptime,
+                report.autovacuums
+            );
+            report
+        })
+        .collect()
 }
 
-async fn sustained(url: &str, messages: usize) -> Report {
+/// Whether the bench runs on its own throwaway server, whose settings it may change.
+fn own_server() -> bool {
+    std::env::var_os("DATABASE_URL").is_none_or(|v| v.is_empty())
+}
+
+/// Sets (`Some`) or resets (`None`) the server's `autovacuum_naptime` and reloads it.
+async fn set_naptime(admin: &Admin, value: Option<&str>) {
+    let sql = match value {
+        Some(v) => format!("ALTER SYSTEM SET autovacuum_naptime = '{v}'"),
+        None => "ALTER SYSTEM RESET autovacuum_naptime".to_owned(),
+    };
+    // ALTER SYSTEM refuses a transaction block, which a multi-statement batch is.
+    admin.client.batch_execute(&sql).await.expect("naptime");
+    admin
+        .client
+        .batch_execute("SELECT pg_reload_conf()")
+        .await
+        .expect("reload");
+}
+
+/// Autovacuum's finished runs on the queue table so far.
+async fn autovacuum_count(admin: &Admin) -> i64 {
+    let table = QueueName::new(QUEUE).expect("name").quoted_table_name();
+    admin
+        .client
+        .query_one(
+            "SELECT autovacuum_count FROM pg_stat_user_tables WHERE relid = $1::text::regclass",
+            &[&table],
+        )
+        .await
+        .expect("autovacuum_count")
+        .get(0)
+}
+
+async fn sustained(url: &str, messages: usize, vacuum: Vacuum) -> Report {
     let admin = Admin::connect(url).await;
-    admin.recreate(QUEUE, Storage::Plain).await.expect("queue");
+    let storage = match vacuum {
+        Vacuum::AsFound => Storage::Plain,
+        Vacuum::Tuned => Storage::Tuned,
+    };
+    admin.recreate(QUEUE, storage).await.expect("queue");
+    let tune_server = vacuum == Vacuum::Tuned && own_server();
+    if tune_server {
+        set_naptime(&admin, Some(TUNED_NAPTIME)).await;
+    }
+    let naptime: String = admin
+        .client
+        .query_one("SHOW autovacuum_naptime", &[])
+        .await
+        .expect("naptime")
+        .get(0);
+    let autovacuums_before = autovacuum_count(&admin).await;
     let (tally, cancel) = (Tally::new(), CancellationToken::new());
     let setup = Setup {
         handlers: HANDLERS,
@@ -164,7 +256,14 @@ async fn sustained(url: &str, messages: usize) -> Report {
         p.await.expect("producer");
     }
     common::stop(consumer, &cancel).await;
+    let autovacuums = autovacuum_count(&admin).await - autovacuums_before;
+    if tune_server {
+        set_naptime(&admin, None).await;
+    }
     Report {
+        vacuum,
+        naptime,
+        autovacuums,
         messages,
         took,
         tenths,
