@@ -263,7 +263,7 @@ where
                     r = read => r,
                 };
                 if let Ok(m) = &r {
-                    Counters::add(&counters.read, m.len());
+                    counters.record_read(m);
                     counters.read_succeeded();
                 }
                 r
@@ -323,7 +323,7 @@ where
                 };
                 match next {
                     Ok(next) => {
-                        Counters::add(&counters.read, next.len());
+                        counters.record_read(&next);
                         held.extend(next);
                     }
                     Err(e) => {

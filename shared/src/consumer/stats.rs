@@ -2,7 +2,9 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+use crate::RawJsonMessage;
 
 /// A point-in-time copy of a consumer's counters, health and last error.
 ///
@@ -50,6 +52,14 @@ pub struct ConsumerStats {
     ///
     /// [`ConsumerConfig::statement_timeout`]: super::ConsumerConfig::statement_timeout
     pub infrastructure_errors: u64,
+    /// When the last read that brought messages returned; `None` until one has.
+    pub last_read_at: Option<SystemTime>,
+    /// How old the oldest message of that read was when it came: from its `enqueued_at`
+    /// (the server's clock) to the consumer's clock, zero if the clocks disagree the
+    /// other way. Reads take messages oldest first, so it is how far behind its queue the
+    /// consumer runs, known without a query. The queue's own view (depth, oldest
+    /// message, dead tuples) is `queue_health` in either crate.
+    pub pickup_lag: Option<Duration>,
     /// Whether reads are currently succeeding.
     pub health: Health,
     /// The last error the consumer met (handler errors excluded), and when.
@@ -149,6 +159,8 @@ struct State {
     first_failure: Option<SystemTime>,
     health: Health,
     last_error: Option<LastError>,
+    last_read_at: Option<SystemTime>,
+    pickup_lag: Option<Duration>,
 }
 
 #[cfg_attr(not(any(feature = "consumer", feature = "blocking")), allow(dead_code))]
@@ -196,6 +208,19 @@ impl Counters {
         (st.failed_reads, newly)
     }
 
+    /// Records the messages a read (or a read ahead) brought: counted and, when there are
+    /// any, the time and the age of the oldest.
+    pub(crate) fn record_read(&self, messages: &[RawJsonMessage]) {
+        Self::add(&self.read, messages.len());
+        let Some(oldest) = messages.iter().map(|m| m.enqueued_at).min() else {
+            return;
+        };
+        let lag = (chrono::Utc::now() - oldest).to_std().unwrap_or_default();
+        let mut st = self.state();
+        st.last_read_at = Some(SystemTime::now());
+        st.pickup_lag = Some(lag);
+    }
+
     /// Records a successful read: healthy again.
     pub(crate) fn read_succeeded(&self) {
         let mut st = self.state();
@@ -218,6 +243,8 @@ impl Counters {
             ack_failed: self.ack_failed.load(Ordering::Relaxed),
             abandoned: self.abandoned.load(Ordering::Relaxed),
             infrastructure_errors: self.infrastructure_errors.load(Ordering::Relaxed),
+            last_read_at: st.last_read_at,
+            pickup_lag: st.pickup_lag,
             health: st.health.clone(),
             last_error: st.last_error.clone(),
         }
@@ -242,6 +269,50 @@ mod tests {
             (1, 2, 0, 1)
         );
         assert_eq!(s.ack_failed, 3);
+    }
+
+    fn sent_ago(msg_id: i64, ago: chrono::Duration) -> RawJsonMessage {
+        let now = chrono::Utc::now();
+        RawJsonMessage {
+            msg_id,
+            read_ct: 1,
+            enqueued_at: now - ago,
+            last_read_at: Some(now),
+            vt: now,
+            message: crate::RawJson::from_text(b"1".to_vec()),
+            headers: None,
+        }
+    }
+
+    #[test]
+    fn a_read_records_the_age_of_its_oldest_message_and_an_empty_one_keeps_the_last() {
+        let c = Counters::default();
+        assert_eq!(
+            (c.snapshot().pickup_lag, c.snapshot().last_read_at),
+            (None, None)
+        );
+        let before = SystemTime::now();
+        c.record_read(&[
+            sent_ago(2, chrono::Duration::seconds(5)),
+            sent_ago(1, chrono::Duration::seconds(90)),
+        ]);
+        let s = c.snapshot();
+        let lag = s.pickup_lag.expect("a read that brought messages");
+        assert!(
+            (Duration::from_secs(90)..Duration::from_secs(100)).contains(&lag),
+            "{lag:?}"
+        );
+        assert!(s.last_read_at.expect("read at") >= before);
+        assert_eq!(s.read, 2);
+        c.record_read(&[]);
+        assert_eq!(
+            c.snapshot().pickup_lag,
+            Some(lag),
+            "an empty read changes nothing"
+        );
+        // A message stamped ahead of this clock (a server clock ahead) is no lag.
+        c.record_read(&[sent_ago(3, chrono::Duration::seconds(-30))]);
+        assert_eq!(c.snapshot().pickup_lag, Some(Duration::ZERO));
     }
 
     #[test]

@@ -60,6 +60,7 @@ macro_rules! scenario_tests {
             a_read_waiting_on_a_lock_times_out_and_cancellation_does_not_wait_for_it,
             shutdown_is_bounded_when_the_server_freezes,
             run_until_empty_processes_what_the_queue_holds_and_returns,
+            stats_give_the_age_of_the_oldest_message_of_the_last_read,
             dead_letter_and_requeue_keep_payload_and_headers_exact,
             an_unparsable_dead_letter_is_listed_raw_and_blocks_nothing,
             foreign_rows_are_dead_lettered_one_by_one_and_the_good_processed,
@@ -1554,6 +1555,47 @@ pub(crate) async fn run_until_empty_processes_what_the_queue_holds_and_returns<F
     );
     assert_counters_add_up(&stats);
     assert_eq!(fx.stored(&queue()).await, 0);
+}
+
+/// `pickup_lag` is the age of the oldest message of the last read that brought any: one
+/// message another session made an hour old, read in one batch with a fresh one, gives an
+/// hour; a consumer that has read nothing has none.
+pub(crate) async fn stats_give_the_age_of_the_oldest_message_of_the_last_read<F: Fixture>() {
+    let fx = F::new().await;
+    let seen = Arc::new(AtomicU32::new(0));
+    let idle = F::Runtime::run_until_empty(fx.backend().await, config(), counting_handler(&seen))
+        .await
+        .unwrap();
+    assert_eq!(
+        (idle.pickup_lag, idle.last_read_at),
+        (None, None),
+        "{idle:?}"
+    );
+    fx.send(&queue(), json!(1), None).await;
+    fx.send(&queue(), json!(2), None).await;
+    let aged = fx
+        .query_n(
+            "WITH aged AS (UPDATE pgmq.q_jobs SET enqueued_at = now() - interval '1 hour' \
+             WHERE msg_id = (SELECT min(msg_id) FROM pgmq.q_jobs) RETURNING 1) \
+             SELECT count(*) AS n FROM aged",
+        )
+        .await;
+    assert_eq!(aged, 1);
+    let before = std::time::SystemTime::now();
+    let stats = F::Runtime::run_until_empty(
+        fx.backend().await,
+        config().with_batch_size(10),
+        counting_handler(&seen),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.processed, 2);
+    let lag = stats.pickup_lag.expect("a read brought messages");
+    assert!(
+        (Duration::from_secs(3600)..Duration::from_secs(3660)).contains(&lag),
+        "an hour, read at once: {lag:?}"
+    );
+    assert!(stats.last_read_at.expect("read at") >= before);
 }
 
 /// `n` for one row of `jobs` or `jobs_dlq` matching `cond` (a SQL condition on the row).

@@ -716,7 +716,7 @@ where
                     break;
                 };
                 if let Ok(m) = &r {
-                    Counters::add(&counters.read, m.len());
+                    counters.record_read(m);
                     counters.read_succeeded();
                 }
                 r
@@ -774,7 +774,7 @@ where
                 match self.read(batch, "read ahead", stop) {
                     None => break,
                     Some(Ok(next)) => {
-                        Counters::add(&counters.read, next.len());
+                        counters.record_read(&next);
                         held.extend(next);
                     }
                     Some(Err(e)) => {
