@@ -18,6 +18,12 @@ use crate::Plan;
 use crate::common::{self, Admin, ConsumerKind, Job, Setup, Storage, Tally};
 
 const QUEUE: &str = "scale_sustained";
+const PRODUCERS: usize = 2;
+const HANDLERS: usize = 64;
+/// Most messages the producers keep ahead of the consumer, so the run measures the
+/// pipeline and not a backlog piling up.
+const MAX_AHEAD: u64 = 5_000;
+
 /// The naptime of the tuned run, where the bench may set it.
 const TUNED_NAPTIME: &str = "10s";
 
@@ -39,11 +45,6 @@ impl Vacuum {
         }
     }
 }
-const PRODUCERS: usize = 2;
-const HANDLERS: usize = 64;
-/// Most messages the producers keep ahead of the consumer, so the run measures the
-/// pipeline and not a backlog piling up.
-const MAX_AHEAD: u64 = 5_000;
 
 /// The state at the end of one tenth.
 #[derive(Debug)]
