@@ -10,7 +10,8 @@
 //! client counts and payload sizes (1,8 and 100,1000 by default); `BENCH_CONSUMER_POOL=2`
 //! gives each consumer backend two pooled connections (one by default, as the raw loop
 //! has); `BENCH_SQLX_PING=1` gives sea-orm-pgmq's pool sqlx's default ping before every
-//! acquire).
+//! acquire); `BENCH_RSS_DEPTHS=10000,100000` sets the queue depths of the memory
+//! measurement (1,000 and 10,000 quick, 10,000 and 100,000 full).
 //! Writes `BENCHMARKS.md` at the repository root (set `BENCH_OUT` to write elsewhere).
 //!
 //! Each measurement moves a fixed number of messages split across the clients' workers,
@@ -79,6 +80,7 @@ impl Plan {
             outbox: wanted("outbox"),
             rss_depths: match (wanted("rss"), quick) {
                 (false, _) => vec![],
+                (true, _) if let Some(depths) = list_var("BENCH_RSS_DEPTHS") => depths,
                 (true, true) => vec![1_000, 10_000],
                 (true, false) => vec![10_000, 100_000],
             },
