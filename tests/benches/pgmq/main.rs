@@ -80,8 +80,10 @@ impl Plan {
             outbox: wanted("outbox"),
             rss_depths: match (wanted("rss"), quick) {
                 (false, _) => vec![],
-                (true, true) => list_var("BENCH_RSS_DEPTHS").unwrap_or(vec![1_000, 10_000]),
-                (true, false) => list_var("BENCH_RSS_DEPTHS").unwrap_or(vec![10_000, 100_000]),
+                (true, true) => list_var("BENCH_RSS_DEPTHS").unwrap_or_else(|| vec![1_000, 10_000]),
+                (true, false) => {
+                    list_var("BENCH_RSS_DEPTHS").unwrap_or_else(|| vec![10_000, 100_000])
+                }
             },
         }
     }
